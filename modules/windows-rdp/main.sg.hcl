@@ -1,0 +1,13 @@
+security_group "this" {
+  name        = var.name
+  description = var.description
+  tags        = var.tags
+
+  ingress {
+    action      = "ACCEPT"
+    protocol    = "TCP"
+    port        = "3389"
+    cidr_blocks = var.allowed_cidrs
+    description = "RDP"
+  }
+}

@@ -1,0 +1,18 @@
+"""Flag declarations shared by several commands, so each is spelled and documented once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+Directory = typer.Argument(Path("."), help="Configuration directory.", show_default=True)
+Vars = typer.Option([], "--var", help="Set a variable: NAME=VALUE (repeatable).")
+VarFiles = typer.Option([], "--var-file", help="Read variables from a .tfvars file (repeatable).")
+Cloud = typer.Option(None, "--cloud", help="tencent | http://HOST:PORT | file:PATH (env SGPLAN_CLOUD).")
+Region = typer.Option(None, "--region", help="Region, e.g. ap-guangzhou (env TENCENTCLOUD_REGION).")
+NoColor = typer.Option(False, "--no-color", help="Plain text output.")
+
+OptStr = Optional[str]
+StrList = List[str]

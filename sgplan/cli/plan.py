@@ -1,0 +1,69 @@
+"""`sgplan plan`: compare the configuration with the live cloud and show what would change."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from sgplan.cli import options
+from sgplan.cli.workflow import load_workspace, make_plan_for, open_for, var_inputs_in_order
+from sgplan.plan.planfile import write_plan
+
+
+def render(plan, fmt: str, color: bool) -> str:
+    """The plan as text, JSON or markdown."""
+    if fmt == "json":
+        from sgplan.render.plan_json import plan_to_json
+
+        return json.dumps(plan_to_json(plan), indent=2, sort_keys=False)
+    if fmt == "markdown":
+        from sgplan.render.markdown import render_markdown
+
+        return render_markdown(plan)
+    from sgplan.render.text import render_plan
+
+    return render_plan(plan, color=color)
+
+
+def output_format(as_json: bool, markdown: bool) -> str:
+    if as_json and markdown:
+        raise typer.BadParameter("choose one of --json and --markdown")
+    return "json" if as_json else "markdown" if markdown else "text"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def plan(
+        directory: Path = options.Directory,
+        var: options.StrList = options.Vars,
+        var_file: options.StrList = options.VarFiles,
+        cloud: options.OptStr = options.Cloud,
+        region: options.OptStr = options.Region,
+        out: Path = typer.Option(None, "--out", help="Save the plan for `sgplan apply PLANFILE`."),
+        as_json: bool = typer.Option(False, "--json", help="Machine-readable plan (terraform show -json shape)."),
+        markdown: bool = typer.Option(False, "--markdown", help="Markdown for a pull-request comment."),
+        detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode", help="Exit 2 when there are changes."),
+        no_color: bool = options.NoColor,
+        verbose: bool = typer.Option(False, "--verbose", help="Report API call counts."),
+    ) -> None:
+        """Show the changes that would make the cloud match the configuration."""
+        fmt = output_format(as_json, markdown)
+        ws = load_workspace(directory, var_inputs_in_order(var, var_file), cloud_flag=cloud, region_flag=region)
+        client = open_for(ws)
+        try:
+            result, _live = make_plan_for(ws, client)
+        finally:
+            client.close()
+        if verbose:
+            print(f"API calls: {client.calls} (+{client.retries} retries)", file=sys.stderr)
+        color = not no_color and fmt == "text" and sys.stdout.isatty()
+        typer.echo(render(result, fmt, color))
+        if out is not None:
+            write_plan(out, result)
+            if fmt == "text":
+                typer.echo(f"\nSaved the plan to {out}. Apply it with: sgplan apply {out}")
+        if detailed_exitcode and result.has_changes:
+            raise typer.Exit(2)

@@ -1,0 +1,149 @@
+"""The steps every command shares: resolve flags, load the configuration, open the cloud,
+read the live state and make the plan. Commands call these and only render and exit.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from sgplan.cloud import ApiClient, open_client
+from sgplan.diagnostics import Diagnostic, Severity, UserError, has_errors, sort_key
+from sgplan.model import CloudState, DesiredState
+
+VarInputs = list[tuple[str, str]]
+
+
+class ConfigErrors(Exception):
+    """The configuration has errors; they were printed already."""
+
+
+def print_diagnostics(diags: Sequence[Diagnostic]) -> None:
+    """One line per problem on stderr, warnings first, then by file and line."""
+    for diag in sorted(diags, key=sort_key):
+        print(str(diag), file=sys.stderr)
+
+
+def var_inputs_in_order(vars_: Sequence[str], var_files: Sequence[str], argv: Sequence[str] | None = None) -> VarInputs:
+    """`--var` and `--var-file` values in command-line order (DESIGN §2: later wins).
+
+    typer hands the two options over as separate lists, losing their interleaving; the order is
+    recovered from argv when argv holds exactly these values, else files come before vars.
+    """
+    if argv is None:
+        import click
+
+        ctx = click.get_current_context(silent=True)
+        obj = ctx.find_root().obj if ctx is not None else None
+        argv = obj.get("argv", []) if isinstance(obj, dict) else []
+    argv = list(argv)
+    ordered: VarInputs = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        for flag, kind in (("--var-file", "var_file"), ("--var", "var")):
+            if arg == flag and i + 1 < len(argv):
+                ordered.append((kind, argv[i + 1]))
+                i += 1
+                break
+            if arg.startswith(flag + "="):
+                ordered.append((kind, arg[len(flag) + 1 :]))
+                break
+        i += 1
+    expected = sorted([("var", v) for v in vars_] + [("var_file", f) for f in var_files])
+    if sorted(ordered) == expected:
+        return ordered
+    return [("var_file", f) for f in var_files] + [("var", v) for v in vars_]
+
+
+@dataclass
+class Workspace:
+    """A loaded configuration plus the cloud it plans against."""
+
+    directory: Path
+    configuration: object
+    settings_desired: DesiredState
+    cloud_spec: str
+    region: str | None
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+
+def load_workspace(directory: Path, var_inputs: VarInputs, *, cloud_flag: str | None = None,
+                   region_flag: str | None = None, env: Mapping[str, str] | None = None) -> Workspace:
+    """Parse and evaluate the configuration (ids unknown); resolve which cloud and region to use."""
+    from sgplan.config import load_configuration
+
+    env = os.environ if env is None else env
+    if not directory.is_dir():
+        raise UserError(f"{directory}: no such configuration directory")
+    cfg, diags = load_configuration(directory, var_inputs=var_inputs, env=env)
+    if cfg is None or has_errors(diags):
+        print_diagnostics(diags)
+        raise ConfigErrors()
+    desired, more = cfg.evaluate({})
+    diags = list(diags) + list(more)
+    if desired is None or has_errors(diags):
+        print_diagnostics(diags)
+        raise ConfigErrors()
+    settings = desired.settings
+    spec = cloud_flag or env.get("SGPLAN_CLOUD") or None
+    if spec is None and settings.cloud:
+        spec = settings.cloud
+        # A file: path in the sgplan block is relative to the configuration directory.
+        if spec.startswith("file:") and not Path(spec[5:]).is_absolute():
+            spec = "file:" + str(directory / spec[5:])
+    region = region_flag or settings.region or env.get("TENCENTCLOUD_REGION") or None
+    warnings = [d for d in diags if d.severity is Severity.WARNING]
+    return Workspace(directory, cfg, desired, spec or "tencent", region, warnings)
+
+
+def managed_ids(live: CloudState, stack: str) -> dict[str, str]:
+    """Address → id of the live groups this stack manages (DESIGN §3: the tags are the state)."""
+    return {g.address: g.id for g in live.groups if g.stack == stack and g.address and g.id}
+
+
+def read_live_for(ws: Workspace, client: ApiClient) -> CloudState:
+    from sgplan.cloud.reader import read_live
+
+    pinned = [g.id for g in ws.settings_desired.groups if g.id]
+    return read_live(client, stack=ws.settings_desired.settings.stack, pinned_ids=pinned, with_templates=True)
+
+
+def evaluate_against(ws: Workspace, live: CloudState) -> DesiredState:
+    """Evaluate again now that the ids of existing groups are known."""
+    desired, diags = ws.configuration.evaluate(managed_ids(live, ws.settings_desired.settings.stack))
+    if desired is None or has_errors(diags):
+        print_diagnostics(diags)
+        raise ConfigErrors()
+    return desired
+
+
+def make_plan_for(ws: Workspace, client: ApiClient):
+    """Read the live state and plan; returns (plan, live). Errors are printed and raised."""
+    from sgplan.plan import make_plan
+
+    live = read_live_for(ws, client)
+    desired = evaluate_against(ws, live)
+    plan, diags = make_plan(desired, live, cloud=ws.cloud_spec, region=ws.region or live.region)
+    if has_errors(diags):
+        print_diagnostics(list(ws.warnings) + list(diags))
+        raise ConfigErrors()
+    print_diagnostics(list(ws.warnings) + list(diags))
+    plan = attach_analysis(plan, live)
+    return plan, live
+
+
+def attach_analysis(plan, live: CloudState):
+    """Fill the plan's exposure changes and findings when the analysis package provides them."""
+    try:
+        from sgplan.analysis import annotate_plan
+    except ImportError:
+        return plan
+    return annotate_plan(plan, live)
+
+
+def open_for(ws: Workspace) -> ApiClient:
+    return open_client(ws.cloud_spec, ws.region)

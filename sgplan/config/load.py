@@ -1,0 +1,194 @@
+"""Reading configuration files: discovery, parsing (python-hcl2's raw Lark tree) and the walk
+of that tree into positioned `Block`/`Attribute` records, with the structural checks Terraform
+makes and python-hcl2 skips (reference/hcl.md §1 "Leniencies")."""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lark import Token, Tree
+from lark.exceptions import UnexpectedInput
+
+from sgplan.diagnostics import Diagnostic, error
+from sgplan.model import SourceRange
+
+CONFIG_SUFFIXES = (".sg.hcl", ".hcl", ".tf")
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    """`name = expr` with the position of its name."""
+
+    name: str
+    expr: Tree
+    range: SourceRange
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A block with its labels, attributes (source order) and nested blocks (source order)."""
+
+    type: str
+    labels: tuple[str, ...]
+    attributes: dict[str, Attribute] = field(hash=False)
+    blocks: tuple["Block", ...]
+    range: SourceRange
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """One parsed file: its display path, raw bytes and top-level body."""
+
+    path: str
+    data: bytes
+    body: Block | None
+
+
+def config_files(directory: Path) -> list[Path]:
+    """Every `*.sg.hcl`, `*.hcl`, `*.tf` directly in `directory`, in name order."""
+    if not directory.is_dir():
+        return []
+    return sorted(
+        (p for p in directory.iterdir() if p.is_file() and p.name.endswith(CONFIG_SUFFIXES)),
+        key=lambda p: p.name,
+    )
+
+
+def parse_text(text: str) -> Tree:
+    """Parse HCL text into python-hcl2's raw tree; raises lark's UnexpectedInput.
+
+    The single entry point for parsing, so a content-hash cache can sit here. The cyclic GC is
+    paused because Lark allocates millions of small objects (reference/hcl.md §3).
+    """
+    import hcl2  # deferred: importing hcl2 builds or loads the grammar
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return hcl2.parses_to_tree(text)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def read_file(path: Path, display: str) -> tuple[SourceFile, list[Diagnostic]]:
+    """Read and parse one file into a `SourceFile` (body None when it does not parse)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return SourceFile(display, b"", None), [error(f"cannot read file: {exc.strerror}", SourceRange(display, 1))]
+    return parse_source(data, display)
+
+
+def parse_source(data: bytes, display: str) -> tuple[SourceFile, list[Diagnostic]]:
+    """Parse bytes (already read) named `display` into a `SourceFile` plus diagnostics."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return SourceFile(display, data, None), [error(f"file is not UTF-8 ({exc.reason})", SourceRange(display, 1))]
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if text and not text.endswith("\n"):
+        text += "\n"  # the grammar wants a newline after the last attribute or heredoc
+    try:
+        tree = parse_text(text)
+    except UnexpectedInput as exc:
+        return SourceFile(display, data, None), [_syntax_error(exc, text, display)]
+    diags: list[Diagnostic] = []
+    body = _walk_body(tree.children[0], "", (), SourceRange(display, 1), display, diags)
+    return SourceFile(display, data, body), diags
+
+
+def file_hash(files: list[SourceFile]) -> str:
+    """sha256 over the files' names and bytes, in load order (stable across runs)."""
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.path.encode() + b"\0" + hashlib.sha256(f.data).digest())
+    return digest.hexdigest()
+
+
+def _syntax_error(exc: UnexpectedInput, text: str, display: str) -> Diagnostic:
+    line = getattr(exc, "line", None) or 1
+    column = getattr(exc, "column", None) or 1
+    if line < 1:  # $END tokens report -1: point at the last line
+        line = max(1, text.count("\n"))
+        column = 1
+    token = getattr(exc, "token", None)
+    if token is not None and getattr(token, "type", "") == "$END":
+        what = "unexpected end of file (missing closing brace or bracket?)"
+    elif token is not None:
+        what = f"unexpected {str(token).strip()!r}"
+    else:
+        char = getattr(exc, "char", None)
+        what = f"unexpected character {char!r}" if char else "invalid syntax"
+    return error(f"syntax error: {what}", SourceRange(display, line, column))
+
+
+def _name_of(node: Tree | Token) -> str:
+    """Text of an identifier/keyword/literal_value node (attribute names, block types)."""
+    if isinstance(node, Token):
+        return str(node)
+    return str(node.children[0])
+
+
+def _label_of(node: Tree | Token, display: str, diags: list[Diagnostic]) -> str:
+    if isinstance(node, Tree) and node.data == "string":
+        parts = [c for c in node.children if isinstance(c, Tree)]
+        text = ""
+        for part in parts:
+            child = part.children[0]
+            if isinstance(child, Token) and child.type == "STRING_CHARS":
+                text += child
+            else:
+                diags.append(error("block labels cannot contain templates", SourceRange(display, node.meta.line, node.meta.column)))
+        return text
+    return _name_of(node)
+
+
+def _walk_body(
+    body: Tree, block_type: str, labels: tuple[str, ...], where: SourceRange, display: str, diags: list[Diagnostic]
+) -> Block:
+    attributes: dict[str, Attribute] = {}
+    blocks: list[Block] = []
+    previous: Tree | None = None
+    for child in body.children:
+        if not isinstance(child, Tree):
+            continue
+        if child.data == "new_line_or_comment":
+            previous = None
+            continue
+        meta = child.meta
+        if previous is not None and previous.meta.end_column != 1:
+            # Terraform needs a newline between arguments and blocks; python-hcl2 does not.
+            diags.append(error("each argument and block must start on its own line", SourceRange(display, meta.line, meta.column)))
+        previous = child
+        if child.data == "attribute":
+            name = _name_of(child.children[0])
+            at = SourceRange(display, meta.line, meta.column)
+            if name in attributes:
+                first = attributes[name].range.line
+                diags.append(error(f'duplicate attribute "{name}" (first set at line {first})', at))
+                continue
+            attributes[name] = Attribute(name, child.children[2], at)
+        elif child.data == "block":
+            blocks.append(_walk_block(child, display, diags))
+    return Block(block_type, labels, attributes, tuple(blocks), where)
+
+
+def _walk_block(node: Tree, display: str, diags: list[Diagnostic]) -> Block:
+    kids = node.children
+    block_type = _name_of(kids[0])
+    labels: list[str] = []
+    body: Tree | None = None
+    for child in kids[1:]:
+        if isinstance(child, Tree):
+            if child.data == "body":
+                body = child
+            elif child.data != "new_line_or_comment":
+                labels.append(_label_of(child, display, diags))
+    where = SourceRange(display, node.meta.line, node.meta.column)
+    assert body is not None  # the grammar guarantees a body
+    return _walk_body(body, block_type, tuple(labels), where, display, diags)

@@ -1,0 +1,431 @@
+"""The one frozen model both sides share: configuration and cloud build the same values.
+
+Normalisation happens here, once, so that `desired == live` means "no change" whatever
+spelling the cloud answers with (reference/tencentcloud-sg-api.md §1.3).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any, Iterable, Mapping
+
+STACK_TAG = "sgplan-stack"
+ADDRESS_TAG = "sgplan-address"
+PREVENT_DESTROY_TAG = "sgplan-prevent-destroy"
+SGPLAN_TAGS = frozenset({STACK_TAG, ADDRESS_TAG, PREVENT_DESTROY_TAG})
+
+MAX_NAME = 60
+MAX_DESCRIPTION = 100
+MAX_GROUPS_PER_INSTANCE = 5
+DEFAULT_RULES_PER_DIRECTION = 100  # SecurityGroupPolicyLimit (API §2.14, §4), per direction as ECM states
+
+
+class Direction(str, Enum):
+    INGRESS = "ingress"
+    EGRESS = "egress"
+
+    @property
+    def api(self) -> str:
+        return "Ingress" if self is Direction.INGRESS else "Egress"
+
+
+PROTOCOLS = {"TCP": "TCP", "UDP": "UDP", "ICMP": "ICMP", "ICMPV6": "ICMPv6", "GRE": "GRE", "ALL": "ALL"}
+ACTIONS = ("ACCEPT", "DROP")
+PORTED = frozenset({"TCP", "UDP"})
+
+# HCL attribute name -> API field, for the single-valued sources of a rule.
+SOURCE_FIELDS = (
+    "cidr_block",
+    "ipv6_cidr_block",
+    "security_group_id",
+    "address_template_id",
+    "address_template_group_id",
+)
+SERVICE_FIELDS = ("service_template_id", "service_template_group_id")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRange:
+    """Where a value came from in the configuration; never part of equality."""
+
+    file: str
+    line: int
+    column: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRef:
+    """A group id known only after apply: `security_group.web.id` for a group still to be created."""
+
+    address: str
+
+    def __str__(self) -> str:
+        return f"{self.address}.id"
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalisers (raise ValueError with a user-facing message)
+
+
+def normalize_action(value: str) -> str:
+    action = str(value).strip().upper()
+    if action not in ACTIONS:
+        raise ValueError(f"action must be ACCEPT or DROP, not {value!r}")
+    return action
+
+
+def normalize_protocol(value: str) -> str:
+    key = str(value).strip().upper()
+    if key not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of TCP, UDP, ICMP, ICMPv6, GRE, ALL, not {value!r}")
+    return PROTOCOLS[key]
+
+
+def _port_number(text: str, whole: str) -> int:
+    if not text.isdigit():
+        raise ValueError(f"invalid port {whole!r}: {text!r} is not a number")
+    number = int(text)
+    if not 1 <= number <= 65535:
+        raise ValueError(f"invalid port {whole!r}: {number} is outside 1-65535")
+    return number
+
+
+def normalize_port(protocol: str | None, port: Any) -> str | None:
+    """Canonical port: `ALL`, `22`, `8000-8010`, or a sorted distinct list `80,443`.
+
+    Only TCP and UDP carry a port; any other protocol normalises to None (the API answers
+    `ALL` or nothing for them, §1.3).
+    """
+    if protocol not in PORTED:
+        if port is None or str(port).strip().upper() in ("", "ALL"):
+            return None
+        raise ValueError(f"port is only valid with TCP or UDP, not with {protocol}")
+    if port is None or str(port).strip() == "":
+        return "ALL"
+    text = str(port).strip().replace(" ", "")
+    if text.upper() == "ALL":
+        return "ALL"
+    if "-" in text and "," not in text:
+        low_text, _, high_text = text.partition("-")
+        low, high = _port_number(low_text, text), _port_number(high_text, text)
+        if low > high:
+            raise ValueError(f"invalid port range {text!r}: start is after end")
+        return str(low) if low == high else f"{low}-{high}"
+    numbers = sorted({_port_number(part, text) for part in text.split(",")})
+    return ",".join(str(n) for n in numbers)
+
+
+def normalize_cidr(value: str, version: int) -> str:
+    """One spelling per network: host bits cleared, `/32` or `/128` for a bare address.
+
+    The API stores any `0.0.0.0/n` as `0.0.0.0/0` (§1.2); validation warns about it.
+    """
+    text = str(value).strip()
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        kind = "IPv4" if version == 4 else "IPv6"
+        raise ValueError(f"{text!r} is not a valid {kind} CIDR block") from None
+    if network.version != version:
+        if version == 4:
+            raise ValueError(f"{text!r} is an IPv6 network: use ipv6_cidr_block")
+        raise ValueError(f"{text!r} is an IPv4 network: use cidr_block")
+    if version == 4 and network.network_address == ipaddress.IPv4Address(0):
+        return "0.0.0.0/0"
+    return network.with_prefixlen if version == 4 else network.compressed
+
+
+# ---------------------------------------------------------------------------------------------
+# Values
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One ordered rule (SecurityGroupPolicy) in HCL field names, already canonical."""
+
+    action: str
+    protocol: str | None = None
+    port: str | None = None
+    cidr_block: str | None = None
+    ipv6_cidr_block: str | None = None
+    security_group_id: str | GroupRef | None = None
+    address_template_id: str | None = None
+    address_template_group_id: str | None = None
+    service_template_id: str | None = None
+    service_template_group_id: str | None = None
+    description: str = ""
+    origin: SourceRange | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def peer(self) -> str | GroupRef | None:
+        for name in SOURCE_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                return value
+        return None
+
+    @property
+    def service(self) -> str:
+        """`TCP:22`, `ICMP`, or the service template id — for display."""
+        if self.service_template_id or self.service_template_group_id:
+            return str(self.service_template_id or self.service_template_group_id)
+        if self.protocol in PORTED:
+            return f"{self.protocol}:{self.port}"
+        return str(self.protocol)
+
+    def key(self) -> tuple:
+        """What makes two rules duplicates for the API: everything but the description."""
+        return (
+            self.action,
+            self.protocol,
+            self.port,
+            self.cidr_block,
+            self.ipv6_cidr_block,
+            str(self.security_group_id) if self.security_group_id is not None else None,
+            self.address_template_id,
+            self.address_template_group_id,
+            self.service_template_id,
+            self.service_template_group_id,
+        )
+
+    def refs(self) -> tuple[str, ...]:
+        """Addresses of groups this rule needs created first."""
+        return (self.security_group_id.address,) if isinstance(self.security_group_id, GroupRef) else ()
+
+    def to_hcl(self) -> dict[str, Any]:
+        """Rule as HCL field names with None left out (plan JSON before/after)."""
+        out: dict[str, Any] = {"action": self.action}
+        for name in ("protocol", "port", *SOURCE_FIELDS, *SERVICE_FIELDS):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = str(value) if isinstance(value, GroupRef) else value
+        out["description"] = self.description
+        return out
+
+    def to_api(self, resolve: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Rule as a SecurityGroupPolicy request body; `resolve` maps GroupRef addresses to ids."""
+        body: dict[str, Any] = {"Action": self.action}
+        if self.service_template_id or self.service_template_group_id:
+            spec = {}
+            if self.service_template_id:
+                spec["ServiceId"] = self.service_template_id
+            if self.service_template_group_id:
+                spec["ServiceGroupId"] = self.service_template_group_id
+            body["ServiceTemplate"] = spec
+        else:
+            body["Protocol"] = self.protocol
+            if self.protocol in PORTED:
+                body["Port"] = self.port
+        if self.cidr_block is not None:
+            body["CidrBlock"] = self.cidr_block
+        elif self.ipv6_cidr_block is not None:
+            body["Ipv6CidrBlock"] = self.ipv6_cidr_block
+        elif self.security_group_id is not None:
+            sg = self.security_group_id
+            if isinstance(sg, GroupRef):
+                if resolve is None or sg.address not in resolve:
+                    raise KeyError(f"{sg} is not known yet")
+                sg = resolve[sg.address]
+            body["SecurityGroupId"] = sg
+        elif self.address_template_id is not None:
+            body["AddressTemplate"] = {"AddressId": self.address_template_id}
+        elif self.address_template_group_id is not None:
+            body["AddressTemplate"] = {"AddressGroupId": self.address_template_group_id}
+        body["PolicyDescription"] = self.description
+        return body
+
+    @classmethod
+    def from_api(cls, policy: Mapping[str, Any]) -> "Rule":
+        """Rule from a SecurityGroupPolicy as the API answers it (any case, empty = missing)."""
+
+        def text(name: str) -> str | None:
+            value = policy.get(name)
+            return None if value in (None, "") else str(value)
+
+        service = policy.get("ServiceTemplate") or {}
+        address = policy.get("AddressTemplate") or {}
+        service_id = service.get("ServiceId") or None
+        service_group_id = service.get("ServiceGroupId") or None
+        protocol = None
+        port = None
+        if not (service_id or service_group_id):
+            protocol = normalize_protocol(text("Protocol") or "ALL")
+            port = normalize_port(protocol, text("Port"))
+        cidr = text("CidrBlock")
+        cidr6 = text("Ipv6CidrBlock")
+        return cls(
+            action=normalize_action(text("Action") or ""),
+            protocol=protocol,
+            port=port,
+            cidr_block=normalize_cidr(cidr, 4) if cidr else None,
+            ipv6_cidr_block=normalize_cidr(cidr6, 6) if cidr6 else None,
+            security_group_id=text("SecurityGroupId"),
+            address_template_id=address.get("AddressId") or None,
+            address_template_group_id=address.get("AddressGroupId") or None,
+            service_template_id=service_id,
+            service_template_group_id=service_group_id,
+            description=text("PolicyDescription") or "",
+        )
+
+    def resolved(self, ids: Mapping[str, str]) -> "Rule":
+        """This rule with a GroupRef replaced by its id when `ids` knows it."""
+        sg = self.security_group_id
+        if isinstance(sg, GroupRef) and sg.address in ids:
+            return replace(self, security_group_id=ids[sg.address])
+        return self
+
+
+Tags = tuple[tuple[str, str], ...]
+
+
+def make_tags(pairs: Mapping[str, str] | Iterable[tuple[str, str]]) -> Tags:
+    items = pairs.items() if isinstance(pairs, Mapping) else pairs
+    return tuple(sorted((str(k), str(v)) for k, v in items))
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityGroup:
+    """A group on either side. `tags` holds the user's tags only; sgplan's own live in
+    `stack`/`address` (and come from the `sgplan-*` tags on the live side)."""
+
+    name: str
+    description: str = ""
+    project_id: str = "0"
+    tags: Tags = ()
+    ingress: tuple[Rule, ...] = ()
+    egress: tuple[Rule, ...] = ()
+    id: str | None = None  # live id, or the pinned id of a configured group
+    address: str | None = None  # e.g. "module.ssh.security_group.main"
+    stack: str | None = None
+    is_default: bool = False
+    version: str | None = field(default=None, compare=False)
+    prevent_destroy: bool = field(default=False, compare=False)
+    ignore_findings: tuple[str, ...] = field(default=(), compare=False)
+    origin: SourceRange | None = field(default=None, compare=False, repr=False)
+
+    def rules(self, direction: Direction) -> tuple[Rule, ...]:
+        return self.ingress if direction is Direction.INGRESS else self.egress
+
+    def with_rules(self, direction: Direction, rules: tuple[Rule, ...]) -> "SecurityGroup":
+        return replace(self, ingress=rules) if direction is Direction.INGRESS else replace(self, egress=rules)
+
+    def to_hcl(self) -> dict[str, Any]:
+        """The plan JSON's before/after of a group."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "project_id": self.project_id,
+            "tags": dict(self.tags),
+            "ingress": [r.to_hcl() for r in self.ingress],
+            "egress": [r.to_hcl() for r in self.egress],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """One instance's ordered groups as configured; `address` names the binding block."""
+
+    address: str  # "binding.web_servers" (or inside a module "module.m.binding.x")
+    instance_id: str
+    security_groups: tuple[str | GroupRef, ...]
+    origin: SourceRange | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def resource_address(self) -> str:
+        return f'{self.address}["{self.instance_id}"]'
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """A CVM instance as the cloud reports it: its groups in binding (priority) order."""
+
+    instance_id: str
+    security_group_ids: tuple[str, ...] = ()
+    name: str = ""
+    tags: Tags = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AddressTemplate:
+    id: str
+    name: str = ""
+    addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AddressTemplateGroup:
+    id: str
+    name: str = ""
+    template_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceTemplate:
+    id: str
+    name: str = ""
+    services: tuple[str, ...] = ()  # "tcp:80", "udp:53-60", "icmp"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceTemplateGroup:
+    id: str
+    name: str = ""
+    template_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CloudState:
+    """Live state of one region: the groups sgplan reads, every instance, the templates."""
+
+    region: str = ""
+    groups: tuple[SecurityGroup, ...] = ()
+    instances: tuple[Instance, ...] = ()
+    address_templates: tuple[AddressTemplate, ...] = ()
+    address_template_groups: tuple[AddressTemplateGroup, ...] = ()
+    service_templates: tuple[ServiceTemplate, ...] = ()
+    service_template_groups: tuple[ServiceTemplateGroup, ...] = ()
+
+    def group(self, group_id: str) -> SecurityGroup | None:
+        for g in self.groups:
+            if g.id == group_id:
+                return g
+        return None
+
+    def instance(self, instance_id: str) -> Instance | None:
+        for i in self.instances:
+            if i.instance_id == instance_id:
+                return i
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The `sgplan {}` block after defaults."""
+
+    region: str | None = None
+    stack: str = "default"
+    cloud: str | None = None
+    origin: SourceRange | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """An evaluated `output`; `known` is False while it depends on a group still to be created."""
+
+    name: str
+    value: Any = None
+    known: bool = True
+    sensitive: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredState:
+    """What the configuration asks for (HCL → this), compared against CloudState by the planner."""
+
+    settings: Settings = Settings()
+    groups: tuple[SecurityGroup, ...] = ()
+    bindings: tuple[Binding, ...] = ()
+    outputs: tuple[Output, ...] = ()
+    config_hash: str = ""

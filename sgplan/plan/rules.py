@@ -1,0 +1,203 @@
+"""Ordered rule alignment (LCS) and the minimal edit script that turns a live rule list into the
+desired one with Create/Delete/ReplaceSecurityGroupPolicies calls, each carrying its Version.
+
+Pure: `plan/diff.py` calls it per group and direction; the calls it returns are `Operation`s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from sgplan.model import Rule
+from sgplan.plan.operation import Operation, Stage
+from sgplan.plan.plan import DELETE, INSERT, REPLACE, RuleChange
+
+
+def align(live: Sequence[Rule], desired: Sequence[Rule]) -> list[tuple[int, int]]:
+    """Pairs (live index, desired index) of a longest common subsequence under full equality.
+
+    >>> a, b, c = Rule("ACCEPT", "ALL", cidr_block="1.0.0.0/8"), Rule("DROP", "ALL", cidr_block="2.0.0.0/8"), Rule("ACCEPT", "ICMP", cidr_block="3.0.0.0/8")
+    >>> align([a, b], [c, a, b])
+    [(0, 1), (1, 2)]
+    """
+    n, m = len(live), len(desired)
+    head = 0
+    while head < n and head < m and live[head] == desired[head]:
+        head += 1
+    tail = 0
+    while tail < n - head and tail < m - head and live[n - 1 - tail] == desired[m - 1 - tail]:
+        tail += 1
+    middle_live = live[head : n - tail]
+    middle_desired = desired[head : m - tail]
+    pairs = [(i, i) for i in range(head)]
+    pairs += [(head + i, head + j) for i, j in _lcs(middle_live, middle_desired)]
+    pairs += [(n - tail + k, m - tail + k) for k in range(tail)]
+    return pairs
+
+
+def _lcs(a: Sequence[Rule], b: Sequence[Rule]) -> list[tuple[int, int]]:
+    n, m = len(a), len(b)
+    if not n or not m:
+        return []
+    # lengths[i][j] = LCS length of a[i:], b[j:]
+    lengths = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        row, below = lengths[i], lengths[i + 1]
+        for j in range(m - 1, -1, -1):
+            row[j] = below[j + 1] + 1 if a[i] == b[j] else max(below[j], row[j + 1])
+    pairs = []
+    i = j = 0
+    while i < n and j < m:
+        if a[i] == b[j]:
+            pairs.append((i, j))
+            i += 1
+            j += 1
+        elif lengths[i + 1][j] >= lengths[i][j + 1]:
+            i += 1
+        else:
+            j += 1
+    return pairs
+
+
+@dataclass(frozen=True, slots=True)
+class RuleScript:
+    """The edits of one direction: live indices to delete, (live, desired) pairs to replace in
+    place, desired indices to insert. Rules not named stay where they are."""
+
+    deletes: tuple[int, ...] = ()
+    replaces: tuple[tuple[int, int], ...] = ()
+    inserts: tuple[int, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.deletes or self.replaces or self.inserts)
+
+
+def edit_script(live: Sequence[Rule], desired: Sequence[Rule]) -> RuleScript:
+    """The minimal edit script: a delete and an insert in the same gap become a replacement.
+
+    A replacement is only paired when its new rule cannot collide (DuplicatePolicy, reference
+    §2.7/§2.9: duplicates compare everything but the description) with another live rule that is
+    still present while replacements run: deletes have already happened then, kept rules and the
+    desired list have no duplicates, so only other replaced-away rules can collide.
+    """
+    pairs = align(live, desired)
+    gaps: list[tuple[list[int], list[int]]] = []
+    prev_i = prev_j = -1
+    for i, j in [*pairs, (len(live), len(desired))]:
+        gaps.append((list(range(prev_i + 1, i)), list(range(prev_j + 1, j))))
+        prev_i, prev_j = i, j
+    candidates = [(d, s) for dels, ins in gaps for d, s in zip(dels, ins)]
+    replaced_keys: dict[tuple, set[int]] = {}
+    for d, _ in candidates:
+        replaced_keys.setdefault(live[d].key(), set()).add(d)
+    replaces = []
+    for d, s in candidates:
+        if replaced_keys.get(desired[s].key(), set()) - {d}:
+            continue
+        replaces.append((d, s))
+    paired_live = {d for d, _ in replaces}
+    paired_desired = {s for _, s in replaces}
+    deletes = tuple(d for dels, _ in gaps for d in dels if d not in paired_live)
+    inserts = tuple(s for _, ins in gaps for s in ins if s not in paired_desired)
+    return RuleScript(deletes, tuple(replaces), inserts)
+
+
+def rule_changes(script: RuleScript, live: Sequence[Rule], desired: Sequence[Rule], direction: str) -> tuple[RuleChange, ...]:
+    """The script as display lines, in the order of the final list (deletes at their old place)."""
+    changes = [RuleChange(DELETE, direction, d, old=live[d]) for d in script.deletes]
+    changes += [RuleChange(REPLACE, direction, s, rule=desired[s], old=live[d]) for d, s in script.replaces]
+    changes += [RuleChange(INSERT, direction, s, rule=desired[s]) for s in script.inserts]
+    order = {DELETE: 0, REPLACE: 1, INSERT: 1}
+    return tuple(sorted(changes, key=lambda c: (c.index, order[c.kind])))
+
+
+def _runs(indices: Sequence[int]) -> list[list[int]]:
+    runs: list[list[int]] = []
+    for index in sorted(indices):
+        if runs and runs[-1][-1] == index - 1:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    return runs
+
+
+def rule_calls(
+    script: RuleScript,
+    live: Sequence[Rule],
+    desired: Sequence[Rule],
+    direction: str,
+    *,
+    group: str,
+    address: str | None,
+    stage: Stage,
+    version: int,
+    relative: bool = False,
+    resolve: Mapping[str, str] | None = None,
+) -> list[Operation]:
+    """The calls that carry out `script`, in an order that keeps indices right and avoids transient
+    duplicates: one delete call (descending indices, positions before the delete, §2.8), then the
+    replacements, then each run of inserts top-down as one call at a shared PolicyIndex (§2.7).
+
+    `version` is the Version the first call expects; each call expects one more. With `relative`
+    (a group this plan creates) the Version is only known at apply time: the calls carry
+    `version_offset` and no Version param.
+    """
+    api_direction = "Ingress" if direction == "ingress" else "Egress"
+    calls: list[Operation] = []
+    count = len(live)
+    label = address or group
+
+    def emit(action: str, rules: list[dict], summary: str, count_after: int) -> None:
+        expected = version + len(calls)
+        policy_set: dict = {api_direction: rules}
+        if not relative:
+            policy_set = {"Version": str(expected), **policy_set}
+        calls.append(
+            Operation(
+                stage=stage,
+                service="vpc",
+                action=action,
+                params={"SecurityGroupId": group, "SecurityGroupPolicySet": policy_set},
+                address=address,
+                group=group,
+                expected_version=None if relative else expected,
+                version_offset=expected if relative else None,
+                direction=direction,
+                expected_count=count_after,
+                summary=summary,
+            )
+        )
+
+    if script.deletes:
+        indices = sorted(script.deletes, reverse=True)
+        count -= len(indices)
+        emit(
+            "DeleteSecurityGroupPolicies",
+            [{"PolicyIndex": i} for i in indices],
+            f"delete {direction} rule{'s' if len(indices) > 1 else ''} "
+            f"{', '.join(str(i) for i in sorted(indices))} of {label}",
+            count,
+        )
+    inserted = sorted(script.inserts)
+    for d, s in script.replaces:
+        # After the deletes and before the inserts the list is the desired one minus the inserts.
+        position = s - sum(1 for k in inserted if k < s)
+        body = {"PolicyIndex": position, **desired[s].to_api(resolve)}
+        emit("ReplaceSecurityGroupPolicy", [body], f"replace {direction} rule {position} of {label}", count)
+    for run in _runs(inserted):
+        start = run[0]
+        count += len(run)
+        append = run[-1] == len(desired) - 1
+        bodies = []
+        for s in run:
+            body = desired[s].to_api(resolve)
+            bodies.append(body if append else {"PolicyIndex": start, **body})
+        where = "append" if append else f"insert at {start}"
+        emit(
+            "CreateSecurityGroupPolicies",
+            bodies,
+            f"{where} {len(run)} {direction} rule{'s' if len(run) > 1 else ''} in {label}",
+            count,
+        )
+    return calls

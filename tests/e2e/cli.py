@@ -1,0 +1,43 @@
+"""Run the sgplan CLI in-process (fast) or as a subprocess (as a user would)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> dict:
+        return json.loads(self.out)
+
+
+def run_cli(capsys: pytest.CaptureFixture, *args: str | Path) -> Result:
+    """Call `sgplan.cli.main` with argv; capture exit code, stdout and stderr."""
+    from sgplan.cli import main
+
+    capsys.readouterr()
+    code = 0
+    try:
+        main([str(a) for a in args])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    captured = capsys.readouterr()
+    return Result(code, captured.out, captured.err)
+
+
+def run_subprocess(*args: str | Path, cwd: Path | None = None, env: dict | None = None) -> Result:
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.run([sys.executable, "-m", "sgplan", *map(str, args)], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=120)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
