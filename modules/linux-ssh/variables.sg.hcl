@@ -31,15 +31,9 @@ variable "allowed_cidrs" {
   description = "IPv4 addresses or CIDR blocks allowed to connect on TCP 22, in rule order."
 
   validation {
-    # An IPv4 address, or an address with a /0-/32 prefix, octets 0-255. Written with split()
-    # and contains() because the evaluator has no can(cidrhost()) (see README.md).
-    condition = length([
-      for c in var.allowed_cidrs : c
-      if !(length(split("/", c)) <= 2
-        && length(split(".", split("/", c)[0])) == 4
-        && length([for o in split(".", split("/", c)[0]) : o if !contains([for i in range(256) : tostring(i)], o)]) == 0
-      && (length(split("/", c)) == 1 || contains([for i in range(33) : tostring(i)], element(split("/", c), 1))))
-    ]) == 0
+    # replace() with a /regex/ stands in for can(cidrhost(...)), which the evaluator lacks:
+    # the whole string must match an IPv4 address with an optional /0-/32 prefix.
+    condition     = length([for c in var.allowed_cidrs : c if c == "" || replace(c, "/^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])[.]){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(/([0-9]|[12][0-9]|3[0-2]))?$/", "") != ""]) == 0
     error_message = "allowed_cidrs must hold IPv4 addresses or CIDR blocks such as 203.0.113.0/24."
   }
 

@@ -30,12 +30,13 @@ variable "port" {
   description = "Port to open: one port (\"1101\"), a range (\"8000-8010\") or a list (\"80,443\")."
 
   validation {
-    # Every number in "1101", "8000-8010" or "80,443" must lie in 1-65535. Digits are
-    # stripped with replace() because the evaluator has no regex() or can() (see README.md).
-    condition = length([
-      for n in split(",", replace(tostring(var.port), "-", ",")) : n
-      if !(n != "" && replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(n, "0", ""), "1", ""), "2", ""), "3", ""), "4", ""), "5", ""), "6", ""), "7", ""), "8", ""), "9", "") == "" ? tonumber(n) >= 1 && tonumber(n) <= 65535 : false)
-    ]) == 0
+    # "1101", "8000-8010" or "80,443", every number within 1-65535. The shape is checked with
+    # replace() and a /regex/ first, so tonumber() only ever sees digits.
+    condition = (
+      var.port != "" && replace(var.port, "/^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$/", "") == ""
+      ? length([for n in split(",", replace(var.port, "-", ",")) : n if tonumber(n) < 1 || tonumber(n) > 65535]) == 0
+      : false
+    )
     error_message = "port must be a port (1101), a range (8000-8010) or a list (80,443) within 1-65535."
   }
 }
@@ -57,15 +58,9 @@ variable "allowed_cidrs" {
   description = "IPv4 addresses or CIDR blocks allowed to reach the port, in rule order."
 
   validation {
-    # An IPv4 address, or an address with a /0-/32 prefix, octets 0-255. Written with split()
-    # and contains() because the evaluator has no can(cidrhost()) (see README.md).
-    condition = length([
-      for c in var.allowed_cidrs : c
-      if !(length(split("/", c)) <= 2
-        && length(split(".", split("/", c)[0])) == 4
-        && length([for o in split(".", split("/", c)[0]) : o if !contains([for i in range(256) : tostring(i)], o)]) == 0
-      && (length(split("/", c)) == 1 || contains([for i in range(33) : tostring(i)], element(split("/", c), 1))))
-    ]) == 0
+    # replace() with a /regex/ stands in for can(cidrhost(...)), which the evaluator lacks:
+    # the whole string must match an IPv4 address with an optional /0-/32 prefix.
+    condition     = length([for c in var.allowed_cidrs : c if c == "" || replace(c, "/^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])[.]){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(/([0-9]|[12][0-9]|3[0-2]))?$/", "") != ""]) == 0
     error_message = "allowed_cidrs must hold IPv4 addresses or CIDR blocks such as 203.0.113.0/24."
   }
 

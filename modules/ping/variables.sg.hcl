@@ -31,15 +31,9 @@ variable "allowed_cidrs" {
   description = "IPv4 addresses or CIDR blocks allowed to ping (ICMP); may be empty."
 
   validation {
-    # An IPv4 address, or an address with a /0-/32 prefix, octets 0-255. Written with split()
-    # and contains() because the evaluator has no can(cidrhost()) (see README.md).
-    condition = length([
-      for c in var.allowed_cidrs : c
-      if !(length(split("/", c)) <= 2
-        && length(split(".", split("/", c)[0])) == 4
-        && length([for o in split(".", split("/", c)[0]) : o if !contains([for i in range(256) : tostring(i)], o)]) == 0
-      && (length(split("/", c)) == 1 || contains([for i in range(33) : tostring(i)], element(split("/", c), 1))))
-    ]) == 0
+    # replace() with a /regex/ stands in for can(cidrhost(...)), which the evaluator lacks:
+    # the whole string must match an IPv4 address with an optional /0-/32 prefix.
+    condition     = length([for c in var.allowed_cidrs : c if c == "" || replace(c, "/^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])[.]){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(/([0-9]|[12][0-9]|3[0-2]))?$/", "") != ""]) == 0
     error_message = "allowed_cidrs must hold IPv4 addresses or CIDR blocks such as 203.0.113.0/24."
   }
 }
@@ -50,14 +44,9 @@ variable "allowed_ipv6_cidrs" {
   description = "IPv6 addresses or CIDR blocks allowed to ping (ICMPv6); empty by default."
 
   validation {
-    # A coarse IPv6 shape check (at least two colons, prefix /0-/128); the configuration
+    # A coarse IPv6 shape (hex digits and colons, optional /0-/128); the configuration
     # validator checks the exact syntax of every ipv6_cidr_block.
-    condition = length([
-      for c in var.allowed_ipv6_cidrs : c
-      if !(length(split("/", c)) <= 2
-        && length(split(":", split("/", c)[0])) >= 3
-      && (length(split("/", c)) == 1 || contains([for i in range(129) : tostring(i)], element(split("/", c), 1))))
-    ]) == 0
+    condition     = length([for c in var.allowed_ipv6_cidrs : c if c == "" || replace(c, "/^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(/([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8]))?$/", "") != ""]) == 0
     error_message = "allowed_ipv6_cidrs must hold IPv6 addresses or CIDR blocks such as 2001:db8::/32."
   }
 }

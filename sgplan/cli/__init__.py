@@ -47,11 +47,12 @@ for _name in _COMMANDS:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit 1 (traceback with SGPLAN_DEBUG=1)."""
-    from sgplan.cli.workflow import ConfigErrors
+    from sgplan.cli.workflow import COMMAND_LINE, ConfigErrors
 
+    args = sys.argv[1:] if argv is None else list(argv)
+    COMMAND_LINE.set(tuple(args))
     try:
-        args = sys.argv[1:] if argv is None else list(argv)
-        app(args=args, standalone_mode=True, obj={"argv": args})
+        app(args=args, standalone_mode=True)
     except ConfigErrors:
         sys.exit(1)
     except (UserError, CloudError) as exc:

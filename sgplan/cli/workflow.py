@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -15,6 +16,10 @@ from sgplan.diagnostics import Diagnostic, Severity, UserError, has_errors, sort
 from sgplan.model import CloudState, DesiredState
 
 VarInputs = list[tuple[str, str]]
+
+# The argv of the running invocation, set by `sgplan.cli.main` (typer does not keep the
+# interleaving of different repeated options, which variable precedence needs).
+COMMAND_LINE: ContextVar[tuple[str, ...]] = ContextVar("sgplan_command_line", default=())
 
 
 class ConfigErrors(Exception):
@@ -33,13 +38,7 @@ def var_inputs_in_order(vars_: Sequence[str], var_files: Sequence[str], argv: Se
     typer hands the two options over as separate lists, losing their interleaving; the order is
     recovered from argv when argv holds exactly these values, else files come before vars.
     """
-    if argv is None:
-        import click
-
-        ctx = click.get_current_context(silent=True)
-        obj = ctx.find_root().obj if ctx is not None else None
-        argv = obj.get("argv", []) if isinstance(obj, dict) else []
-    argv = list(argv)
+    argv = list(COMMAND_LINE.get() if argv is None else argv)
     ordered: VarInputs = []
     i = 0
     while i < len(argv):

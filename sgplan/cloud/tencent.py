@@ -11,6 +11,7 @@ import random
 import sys
 import threading
 import time
+import warnings
 from collections import Counter
 from typing import Any, Callable, Iterable, TypeVar
 from urllib.parse import urlsplit
@@ -62,6 +63,11 @@ _IDEMPOTENT_WRITES = frozenset(
     {"ModifySecurityGroupAttribute", "ModifyInstancesAttribute", "ModifySecurityGroupPolicies"}
 )
 _METADATA_PROBE_SECONDS = 2.0
+
+# The SDK's models warn "X fileds are useless." and drop unknown fields; TencentClient.call
+# turns that case into an UnknownParameter error, so the warning (printed mid-output) is noise.
+warnings.filterwarnings("ignore", message=r".* fileds are useless\.", category=UserWarning,
+                        module=r"tencentcloud\.")
 
 
 class TencentClient:
@@ -118,6 +124,11 @@ class TencentClient:
             raise CloudError("InvalidAction", f"{service} has no action {action}")
         request = request_type()
         request.from_json_string(json.dumps(params))
+        dropped = _dropped_fields(params, json.loads(request.to_json_string()))
+        if dropped:
+            # The SDK's models silently drop fields they do not know; losing e.g. a Version
+            # would turn a checked write into an unchecked one, so refuse instead.
+            raise CloudError("UnknownParameter", f"{action}: the installed SDK does not know {', '.join(dropped)}")
         with self._lock:
             self.calls += 1
             self.actions[action] += 1
@@ -337,6 +348,26 @@ def _safe_to_repeat(action: str, params: dict[str, Any]) -> bool:
         return True
     policy_set = params.get("SecurityGroupPolicySet")
     return isinstance(policy_set, dict) and str(policy_set.get("Version") or "0") != "0"
+
+
+def _dropped_fields(sent: Any, kept: Any, path: str = "") -> list[str]:
+    """Paths of the fields in `sent` (plain params) that the SDK request model `kept` lacks."""
+    if isinstance(sent, dict):
+        if not isinstance(kept, dict):
+            return [path or "the parameters"] if sent else []
+        out: list[str] = []
+        for key, value in sent.items():
+            where = f"{path}.{key}" if path else key
+            if value is None:
+                continue
+            if key not in kept:
+                out.append(where)
+            else:
+                out += _dropped_fields(value, kept[key], where)
+        return out
+    if isinstance(sent, list) and isinstance(kept, list):
+        return [p for i, (a, b) in enumerate(zip(sent, kept)) for p in _dropped_fields(a, b, f"{path}[{i}]")]
+    return []
 
 
 def _drop_nones(value: Any) -> Any:

@@ -4,10 +4,12 @@ makes and python-hcl2 skips (reference/hcl.md §1 "Leniencies")."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from lark import Token, Tree
 from lark.exceptions import UnexpectedInput
@@ -57,21 +59,28 @@ def config_files(directory: Path) -> list[Path]:
     )
 
 
-def parse_text(text: str) -> Tree:
-    """Parse HCL text into python-hcl2's raw tree; raises lark's UnexpectedInput.
-
-    The single entry point for parsing, so a content-hash cache can sit here. The cyclic GC is
-    paused because Lark allocates millions of small objects (reference/hcl.md §3).
-    """
-    import hcl2  # deferred: importing hcl2 builds or loads the grammar
-
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC: parse trees hold millions of small objects, and every collection
+    would walk them all again, making parsing and evaluation superlinear (reference/hcl.md §3)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return hcl2.parses_to_tree(text)
+        yield
     finally:
         if enabled:
             gc.enable()
+
+
+def parse_text(text: str) -> Tree:
+    """Parse HCL text into python-hcl2's raw tree; raises lark's UnexpectedInput.
+
+    The single entry point for parsing, so a content-hash cache can sit here.
+    """
+    import hcl2  # deferred: importing hcl2 builds or loads the grammar
+
+    with gc_paused():
+        return hcl2.parses_to_tree(text)
 
 
 def read_file(path: Path, display: str) -> tuple[SourceFile, list[Diagnostic]]:
@@ -98,7 +107,8 @@ def parse_source(data: bytes, display: str) -> tuple[SourceFile, list[Diagnostic
     except UnexpectedInput as exc:
         return SourceFile(display, data, None), [_syntax_error(exc, text, display)]
     diags: list[Diagnostic] = []
-    body = _walk_body(tree.children[0], "", (), SourceRange(display, 1), display, diags)
+    with gc_paused():
+        body = _walk_body(tree.children[0], "", (), SourceRange(display, 1), display, diags)
     return SourceFile(display, data, body), diags
 
 
@@ -161,7 +171,7 @@ def _walk_body(
             previous = None
             continue
         meta = child.meta
-        if previous is not None and previous.meta.end_column != 1:
+        if previous is not None and _ends_on_line(previous, meta.line):
             # Terraform needs a newline between arguments and blocks; python-hcl2 does not.
             diags.append(error("each argument and block must start on its own line", SourceRange(display, meta.line, meta.column)))
         previous = child
@@ -176,6 +186,25 @@ def _walk_body(
         elif child.data == "block":
             blocks.append(_walk_block(child, display, diags))
     return Block(block_type, labels, attributes, tuple(blocks), where)
+
+
+def _ends_on_line(node: Tree, line: int) -> bool:
+    """Whether `node`'s last significant token ends on `line` (two items on one line).
+
+    Needed because an expression may swallow the newline after it (binary operators do) and a
+    heredoc token ends with its own newline.
+    """
+    for child in reversed(node.children):
+        if isinstance(child, Tree):
+            if child.data == "new_line_or_comment":
+                continue
+            return _ends_on_line(child, line)
+        if child.type == "NL_OR_COMMENT":
+            continue
+        if str(child).endswith("\n"):
+            return False
+        return child.end_line == line
+    return False
 
 
 def _walk_block(node: Tree, display: str, diags: list[Diagnostic]) -> Block:

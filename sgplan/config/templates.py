@@ -60,8 +60,11 @@ def unescape(text: str, line: int = 0) -> str:
     return _ESCAPE.sub(one, text)
 
 
-def compile_string(node: Tree) -> tuple[Part, ...]:
-    """Parts of a `string` node: literals (escapes resolved) and nested directives."""
+def compile_string(node: Tree, heredoc: bool = False) -> tuple[Part, ...]:
+    """Parts of a `string` node: literals (escapes resolved) and nested directives.
+
+    `heredoc` marks the quoted form of a heredoc (see `heredoc_string`), where line breaks are fine.
+    """
     flat: list[tuple[str, object, bool, bool, int]] = []  # (kind, payload, strip_left, strip_right, line)
     for part in node.children:
         if not isinstance(part, Tree):
@@ -71,7 +74,7 @@ def compile_string(node: Tree) -> tuple[Part, ...]:
             if child.type in ("ESCAPED_INTERPOLATION", "ESCAPED_DIRECTIVE"):
                 flat.append(("lit", str(child)[1:], False, False, child.line))
             else:
-                if "\n" in child:
+                if "\n" in child and not heredoc:
                     raise EvalError("quoted strings cannot contain a line break; use \\n or a heredoc", child.line, child.column)
                 flat.append(("lit", unescape(str(child), child.line), False, False, child.line))
             continue

@@ -6,6 +6,7 @@ Pure functions shared by the engine's rule-writing actions (reference/tencentclo
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 from typing import Any, Mapping
 
 from sgplan.cloud.base import CloudError
@@ -171,7 +172,26 @@ def check_policy(policy: Any, now: str, *, strict_fields: bool = True) -> dict[s
 
 def rule_key(stored: Mapping[str, Any]) -> tuple:
     """What makes two stored rules duplicates (everything but the description, model `Rule.key`)."""
-    return Rule.from_api(stored).key()
+    address = stored.get("AddressTemplate") or {}
+    service = stored.get("ServiceTemplate") or {}
+    return _key(
+        stored.get("Action"), stored.get("Protocol"), stored.get("Port"), stored.get("CidrBlock"),
+        stored.get("Ipv6CidrBlock"), stored.get("SecurityGroupId"), address.get("AddressId"),
+        address.get("AddressGroupId"), service.get("ServiceId"), service.get("ServiceGroupId"),
+    )
+
+
+@lru_cache(maxsize=65536)
+def _key(action: Any, protocol: Any, port: Any, cidr: Any, cidr6: Any, group: Any, *templates: Any) -> tuple:
+    # A pure memo: engines check every rule of a direction on each write, and estates repeat rules.
+    address_id, address_group_id, service_id, service_group_id = templates
+    policy = {
+        "Action": action, "Protocol": protocol, "Port": port, "CidrBlock": cidr, "Ipv6CidrBlock": cidr6,
+        "SecurityGroupId": group,
+        "AddressTemplate": {"AddressId": address_id, "AddressGroupId": address_group_id},
+        "ServiceTemplate": {"ServiceId": service_id, "ServiceGroupId": service_group_id},
+    }
+    return Rule.from_api(policy).key()
 
 
 def answer(stored: Mapping[str, Any], index: int) -> dict[str, Any]:

@@ -193,11 +193,7 @@ def rule_calls(
         for s in run:
             body = desired[s].to_api(resolve)
             bodies.append(body if append else {"PolicyIndex": start, **body})
-        where = "append" if append else f"insert at {start}"
-        emit(
-            "CreateSecurityGroupPolicies",
-            bodies,
-            f"{where} {len(run)} {direction} rule{'s' if len(run) > 1 else ''} in {label}",
-            count,
-        )
+        what = f"{len(run)} {direction} rule{'s' if len(run) > 1 else ''}"
+        summary = f"append {what} to {label}" if append else f"insert {what} at index {start} of {label}"
+        emit("CreateSecurityGroupPolicies", bodies, summary, count)
     return calls

@@ -44,7 +44,7 @@ def test_quickstart_plans_applies_and_converges(cloud, quickstart: Path, capsys)
     plan = run_cli(capsys, "plan", quickstart, "--cloud", target.spec)
     assert plan.code == 0, plan.err
     assert "security_group.admin" in plan.out and "security_group.web" in plan.out
-    assert "Plan: 4 to add, 0 to change, 0 to destroy." in plan.out
+    assert "Plan: 2 to add, 2 to change, 0 to destroy." in plan.out
 
     applied = run_cli(capsys, "apply", quickstart, "--cloud", target.spec, "--auto-approve")
     assert applied.code == 0, applied.err
@@ -69,7 +69,7 @@ def test_plan_json_shape_and_saved_plan(cloud, quickstart: Path, tmp_path: Path,
     assert result.code == 2
     doc = result.json()
     assert doc["format_version"] == "1.0" and doc["stack"] == "quickstart"
-    assert doc["summary"]["create"] == 4
+    assert doc["summary"]["create"] == 2 and doc["summary"]["update"] == 2
     by_address = {c["address"]: c for c in doc["resource_changes"]}
     assert by_address["security_group.web"]["change"]["actions"] == ["create"]
     assert by_address['binding.web_servers["ins-web00001"]']["type"] == "binding"
@@ -112,7 +112,8 @@ def test_identical_plans_on_both_clouds(quickstart: Path, tmp_path: Path, capsys
 
 EVERY_SHAPE = """
 sgplan {
-  stack = "shapes"
+  stack  = "shapes"
+  region = "ap-guangzhou"
 }
 
 security_group "peer" {
@@ -210,7 +211,7 @@ def fifty_rules(extra_top: bool) -> str:
     for i in range(50):
         rules.append(f'  ingress {{\n    action = "ACCEPT"\n    protocol = "TCP"\n    port = "{1000 + i}"\n'
                      f'    cidr_block = "10.{i}.0.0/16"\n  }}\n')
-    return 'sgplan {\n  stack = "big"\n}\nsecurity_group "big" {\n  name = "big"\n' + "".join(rules) + "}\n"
+    return 'sgplan {\n  stack = "big"\n  region = "ap-guangzhou"\n}\nsecurity_group "big" {\n  name = "big"\n' + "".join(rules) + "}\n"
 
 
 def test_insert_at_top_of_fifty_rules_is_one_call(cloud, tmp_path: Path, capsys) -> None:

@@ -40,20 +40,20 @@ CASES = {
                                     '    cidr_block = "0.0.0.0/0"\n')), "protocol"),
     "two-sources": (group(rule(OK + '    cidr_block = "10.0.0.0/8"\n    ipv6_cidr_block = "::/0" # <-\n')), "source"),
     "no-source": (group('  ingress { # <-\n' + OK + "  }\n"), "source"),
-    "service-and-protocol": (group(rule('    action = "ACCEPT"\n    protocol = "TCP"\n'
-                                        '    service_template_id = "ppm-12345678" # <-\n'
-                                        '    cidr_block = "10.0.0.0/8"\n')), "service_template_id"),
+    "service-and-protocol": (group(rule('    action = "ACCEPT"\n    protocol = "TCP" # <-\n'
+                                        '    service_template_id = "ppm-12345678"\n'
+                                        '    cidr_block = "10.0.0.0/8"\n')), "service_template"),
     "bad-action": (group(rule('    action = "ALLOW" # <-\n    protocol = "TCP"\n    port = "22"\n'
                               '    cidr_block = "10.0.0.0/8"\n')), "action"),
     "name-too-long": ('security_group "g" {\n  name = "' + "n" * 61 + '" # <-\n}\n', "name"),
     "description-too-long": ('security_group "g" {\n  name = "g"\n  description = "' + "d" * 101 + '" # <-\n}\n',
                              "description"),
     "duplicate-address": ('security_group "g" {\n  name = "a"\n}\nsecurity_group "g" { # <-\n  name = "b"\n}\n',
-                          "security_group.g"),
+                          "security_group \"g\""),
     "unknown-reference": (group(rule(OK + '    security_group_id = security_group.nope.id # <-\n')),
                           "security_group.nope"),
     "unknown-variable": (group(rule('    action = "ACCEPT"\n    protocol = "TCP"\n    port = var.nope # <-\n'
-                                    '    cidr_block = "10.0.0.0/8"\n')), "var.nope"),
+                                    '    cidr_block = "10.0.0.0/8"\n')), "port"),
     "unknown-attribute": (group(rule(OK + '    cidr_block = "10.0.0.0/8"\n    colour = "blue" # <-\n')), "colour"),
     "unknown-block": ('firewall "x" { # <-\n}\n', "firewall"),
     "duplicate-attribute": ('security_group "g" {\n  name = "a"\n  name = "b" # <-\n}\n', "name"),
@@ -64,7 +64,7 @@ CASES = {
     "instance-in-two-bindings": (group() + 'binding "a" {\n  instance_ids = ["ins-00000001"]\n'
                                  '  security_groups = [security_group.g.id]\n}\n'
                                  'binding "b" {\n  instance_ids = ["ins-00000001"] # <-\n'
-                                 '  security_groups = [security_group.g.id]\n}\n', "ins-00000001"),
+                                 '  security_groups = [security_group.g.id]\n}\n', "instance_ids"),
     "six-groups-on-instance": ("".join(f'security_group "g{i}" {{\n  name = "g{i}"\n}}\n' for i in range(6))
                                + 'binding "a" {\n  instance_ids = ["ins-00000001"]\n  security_groups = ['
                                + ", ".join(f"security_group.g{i}.id" for i in range(6)) + "] # <-\n}\n",
@@ -105,4 +105,4 @@ def test_zero_prefix_cidr_warns(tmp_path: Path, capsys) -> None:
     (config / "main.sg.hcl").write_text(group(rule(OK + '    cidr_block = "0.0.0.0/8"\n')))
     result = run_cli(capsys, "validate", config)
     assert result.code == 0
-    assert "0.0.0.0/0" in result.err and ":6:" in result.err
+    assert "0.0.0.0/0" in result.err and ":7:" in result.err

@@ -1,0 +1,290 @@
+"""What a change does to network exposure: traffic each instance gains or loses, in readable ranges.
+
+`compare(before, after)` evaluates every instance's effective policy (its groups in binding
+order, API reference §5) on both sides and reports the exact difference; a group bound to no
+instance is evaluated alone. `transient_exposure` finds what an intermediate state of an apply
+allows that neither end allows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Mapping, Sequence
+
+from sgplan.analysis.access import Evaluator, Templates
+from sgplan.analysis.space import (
+    OTHERS,
+    PORTED,
+    PROTOCOL_ORDER,
+    V4,
+    V6,
+    Traffic,
+    canonical,
+    interval_cidrs,
+    is_symbolic,
+    is_symbolic_protocol,
+    parse_ports,
+    ports_text,
+    subtract,
+)
+from sgplan.model import CloudState, Direction, GroupRef, Rule, SecurityGroup
+
+OPENED = "opened"
+CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class ExposureChange:
+    """One readable piece of an access difference (plan JSON `exposure_changes`, DESIGN §5).
+
+    `instance_id` names the instance; for a group bound to no instance it holds the group's id
+    (or its placeholder, e.g. `(new)security_group.web`). `ports` is `ALL` for protocols without
+    ports. `peer` is a CIDR, or a symbolic peer (`sg-…`, `ipm-…`) whose addresses are not known.
+    """
+
+    instance_id: str
+    direction: str
+    protocol: str
+    ports: str
+    peer: str
+    effect: str  # OPENED | CLOSED
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "instance_id": self.instance_id,
+            "direction": self.direction,
+            "protocol": self.protocol,
+            "ports": self.ports,
+            "peer": self.peer,
+            "effect": self.effect,
+        }
+
+    @property
+    def flow(self) -> str:
+        """`TCP 22 from 0.0.0.0/0` (ingress) or `ALL to 10.0.0.0/8` (egress)."""
+        service = f"{self.protocol} {self.ports}" if self.protocol in PORTED else self.protocol
+        word = "from" if self.direction == Direction.INGRESS.value else "to"
+        return f"{service} {word} {self.peer}"
+
+    def __str__(self) -> str:
+        return f"{self.flow}: {self.effect}"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessView:
+    """The inputs of an access question, as plain model values.
+
+    `groups` maps a group key (a live `sg-…` id, or a placeholder such as
+    `(new)security_group.web` for a group still to be created) to the group; `instances` maps an
+    instance id to its group keys in binding order. Rules that reference a group by `GroupRef`
+    are resolved to that group's key when a group of the view has that address. A key an
+    instance lists but `groups` lacks counts as a group with no rules: give every group.
+    """
+
+    groups: Mapping[str, SecurityGroup]
+    instances: Mapping[str, tuple[str, ...]]
+    templates: Templates = field(default_factory=Templates)
+
+    @classmethod
+    def from_state(cls, state: CloudState, templates: CloudState | None = None) -> "AccessView":
+        """A view of a CloudState (its templates, unless `templates` gives another state's)."""
+        return cls(
+            groups={g.id or g.address or g.name: g for g in state.groups},
+            instances={i.instance_id: tuple(i.security_group_ids) for i in state.instances},
+            templates=Templates.from_state(templates or state),
+        )
+
+    def rules(self, group_keys: Iterable[str], direction: Direction) -> tuple[Rule, ...]:
+        """The concatenated, reference-resolved rules of these groups (one instance's policy)."""
+        ids = self._ref_ids()
+        out: list[Rule] = []
+        for key in group_keys:
+            group = self.groups.get(key)
+            if group is None:
+                continue
+            for rule in group.rules(direction):
+                if isinstance(rule.security_group_id, GroupRef) and rule.security_group_id.address in ids:
+                    rule = replace(rule, security_group_id=ids[rule.security_group_id.address])
+                out.append(rule)
+        return tuple(out)
+
+    def _ref_ids(self) -> dict[str, str]:
+        return {g.address: key for key, g in self.groups.items() if g.address}
+
+    def bound_keys(self) -> set[str]:
+        return {key for keys in self.instances.values() for key in keys}
+
+
+# ---------------------------------------------------------------------------------------------
+# Difference → readable pieces
+
+Piece = tuple[str, str, str]  # (protocol, ports, peer)
+
+
+def describe(traffic: Traffic) -> list[Piece]:
+    """A traffic set as (protocol, ports, peer) pieces, merged: ports by peer, protocols into ALL.
+
+    Parts on symbolic realms that only repeat what realm `*` holds (the reach of a 0.0.0.0/0
+    rule, already shown as that CIDR) are left out, and so is realm `*` itself.
+    """
+    by_peer: dict[str, dict[str, str]] = {}
+    peer_order: list[str] = []
+    for (protocol, realm), boxes in traffic.items():
+        if realm == OTHERS or protocol == OTHERS:
+            continue
+        if is_symbolic(realm):
+            boxes = _minus(boxes, traffic.parts.get((protocol, OTHERS), ()))
+        if is_symbolic_protocol(protocol):
+            boxes = _minus(boxes, traffic.parts.get((OTHERS, realm), ()))
+        groups: dict[tuple, list[tuple[int, int]]] = {}
+        for ports, peers in canonical(boxes):
+            groups.setdefault(peers, []).append(ports)
+        for peers, port_list in groups.items():
+            text = ports_text(port_list) if protocol in PORTED else "ALL"
+            for lo, hi in peers:
+                for peer in interval_cidrs(realm, lo, hi) if realm in (V4, V6) else [realm]:
+                    if peer not in by_peer:
+                        by_peer[peer] = {}
+                        peer_order.append(peer)
+                    by_peer[peer].setdefault(protocol, text)
+                    if by_peer[peer][protocol] != text:
+                        by_peer[peer][protocol] = ports_text(parse_ports(by_peer[peer][protocol]) + parse_ports(text))
+    pieces: list[Piece] = []
+    for peer in peer_order:
+        services = by_peer[peer]
+        if _covers_all(peer, services):
+            pieces.append(("ALL", "ALL", peer))
+            services = {p: t for p, t in services.items() if p not in PROTOCOL_ORDER}
+        pieces.extend((protocol, ports, peer) for protocol, ports in services.items())
+    return sorted(pieces, key=_piece_order)
+
+
+def _minus(boxes: Sequence, others: Sequence) -> tuple:
+    return tuple(subtract(boxes, others)) if others else tuple(boxes)
+
+
+def _covers_all(peer: str, services: Mapping[str, str]) -> bool:
+    """Does this peer gain/lose every protocol (so `ALL` says it in one line)?"""
+    if ":" in peer:
+        needed = ("TCP", "UDP", "ICMPv6", "GRE")
+    elif "/" in peer:
+        needed = ("TCP", "UDP", "ICMP", "GRE")
+    else:
+        needed = PROTOCOL_ORDER
+    return all(services.get(p) == "ALL" for p in needed)
+
+
+def _piece_order(piece: Piece) -> tuple:
+    protocol, ports, peer = piece
+    rank = PROTOCOL_ORDER.index(protocol) + 1 if protocol in PROTOCOL_ORDER else (0 if protocol == "ALL" else 9)
+    family = 0 if "/" in peer and ":" not in peer else (1 if ":" in peer else 2)
+    return (family, rank, _first_port(ports), peer)
+
+
+def _first_port(ports: str) -> int:
+    head = ports.split(",")[0].split("-")[0]
+    return int(head) if head.isdigit() else 0
+
+
+def difference(before: Traffic, after: Traffic) -> list[tuple[Piece, str]]:
+    """What `after` allows that `before` did not (opened), then the reverse (closed)."""
+    opened = [(piece, OPENED) for piece in describe(after - before)]
+    closed = [(piece, CLOSED) for piece in describe(before - after)]
+    return opened + closed
+
+
+# ---------------------------------------------------------------------------------------------
+# Views → changes
+
+
+def _subjects(*views: AccessView) -> tuple[list[str], list[str]]:
+    """Instance ids, then the keys of groups bound to no instance in any of the views."""
+    instances = sorted({i for v in views for i in v.instances})
+    bound = set().union(*(v.bound_keys() for v in views))
+    unbound = sorted({k for v in views for k in v.groups} - bound)
+    return instances, unbound
+
+
+def _policy(view: AccessView, subject: str, is_instance: bool, direction: Direction) -> tuple[Rule, ...]:
+    keys = view.instances.get(subject, ()) if is_instance else ((subject,) if subject in view.groups else ())
+    return view.rules(keys, direction)
+
+
+def compare(before: AccessView, after: AccessView, evaluator: Evaluator | None = None) -> list[ExposureChange]:
+    """Every instance's (and unbound group's) exposure difference from `before` to `after`.
+
+    A change that only reorders or renames without changing access yields nothing.
+
+    >>> from sgplan.model import Rule, SecurityGroup
+    >>> ssh = Rule("ACCEPT", "TCP", "22", cidr_block="0.0.0.0/0")
+    >>> old = AccessView({"sg-1": SecurityGroup("web")}, {"ins-1": ("sg-1",)})
+    >>> new = AccessView({"sg-1": SecurityGroup("web", ingress=(ssh,))}, {"ins-1": ("sg-1",)})
+    >>> [str(c) for c in compare(old, new)]
+    ['TCP 22 from 0.0.0.0/0: opened']
+    """
+    evaluator = evaluator or Evaluator(after.templates)
+    instances, unbound = _subjects(before, after)
+    cache: dict[tuple, list[tuple[Piece, str]]] = {}
+    changes: list[ExposureChange] = []
+    for subject, is_instance in [(i, True) for i in instances] + [(g, False) for g in unbound]:
+        for direction in Direction:
+            old = _policy(before, subject, is_instance, direction)
+            new = _policy(after, subject, is_instance, direction)
+            if old == new:
+                continue
+            key = (old, new)
+            if key not in cache:
+                cache[key] = difference(evaluator(old).allowed, evaluator(new).allowed)
+            for (protocol, ports, peer), effect in cache[key]:
+                changes.append(ExposureChange(subject, direction.value, protocol, ports, peer, effect))
+    return changes
+
+
+def compare_states(before: CloudState, after: CloudState) -> list[ExposureChange]:
+    """`compare` on two CloudStates (templates from `before`, the live state)."""
+    return compare(AccessView.from_state(before), AccessView.from_state(after, templates=before))
+
+
+@dataclass(frozen=True, slots=True)
+class TransientExposure:
+    """Traffic that step `step` (0-based, among the intermediate states) allows but neither end does."""
+
+    step: int
+    change: ExposureChange
+
+    def __str__(self) -> str:
+        return f"step {self.step + 1}: {self.change.instance_id} {self.change.direction} {self.change.flow}"
+
+
+def transient_exposure(
+    before: AccessView,
+    after: AccessView,
+    intermediates: Sequence[AccessView],
+    evaluator: Evaluator | None = None,
+) -> list[TransientExposure]:
+    """What each intermediate state allows beyond `before ∪ after`, per instance and unbound group."""
+    evaluator = evaluator or Evaluator(after.templates)
+    found: list[TransientExposure] = []
+    cache: dict[tuple, list[Piece]] = {}
+    for step, state in enumerate(intermediates):
+        instances, unbound = _subjects(before, after, state)
+        for subject, is_instance in [(i, True) for i in instances] + [(g, False) for g in unbound]:
+            for direction in Direction:
+                middle = _policy(state, subject, is_instance, direction)
+                old = _policy(before, subject, is_instance, direction)
+                new = _policy(after, subject, is_instance, direction)
+                if middle == old or middle == new:
+                    continue
+                key = (old, new, middle)
+                if key not in cache:
+                    ends = evaluator(old).allowed | evaluator(new).allowed
+                    cache[key] = describe(evaluator(middle).allowed - ends)
+                for protocol, ports, peer in cache[key]:
+                    change = ExposureChange(subject, direction.value, protocol, ports, peer, OPENED)
+                    found.append(TransientExposure(step, change))
+    return found
+
+
+def excess(state: Traffic, before: Traffic, after: Traffic) -> Traffic:
+    """The traffic-set core of `transient_exposure`: allowed in `state`, in neither end."""
+    return state - (before | after)

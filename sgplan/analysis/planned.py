@@ -1,0 +1,98 @@
+"""The state a plan leads to, as an AccessView, and the analysis the plan carries.
+
+Reads a plan's resource changes (their `after` values, DESIGN §5) on top of the live state, so
+the analysis needs nothing from the planner's internals. A group still to be created is keyed
+by its reference spelling, `security_group.web.id`, which is also how the plan's bindings and
+rules name it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from sgplan.analysis.access import Templates
+from sgplan.analysis.checks import run_checks
+from sgplan.analysis.exposure import AccessView, compare
+from sgplan.model import CloudState, Rule, SecurityGroup, make_tags
+
+_RULE_FIELDS = frozenset(Rule.__dataclass_fields__) - {"origin"}
+
+
+def _rule(data: dict[str, Any]) -> Rule:
+    return Rule(**{k: v for k, v in data.items() if k in _RULE_FIELDS})
+
+
+def _group(after: dict[str, Any], *, key: str, address: str | None, live: SecurityGroup | None) -> SecurityGroup:
+    base = live or SecurityGroup(name=after.get("name", ""))
+    return replace(
+        base,
+        name=after.get("name", base.name),
+        description=after.get("description", base.description),
+        project_id=str(after.get("project_id", base.project_id)),
+        tags=make_tags(after.get("tags", {})),
+        ingress=tuple(_rule(r) for r in after.get("ingress", [])),
+        egress=tuple(_rule(r) for r in after.get("egress", [])),
+        id=key if key.startswith("sg-") else None,
+        address=address or base.address,
+    )
+
+
+def before_view(live: CloudState) -> AccessView:
+    return AccessView.from_state(live)
+
+
+def after_view(plan: Any, live: CloudState, desired_groups: tuple[SecurityGroup, ...] = ()) -> AccessView:
+    """The groups and bindings once `plan` is applied to `live`.
+
+    `desired_groups` (optional) lend their source positions and `ignore_findings` to the
+    planned groups with the same address, so findings point at the HCL.
+    """
+    groups: dict[str, SecurityGroup] = {g.id or g.address or g.name: g for g in live.groups}
+    instances = {i.instance_id: tuple(i.security_group_ids) for i in live.instances}
+    for change in plan.resource_changes:
+        if change.type == "security_group":
+            actions = tuple(change.actions)
+            if "delete" in actions and change.id:
+                groups.pop(change.id, None)
+            if change.after is None or actions == ("no-op",):
+                continue
+            key = change.id if change.id and "create" not in actions else f"{change.address}.id"
+            groups[key] = _group(change.after, key=key, address=change.address, live=groups.get(key))
+        elif change.type == "binding" and change.after is not None and change.id:
+            instances[change.id] = tuple(change.after.get("security_groups", ()))
+    if desired_groups:
+        by_address = {d.address: d for d in desired_groups if d.address}
+        for key, group in list(groups.items()):
+            source = by_address.get(group.address)
+            if source is not None:
+                groups[key] = _with_origins(group, source)
+    return AccessView(groups, instances, Templates.from_state(live))
+
+
+def _with_origins(group: SecurityGroup, source: SecurityGroup) -> SecurityGroup:
+    """`group` with the configured group's positions (rules matched by index when they agree)."""
+
+    def carry(rules: tuple[Rule, ...], configured: tuple[Rule, ...]) -> tuple[Rule, ...]:
+        if len(rules) != len(configured):
+            return rules
+        return tuple(
+            replace(r, origin=c.origin) if r.key()[:5] == c.key()[:5] else r for r, c in zip(rules, configured)
+        )
+
+    return replace(
+        group,
+        ingress=carry(group.ingress, source.ingress),
+        egress=carry(group.egress, source.egress),
+        ignore_findings=source.ignore_findings,
+        origin=source.origin,
+    )
+
+
+def annotate_plan(plan: Any, live: CloudState, desired_groups: tuple[SecurityGroup, ...] = ()) -> Any:
+    """`plan` with its exposure changes and findings filled in (called by the CLI workflow)."""
+    after = after_view(plan, live, desired_groups)
+    before = before_view(live)
+    changes = compare(before, after)
+    findings = run_checks(after)
+    return replace(plan, exposure_changes=tuple(changes), findings=tuple(findings))

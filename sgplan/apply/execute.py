@@ -1,0 +1,241 @@
+"""Running a plan against a cloud: walk the scheduled stages, substitute created ids, retry what is
+retryable, stop a group at its first Version conflict, and wait for asynchronous bindings.
+
+The only I/O of `apply/` (API calls and sleeps), both passed in.
+
+Retried writes (DESIGN §6, reference §6.7): after an ambiguous failure (dropped connection,
+InternalError) the write may have happened. Before retrying, apply looks:
+- a rule edit re-reads the group's Version: unchanged → retry with the same Version; moved by
+  exactly one and the direction's rules show the edit (count, and the sent rules at their index
+  for inserts and replacements) → done; anything else → conflict;
+- a group create searches for a group tagged with the plan's stack and the address → adopt it;
+- a group delete checks whether the group is still there.
+Other calls (attributes, bindings) set absolute values and are simply repeated.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from sgplan.apply.order import schedule
+from sgplan.apply.retry import Counters, call_with_retry
+from sgplan.cloud.base import VERSION_MISMATCH, ApiClient, CloudError
+from sgplan.model import ADDRESS_TAG, STACK_TAG, Rule
+from sgplan.plan.operation import Operation, placeholders_in, substitute
+from sgplan.plan.plan import Plan
+
+NOT_FOUND_CODES = frozenset({"ResourceNotFound", "InvalidSecurityGroupID.NotFound", "InvalidSecurityGroupId.NotFound"})
+POLL_INTERVAL = 1.0  # seconds between DescribeInstances polls after a binding change
+BIND_TIMEOUT = 300.0  # seconds an instance may stay OPERATING
+
+
+@dataclass
+class ApplyResult:
+    """What an apply did. `ok` is False when any call failed, conflicted or was skipped."""
+
+    calls: int = 0
+    retries: int = 0
+    created: dict[str, str] = field(default_factory=dict)  # address → new group id
+    errors: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    completed: int = 0  # operations done
+    skipped: int = 0  # operations not attempted because of an earlier failure
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class _Conflict(Exception):
+    """A Version precondition failed: someone else changed the group."""
+
+
+def execute(
+    plan: Plan,
+    client: ApiClient,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    rng: random.Random | None = None,
+    progress: Callable[[str], None] | None = None,
+    poll_interval: float = POLL_INTERVAL,
+    bind_timeout: float = BIND_TIMEOUT,
+) -> ApplyResult:
+    """Apply `plan` through `client`; never raises for cloud errors (they are in the result)."""
+    run = _Run(plan, client, sleep, rng or random.Random(), progress or (lambda _line: None), poll_interval, bind_timeout)
+    run.walk()
+    return run.result
+
+
+class _Run:
+    def __init__(self, plan: Plan, client: ApiClient, sleep: Callable[[float], None], rng: random.Random,
+                 progress: Callable[[str], None], poll_interval: float, bind_timeout: float) -> None:
+        self.plan = plan
+        self.client = client
+        self.sleep = sleep
+        self.rng = rng
+        self.progress = progress
+        self.poll_interval = poll_interval
+        self.bind_timeout = bind_timeout
+        self.counters = Counters()
+        self.result = ApplyResult()
+        self.ids: dict[str, str] = {}  # address → id of groups created by this run
+        self.created_versions: dict[str, int] = {}  # id → Version right after creation
+        self.total = len(plan.operations)
+        self.done = 0
+
+    # -- walking ---------------------------------------------------------------------------
+
+    def walk(self) -> None:
+        stages = schedule(self.plan.operations)
+        for position, stage in enumerate(stages):
+            for wave in stage.waves:
+                for chain in wave:
+                    # Chains of one wave are independent: this loop could hand them to a pool.
+                    self._run_chain(chain.operations)
+            if self.result.errors:
+                later = sum(len(c.operations) for s in stages[position + 1 :] for w in s.waves for c in w)
+                if later:
+                    self.result.skipped += later
+                    self.result.errors.append(
+                        f"stopped after stage {int(stage.stage)} ({stage.stage.title}): {later} later call(s) not made"
+                    )
+                break
+        self.result.calls = self.counters.calls
+        self.result.retries = self.counters.retries
+        self.result.created = dict(self.ids)
+
+    def _run_chain(self, operations: tuple[Operation, ...]) -> None:
+        for position, op in enumerate(operations):
+            try:
+                self._run(op)
+            except _Conflict as exc:
+                self.result.conflicts.append(str(exc))
+                self.result.errors.append(str(exc))
+            except CloudError as exc:
+                self.result.errors.append(f"{op.summary}: {exc.code}: {exc.message}" if exc.message else f"{op.summary}: {exc.code}")
+            else:
+                self.result.completed += 1
+                continue
+            # Nothing more on this group (or instance batch) after a failure.
+            self.result.skipped += len(operations) - position - 1
+            return
+
+    def _run(self, op: Operation) -> None:
+        params = substitute(op.params, self.ids)
+        missing = placeholders_in(params)
+        if missing:
+            raise CloudError("Skipped", f"not attempted: {', '.join(sorted(missing))} was not created")
+        self.done += 1
+        self.progress(f"[{self.done}/{self.total}] {op.summary}")
+        expected = op.expected_version
+        if op.version_offset is not None:
+            group_id = params["SecurityGroupId"]
+            expected = self._created_version(group_id) + op.version_offset
+            params["SecurityGroupPolicySet"] = {"Version": str(expected), **params["SecurityGroupPolicySet"]}
+        settled: Callable[[CloudError], dict[str, Any] | None] | None = None
+        if op.is_rule_edit:
+            settled = lambda _exc: self._edit_settled(op, params, expected)  # noqa: E731
+        elif op.action == "CreateSecurityGroupWithPolicies":
+            settled = lambda _exc: self._create_settled(op)  # noqa: E731
+        elif op.action == "DeleteSecurityGroup":
+            settled = lambda _exc: self._delete_settled(params["SecurityGroupId"])  # noqa: E731
+        try:
+            response = self._call(op.service, op.action, params, settled)
+        except CloudError as exc:
+            if exc.code == VERSION_MISMATCH:
+                raise _Conflict(self._conflict_message(op, params["SecurityGroupId"], expected)) from None
+            raise
+        if op.action == "CreateSecurityGroupWithPolicies" and op.address:
+            self.ids[op.address] = response["SecurityGroup"]["SecurityGroupId"]
+        if op.action == "ModifyInstancesAttribute":
+            self._wait_for(list(params["InstanceIds"]))
+
+    def _call(self, service: str, action: str, params: dict[str, Any],
+              settled: Callable[[CloudError], dict[str, Any] | None] | None = None) -> dict[str, Any]:
+        return call_with_retry(self.client, service, action, params, sleep=self.sleep, rng=self.rng,
+                               counters=self.counters, settled=settled)
+
+    # -- looking at the cloud --------------------------------------------------------------
+
+    def _policies(self, group_id: str) -> dict[str, Any]:
+        return self._call("vpc", "DescribeSecurityGroupPolicies", {"SecurityGroupId": group_id})["SecurityGroupPolicySet"]
+
+    def _created_version(self, group_id: str) -> int:
+        """The Version of a group this run created, read once right after its creation."""
+        if group_id not in self.created_versions:
+            self.created_versions[group_id] = int(self._policies(group_id).get("Version") or 0)
+        return self.created_versions[group_id]
+
+    def _conflict_message(self, op: Operation, group_id: str, expected: int | None) -> str:
+        try:
+            live = self._policies(group_id).get("Version", "?")
+        except CloudError:
+            live = "?"
+        return f"conflict on {op.address or group_id} ({group_id}): expected Version {expected}, live {live}"
+
+    def _edit_settled(self, op: Operation, params: dict[str, Any], expected: int | None) -> dict[str, Any] | None:
+        group_id = params["SecurityGroupId"]
+        policy = self._policies(group_id)
+        version = int(policy.get("Version") or 0)
+        if expected is None or version == expected:
+            return None  # not applied: retry with the same Version
+        api_direction = "Ingress" if op.direction == "ingress" else "Egress"
+        if version == expected + 1 and _looks_applied(op, params["SecurityGroupPolicySet"][api_direction], policy.get(api_direction) or []):
+            return {}
+        raise _Conflict(f"conflict on {op.address or group_id} ({group_id}): expected Version {expected}, live {version}")
+
+    def _create_settled(self, op: Operation) -> dict[str, Any] | None:
+        filters = [
+            {"Name": f"tag:{STACK_TAG}", "Values": [self.plan.stack]},
+            {"Name": f"tag:{ADDRESS_TAG}", "Values": [op.address or ""]},
+        ]
+        found = self._call("vpc", "DescribeSecurityGroups", {"Filters": filters, "Limit": 100}).get("SecurityGroupSet") or []
+        return {"SecurityGroup": found[0]} if found else None
+
+    def _delete_settled(self, group_id: str) -> dict[str, Any] | None:
+        try:
+            found = self._call("vpc", "DescribeSecurityGroups", {"SecurityGroupIds": [group_id]}).get("SecurityGroupSet") or []
+        except CloudError as exc:
+            if exc.code in NOT_FOUND_CODES:
+                return {}
+            raise
+        return None if found else {}
+
+    def _wait_for(self, instance_ids: list[str]) -> None:
+        """Poll until no instance is OPERATING (reference §3.3: the change is asynchronous)."""
+        waited = 0.0
+        while True:
+            response = self._call("cvm", "DescribeInstances", {"InstanceIds": instance_ids, "Limit": 100})
+            states = {i.get("InstanceId"): i.get("LatestOperationState") for i in response.get("InstanceSet") or []}
+            failed = sorted(i for i, s in states.items() if s == "FAILED")
+            if failed:
+                raise CloudError("FailedOperation", f"setting the groups of {', '.join(failed)} failed")
+            if not any(s == "OPERATING" for s in states.values()):
+                return
+            if waited >= self.bind_timeout:
+                busy = sorted(i for i, s in states.items() if s == "OPERATING")
+                raise CloudError("Timeout", f"{', '.join(busy)} still OPERATING after {waited:.0f}s")
+            self.sleep(self.poll_interval)
+            waited += self.poll_interval
+
+
+def _looks_applied(op: Operation, sent: list[dict[str, Any]], rules: list[dict[str, Any]]) -> bool:
+    """Whether the live rules of the direction show the edit `op` was meant to make."""
+    if op.expected_count is not None and len(rules) != op.expected_count:
+        return False
+    if op.action == "DeleteSecurityGroupPolicies":
+        return True
+    start = sent[0].get("PolicyIndex")
+    if start is None:
+        start = len(rules) - len(sent)
+    try:
+        for offset, body in enumerate(sent):
+            wanted = Rule.from_api({k: v for k, v in body.items() if k != "PolicyIndex"})
+            if Rule.from_api(rules[int(start) + offset]) != wanted:
+                return False
+    except (IndexError, ValueError):
+        return False
+    return True

@@ -1,0 +1,66 @@
+"""`sgplan check`: policy findings on the state the configuration leads to (text, JSON, SARIF)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import typer
+
+from sgplan.cli import options
+from sgplan.cli.workflow import evaluate_against, load_workspace, make_plan_for, open_for, var_inputs_in_order
+from sgplan.diagnostics import UserError
+
+FAIL_ON = ("low", "medium", "high")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def check(
+        directory: Path = options.Directory,
+        as_json: bool = typer.Option(False, "--json", help="Findings as JSON."),
+        sarif: Path = typer.Option(None, "--sarif", help="Also write the findings as SARIF 2.1.0 to FILE."),
+        fail_on: options.OptStr = typer.Option(None, "--fail-on", help="Exit 1 when a finding at or above low|medium|high exists."),
+        cloud: options.OptStr = options.Cloud,
+        region: options.OptStr = options.Region,
+        var: options.StrList = options.Vars,
+        var_file: options.StrList = options.VarFiles,
+    ) -> None:
+        """Report risky or useless rules (after first-match evaluation, per instance and group)."""
+        from sgplan.analysis import after_view, fails, run_checks
+
+        if fail_on is not None and fail_on.lower() not in FAIL_ON:
+            raise UserError(f"--fail-on must be one of {', '.join(FAIL_ON)}, not {fail_on!r}")
+        ws = load_workspace(directory, var_inputs_in_order(var, var_file) if var or var_file else [], cloud_flag=cloud, region_flag=region)
+        client = open_for(ws)
+        try:
+            plan, live = make_plan_for(ws, client)
+        finally:
+            client.close()
+        desired = evaluate_against(ws, live)
+        findings = run_checks(after_view(plan, live, desired.groups))
+        if sarif is not None:
+            from sgplan.render.sarif import render_sarif
+
+            text = render_sarif(findings, base=_relative_base(directory))
+            sarif.write_text(text, encoding="utf-8")
+        if as_json:
+            counts = {s: sum(1 for f in findings if f.severity == s) for s in FAIL_ON}
+            typer.echo(json.dumps({"findings": [f.to_json() for f in findings], "summary": counts}, indent=2))
+        elif findings:
+            for finding in findings:
+                typer.echo(str(finding))
+        else:
+            typer.echo("No findings.")
+        if fails(findings, fail_on.lower() if fail_on else None):
+            raise typer.Exit(1)
+
+
+def _relative_base(directory: Path) -> str:
+    """The configuration directory as SARIF viewers resolve it: relative to where we run."""
+    try:
+        base = os.path.relpath(directory.resolve(), Path.cwd())
+    except ValueError:  # another drive on Windows
+        base = str(directory.resolve())
+    return "" if base == "." else base.replace(os.sep, "/")

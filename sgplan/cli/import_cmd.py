@@ -1,0 +1,131 @@
+"""`sgplan import`: write HCL for existing groups, after checking that it plans empty."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import List, Mapping
+
+import typer
+
+from sgplan import importer
+from sgplan.cli import options
+from sgplan.cli.workflow import ConfigErrors, managed_ids, print_diagnostics
+from sgplan.cloud import ApiClient, open_client
+from sgplan.diagnostics import UserError, has_errors
+from sgplan.model import CloudState
+
+_FILE_SUFFIXES = (".hcl", ".tf")
+
+
+def read_for_import(
+    client: ApiClient, ids: List[str], all_unmanaged: bool
+) -> tuple[CloudState, list[str], str | None]:
+    """(live state as `plan` will see it, ids to import, stack for the generated config)."""
+    from sgplan.cloud.reader import read_live, to_group
+    from sgplan.cloud.snapshot import paged
+
+    # One listing tells which groups are default or already managed, before any rule is read.
+    listing = [to_group(g, {}) for g in paged(client, "vpc", "DescribeSecurityGroups", "SecurityGroupSet")]
+    chosen, diags = importer.select(listing, ids, all_unmanaged)
+    print_diagnostics(diags)
+    if has_errors(diags):
+        raise ConfigErrors()
+    if not chosen:
+        raise UserError("nothing to import")
+    stack = importer.stack_for(listing)
+    # Exactly what `sgplan plan` on the generated configuration reads: its stack's groups plus
+    # the pinned ones, every instance, the templates.
+    live = read_live(client, stack=stack or importer.DEFAULT_STACK, pinned_ids=chosen, with_templates=True)
+    return live, chosen, stack
+
+
+def check_plan_is_empty(files: Mapping[str, str], live: CloudState, *, stack: str, cloud: str, region: str) -> None:
+    """Load the generated files as a configuration and plan them against `live`; print the
+    diff and raise ConfigErrors unless nothing would change."""
+    from sgplan.config import load_configuration
+    from sgplan.plan import make_plan
+
+    with tempfile.TemporaryDirectory(prefix="sgplan-import-") as tmp:
+        for name, text in files.items():
+            Path(tmp, name).write_text(text, encoding="utf-8")
+        cfg, diags = load_configuration(Path(tmp), var_inputs=[], env={})
+        desired = None
+        if cfg is not None and not has_errors(diags):
+            desired, more = cfg.evaluate(managed_ids(live, stack))
+            diags = list(diags) + list(more)
+    if desired is None or has_errors(diags):
+        print("error: the generated configuration does not load (a bug in sgplan import):", file=sys.stderr)
+        print_diagnostics(diags)
+        raise ConfigErrors()
+    plan, diags = make_plan(desired, live, cloud=cloud, region=region)
+    if plan is None or has_errors(diags):
+        print_diagnostics(diags)
+        raise ConfigErrors()
+    if plan.has_changes:
+        print(_render_plan(plan), file=sys.stderr)
+        print("error: the generated configuration does not plan empty against the live state; nothing written",
+              file=sys.stderr)
+        raise ConfigErrors()
+
+
+def _render_plan(plan: object) -> str:
+    try:
+        from sgplan.render.text import render_plan
+    except ImportError:  # pragma: no cover - while the text renderer is being written
+        return repr(plan)
+    return render_plan(plan, color=False)
+
+
+def _is_file_target(out: Path) -> bool:
+    return out.is_file() or (not out.is_dir() and out.name.endswith(_FILE_SUFFIXES))
+
+
+def write_files(files: Mapping[str, str], directory: Path) -> None:
+    """Write new files (never over existing ones) atomically: temp file + rename."""
+    existing = [name for name in files if (directory / name).exists()]
+    if existing:
+        raise UserError(f"{directory / existing[0]} already exists; import writes only new files")
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        tmp = directory / f".{name}.sgplan-import"
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(directory / name)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("import")
+    def import_(
+        sg_ids: List[str] = typer.Argument(None, help="Security group ids to import."),
+        all_unmanaged: bool = typer.Option(False, "--all-unmanaged", help="Import every group no stack manages."),
+        out: Path = typer.Option(None, "--out", help="FILE (*.hcl, *.tf) or DIR (one file per group); default stdout."),
+        cloud: options.OptStr = options.Cloud,
+        region: options.OptStr = options.Region,
+    ) -> None:
+        """Write HCL that pins existing groups (and their instance bindings), checked to plan empty."""
+        ids = list(sg_ids or [])
+        if not ids and not all_unmanaged:
+            raise UserError("name the groups to import (SG_ID …) or pass --all-unmanaged")
+        spec = cloud or os.environ.get("SGPLAN_CLOUD") or "tencent"
+        region = region or os.environ.get("TENCENTCLOUD_REGION") or None
+        client = open_client(spec, region)
+        try:
+            live, chosen, stack = read_for_import(client, ids, all_unmanaged)
+        finally:
+            client.close()
+        result = importer.build(live, chosen, stack)
+        split = out is not None and not _is_file_target(out)
+        files = importer.render_files(result) if split else {"imported.sg.hcl": importer.render_file(result)}
+        check_plan_is_empty(
+            files, live, stack=stack or importer.DEFAULT_STACK, cloud=spec, region=region or live.region
+        )
+        if out is None:
+            sys.stdout.write(files["imported.sg.hcl"])
+        elif split:
+            write_files(files, out)
+            print(f"Imported {len(result.groups)} groups into {out}/ ({len(files)} files).", file=sys.stderr)
+        else:
+            write_files({out.name: files["imported.sg.hcl"]}, out.parent)
+            print(f"Imported {len(result.groups)} groups into {out}.", file=sys.stderr)

@@ -1,0 +1,55 @@
+"""`--cloud file:PATH`: the fake engine running in-process on a state file (DESIGN §4).
+
+The file is created (empty state) when missing and written back atomically by `close()` only
+when a call changed something.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from sgplan.cloud.snapshot import empty_state, load_state, write_state
+from sgplan.fakecloud.engine import Engine
+
+
+class FileCloud:
+    """An ApiClient over `Engine` whose state lives in a JSON file."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        region: str | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        bind_delay: float = 0.0,
+        rng_seed: int | None = None,
+    ) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            write_state(self.path, empty_state(region or ""))
+        state = load_state(self.path)
+        if region and not state["Region"]:
+            state["Region"] = region
+        self.engine = Engine(state, clock=clock, bind_delay=bind_delay, rng_seed=rng_seed)
+        self.region: str = region or state["Region"]
+        self.calls = 0
+        self.retries = 0  # nothing to retry in-process; kept for the ApiClient protocol
+
+    def call(self, service: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Run one action on the engine; CloudError propagates as the API would raise it."""
+        self.calls += 1
+        return self.engine.handle(service, action, params)
+
+    def close(self) -> None:
+        """Write the state back (temp file + os.replace) if any call changed it."""
+        if self.engine.changed:
+            write_state(self.path, self.engine.state)
+            self.engine.changed = False
+
+    def __enter__(self) -> "FileCloud":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

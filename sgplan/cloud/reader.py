@@ -1,0 +1,189 @@
+"""Live state through API calls only: the stack's groups (plus pinned ones), their rules, every instance.
+
+A refresh costs ceil(G/100) + G + ceil(I/100) calls (at least one per listing), plus
+ceil(P/100) for pinned ids not already read, plus the template listings when asked for.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from sgplan.cloud.base import ApiClient, CloudError
+from sgplan.cloud.snapshot import paged
+from sgplan.model import (
+    ADDRESS_TAG,
+    PREVENT_DESTROY_TAG,
+    SGPLAN_TAGS,
+    STACK_TAG,
+    AddressTemplate,
+    AddressTemplateGroup,
+    CloudState,
+    Instance,
+    Rule,
+    SecurityGroup,
+    ServiceTemplate,
+    ServiceTemplateGroup,
+    make_tags,
+)
+
+MapFn = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
+_CHUNK = 100
+# Codes meaning "that group is gone" (deleted between listing and reading, or a pinned id that
+# never existed): the group is simply absent from the live state.
+_GONE = frozenset({"ResourceNotFound", "InvalidSecurityGroupID.NotFound", "InvalidParameterValue.Malformed"})
+
+
+def _tag_pairs(tags: Sequence[Mapping[str, Any]] | None) -> list[tuple[str, str]]:
+    return [(str(t.get("Key")), "" if t.get("Value") is None else str(t.get("Value"))) for t in tags or []]
+
+
+def _rules(policies: Sequence[Mapping[str, Any]] | None) -> tuple[Rule, ...]:
+    ordered = sorted(policies or [], key=lambda p: int(p.get("PolicyIndex") or 0))
+    return tuple(Rule.from_api(p) for p in ordered)
+
+
+def to_group(group: Mapping[str, Any], policy_set: Mapping[str, Any]) -> SecurityGroup:
+    """A SecurityGroup value from a DescribeSecurityGroups item and its SecurityGroupPolicySet."""
+    pairs = _tag_pairs(group.get("TagSet"))
+    own = {k: v for k, v in pairs if k in SGPLAN_TAGS}
+    return SecurityGroup(
+        name=str(group.get("SecurityGroupName") or ""),
+        description=str(group.get("SecurityGroupDesc") or ""),
+        project_id=str(group.get("ProjectId") if group.get("ProjectId") not in (None, "") else "0"),
+        tags=make_tags((k, v) for k, v in pairs if k not in SGPLAN_TAGS),
+        ingress=_rules(policy_set.get("Ingress")),
+        egress=_rules(policy_set.get("Egress")),
+        id=str(group["SecurityGroupId"]),
+        address=own.get(ADDRESS_TAG),
+        stack=own.get(STACK_TAG),
+        is_default=bool(group.get("IsDefault") or False),
+        version=str(policy_set.get("Version") if policy_set.get("Version") not in (None, "") else "0"),
+        prevent_destroy=own.get(PREVENT_DESTROY_TAG, "").strip().lower() == "true",
+    )
+
+
+def to_instance(item: Mapping[str, Any]) -> Instance:
+    """An Instance value from a DescribeInstances item (group order = priority, kept as is)."""
+    return Instance(
+        instance_id=str(item["InstanceId"]),
+        security_group_ids=tuple(item.get("SecurityGroupIds") or ()),
+        name=str(item.get("InstanceName") or ""),
+        tags=make_tags(_tag_pairs(item.get("Tags"))),
+    )
+
+
+def _pinned_groups(client: ApiClient, wanted: list[str]) -> list[dict[str, Any]]:
+    """Groups by id, 100 per call; ids that do not exist are left out."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        try:
+            body = client.call("vpc", "DescribeSecurityGroups", {"SecurityGroupIds": chunk, "Limit": str(_CHUNK)})
+        except CloudError as exc:
+            if exc.code not in _GONE:
+                raise
+            if len(chunk) > 1:
+                # A cloud may refuse the whole list for one unknown id: ask one by one instead.
+                found.extend(_pinned_groups_one_by_one(client, chunk))
+            continue
+        found.extend(body.get("SecurityGroupSet") or [])
+    return found
+
+
+def _pinned_groups_one_by_one(client: ApiClient, ids: list[str]) -> list[dict[str, Any]]:
+    found = []
+    for group_id in ids:
+        try:
+            body = client.call("vpc", "DescribeSecurityGroups", {"SecurityGroupIds": [group_id]})
+        except CloudError as exc:
+            if exc.code in _GONE:
+                continue
+            raise
+        found.extend(body.get("SecurityGroupSet") or [])
+    return found
+
+
+def _templates(client: ApiClient) -> dict[str, tuple[Any, ...]]:
+    def listing(action: str, set_field: str) -> list[dict[str, Any]]:
+        return list(paged(client, "vpc", action, set_field))
+
+    return {
+        "address_templates": tuple(
+            AddressTemplate(
+                id=t["AddressTemplateId"],
+                name=t.get("AddressTemplateName") or "",
+                addresses=tuple(t.get("AddressSet") or [a["Address"] for a in t.get("AddressExtraSet") or []]),
+            )
+            for t in listing("DescribeAddressTemplates", "AddressTemplateSet")
+        ),
+        "address_template_groups": tuple(
+            AddressTemplateGroup(
+                id=t["AddressTemplateGroupId"],
+                name=t.get("AddressTemplateGroupName") or "",
+                template_ids=tuple(t.get("AddressTemplateIdSet") or []),
+            )
+            for t in listing("DescribeAddressTemplateGroups", "AddressTemplateGroupSet")
+        ),
+        "service_templates": tuple(
+            ServiceTemplate(
+                id=t["ServiceTemplateId"],
+                name=t.get("ServiceTemplateName") or "",
+                services=tuple(t.get("ServiceSet") or [s["Service"] for s in t.get("ServiceExtraSet") or []]),
+            )
+            for t in listing("DescribeServiceTemplates", "ServiceTemplateSet")
+        ),
+        "service_template_groups": tuple(
+            ServiceTemplateGroup(
+                id=t["ServiceTemplateGroupId"],
+                name=t.get("ServiceTemplateGroupName") or "",
+                template_ids=tuple(t.get("ServiceTemplateIdSet") or []),
+            )
+            for t in listing("DescribeServiceTemplateGroups", "ServiceTemplateGroupSet")
+        ),
+    }
+
+
+def read_live(
+    client: ApiClient,
+    *,
+    stack: str,
+    pinned_ids: Iterable[str] = (),
+    with_templates: bool = False,
+    map_fn: MapFn = map,
+) -> CloudState:
+    """The live CloudState sgplan plans against: groups tagged `sgplan-stack = stack`, the pinned
+    groups, every instance, and (with `with_templates`) the four template lists.
+
+    `map_fn` runs the per-group policy reads (e.g. a rate-limited thread pool's map); it must
+    return results in input order, like the builtin `map`. Groups and instances come back
+    sorted by id so the result does not depend on the API's listing order.
+    """
+    stage1 = list(
+        paged(client, "vpc", "DescribeSecurityGroups", "SecurityGroupSet",
+              {"Filters": [{"Name": f"tag:{STACK_TAG}", "Values": [stack]}]})
+    )
+    seen = {g["SecurityGroupId"] for g in stage1}
+    wanted = [i for i in dict.fromkeys(pinned_ids) if i not in seen]
+    for group in _pinned_groups(client, wanted) if wanted else []:
+        if group["SecurityGroupId"] not in seen:
+            seen.add(group["SecurityGroupId"])
+            stage1.append(group)
+
+    def policies(group_id: str) -> dict[str, Any] | None:
+        try:
+            body = client.call("vpc", "DescribeSecurityGroupPolicies", {"SecurityGroupId": group_id})
+        except CloudError as exc:
+            if exc.code in _GONE:
+                return None  # deleted after the listing: absent, like a group never seen
+            raise
+        return body.get("SecurityGroupPolicySet") or {}
+
+    policy_sets = list(map_fn(policies, [g["SecurityGroupId"] for g in stage1]))
+    groups = [to_group(g, p) for g, p in zip(stage1, policy_sets) if p is not None]
+    instances = [to_instance(i) for i in paged(client, "cvm", "DescribeInstances", "InstanceSet", as_text=False)]
+    return CloudState(
+        region=client.region or "",
+        groups=tuple(sorted(groups, key=lambda g: g.id or "")),
+        instances=tuple(sorted(instances, key=lambda i: i.instance_id)),
+        **(_templates(client) if with_templates else {}),
+    )

@@ -1,0 +1,213 @@
+"""Evaluated module instances → the model: `SecurityGroup`s (rules in block order, dynamic blocks
+expanded), `Binding`s (one per instance), root `Output`s and `Settings`."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sgplan.config.evaluate import Scope
+from sgplan.config.instance import FAILED, ModuleInstance
+from sgplan.config.load import Attribute, Block
+from sgplan.config.rules import GROUP_ID, build_rules
+from sgplan.config.values import Unknown, has_unknown, iterate, type_name
+from sgplan.diagnostics import error
+from sgplan.model import MAX_DESCRIPTION, MAX_NAME, Binding, GroupRef, Output, Rule, SecurityGroup, Settings, make_tags
+
+INSTANCE_ID = re.compile(r"^ins-[0-9a-z]+$")
+
+
+def _typed(inst: ModuleInstance, block: Block, name: str, kinds: tuple[type, ...], what: str, address: str) -> Any:
+    """Attribute value checked against Python types; None when absent, FAILED on error."""
+    attr = block.attributes.get(name)
+    if attr is None:
+        return None
+    value = inst.value(attr)
+    if value is FAILED or value is None:
+        return value
+    if isinstance(value, Unknown):
+        inst.ctx.diags.append(error(f"{name}: value is not known until apply (it depends on a group still to be created)", attr.range, address))
+        return FAILED
+    if isinstance(value, bool) and bool not in kinds:
+        ok = False
+    else:
+        ok = isinstance(value, kinds)
+    if not ok:
+        inst.ctx.diags.append(error(f"{name}: {what} is required, not a {type_name(value)}", attr.range, address))
+        return FAILED
+    return value
+
+
+def build_group(inst: ModuleInstance, label: str, block: Block) -> SecurityGroup | None:
+    address = f"{inst.prefix}security_group.{label}"
+    diags = inst.ctx.diags
+    name = _typed(inst, block, "name", (str,), "a string", address)
+    description = _typed(inst, block, "description", (str,), "a string", address)
+    project = _typed(inst, block, "project_id", (int, str), "a number", address)
+    tags = _typed(inst, block, "tags", (dict,), "a map of strings", address)
+    pinned = _typed(inst, block, "id", (str,), "a string", address)
+    prevent = _typed(inst, block, "prevent_destroy", (bool,), "a bool", address)
+    ignore = _typed(inst, block, "ignore_findings", (list,), "a list of strings", address)
+    failed = any(v is FAILED for v in (name, description, project, tags, pinned, prevent, ignore))
+    if isinstance(tags, dict):
+        for key, value in tags.items():
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                diags.append(error(f'tags: value of "{key}" must be a string, not a {type_name(value)}', block.attributes["tags"].range, address))
+                failed = True
+    if isinstance(ignore, list) and not all(isinstance(v, str) for v in ignore):
+        diags.append(error("ignore_findings: every element must be a string", block.attributes["ignore_findings"].range, address))
+        failed = True
+    if isinstance(project, str) and not project.isdigit():
+        diags.append(error(f'project_id: "{project}" is not a project number', block.attributes["project_id"].range, address))
+        failed = True
+    for attr_name, value, limit in (("name", name, MAX_NAME), ("description", description, MAX_DESCRIPTION)):
+        if isinstance(value, str) and len(value) > limit:
+            where = block.attributes[attr_name].range
+            diags.append(error(f"{attr_name}: {len(value)} characters, the API allows at most {limit}", where, address))
+            failed = True
+    if isinstance(name, str) and not name.strip():
+        diags.append(error("name: must not be empty", block.attributes["name"].range, address))
+        failed = True
+    if isinstance(pinned, str) and not GROUP_ID.match(pinned):
+        diags.append(error(f'id: "{pinned}" does not look like a security group id (sg-…)', block.attributes["id"].range, address))
+        failed = True
+    ingress: list[Rule] = []
+    egress: list[Rule] = []
+    for nested in block.blocks:
+        if nested.type in ("ingress", "egress"):
+            target = ingress if nested.type == "ingress" else egress
+            target.extend(build_rules(nested, inst.value, FAILED, address, diags))
+        elif nested.type == "dynamic" and nested.labels:
+            target = ingress if nested.labels[0] == "ingress" else egress
+            target.extend(_dynamic_rules(inst, nested, address))
+    if failed:
+        return None
+    return SecurityGroup(
+        name=name if name is not None else label,
+        description=description or "",
+        project_id=str(project) if project is not None else "0",
+        tags=make_tags({k: str(v) if not isinstance(v, float) else repr(v) for k, v in (tags or {}).items()}),
+        ingress=tuple(ingress),
+        egress=tuple(egress),
+        id=pinned,
+        address=address,
+        prevent_destroy=bool(prevent),
+        ignore_findings=tuple(ignore or ()),
+        origin=block.range,
+    )
+
+
+def _dynamic_rules(inst: ModuleInstance, block: Block, address: str) -> list[Rule]:
+    """`dynamic "ingress" { for_each, iterator, content {} }` → one rule block per element."""
+    diags = inst.ctx.diags
+    for_each_attr = block.attributes.get("for_each")
+    content = next((b for b in block.blocks if b.type == "content"), None)
+    if for_each_attr is None or content is None:
+        return []
+    iterator = block.labels[0]
+    if "iterator" in block.attributes:
+        node = block.attributes["iterator"].expr
+        leaf = node.children[0] if node.data == "expr_term" and len(node.children) == 1 else node
+        if leaf.data != "identifier":
+            diags.append(error("iterator: must be a plain name", block.attributes["iterator"].range, address))
+            return []
+        iterator = str(leaf.children[0])
+    collection = inst.value(for_each_attr)
+    if collection is FAILED:
+        return []
+    if isinstance(collection, Unknown) or has_unknown(collection) and not isinstance(collection, list):
+        diags.append(error("for_each: value is not known until apply", for_each_attr.range, address))
+        return []
+    if not isinstance(collection, (list, dict)):
+        diags.append(error(f"for_each: a list, set or map is required, not a {type_name(collection)}", for_each_attr.range, address))
+        return []
+    rules: list[Rule] = []
+    for key, value in iterate(collection):
+        scope: Scope = inst.scope.child({iterator: {"key": key, "value": value}})
+        rules.extend(
+            build_rules(content, lambda attr, s=scope: inst.value_in(attr, s), FAILED, address, diags, content.range)
+        )
+    return rules
+
+
+def build_binding(inst: ModuleInstance, label: str, block: Block) -> list[Binding]:
+    address = f"{inst.prefix}binding.{label}"
+    diags = inst.ctx.diags
+    instances = _typed(inst, block, "instance_ids", (list,), "a list of instance ids", address)
+    groups_attr: Attribute | None = block.attributes.get("security_groups")
+    groups = inst.value(groups_attr) if groups_attr else None
+    if instances in (None, FAILED) or groups in (None, FAILED):
+        return []
+    ok = True
+    ids_range = block.attributes["instance_ids"].range
+    for item in instances:
+        if not isinstance(item, str):
+            diags.append(error(f"instance_ids: every element must be a string, not a {type_name(item)}", ids_range, address))
+            ok = False
+        elif not INSTANCE_ID.match(item):
+            diags.append(error(f'instance_ids: "{item}" does not look like an instance id (ins-…)', ids_range, address))
+            ok = False
+    if not isinstance(groups, list):
+        diags.append(error(f"security_groups: a list of group ids is required, not a {type_name(groups)}", groups_attr.range, address))
+        return []
+    refs: list[str | GroupRef] = []
+    for item in groups:
+        if isinstance(item, Unknown) and item.address is not None:
+            refs.append(GroupRef(item.address))
+        elif isinstance(item, str) and GROUP_ID.match(item):
+            refs.append(item)
+        elif isinstance(item, str):
+            diags.append(error(f'security_groups: "{item}" does not look like a security group id (sg-…)', groups_attr.range, address))
+            ok = False
+        else:
+            diags.append(error(f"security_groups: every element must be a group id, not a {type_name(item)}", groups_attr.range, address))
+            ok = False
+    if not ok:
+        return []
+    seen: set[str] = set()
+    for ref in refs:
+        if str(ref) in seen:
+            diags.append(error(f"security_groups: {ref} is listed twice", groups_attr.range, address))
+            ok = False
+        seen.add(str(ref))
+    if not ok:
+        return []
+    return [Binding(address, ins, tuple(refs), block.range) for ins in dict.fromkeys(instances)]
+
+
+def build_outputs(inst: ModuleInstance) -> list[Output]:
+    outputs: list[Output] = []
+    for name, block in inst.config.outputs.items():
+        attr = block.attributes.get("value")
+        if attr is None:
+            continue
+        value = inst.value(attr)
+        sensitive = _typed(inst, block, "sensitive", (bool,), "a bool", f"output.{name}")
+        if FAILED in (value, sensitive):
+            continue
+        if has_unknown(value):
+            outputs.append(Output(name, None, known=False, sensitive=bool(sensitive)))
+        else:
+            outputs.append(Output(name, value, known=True, sensitive=bool(sensitive)))
+    return outputs
+
+
+def build_settings(inst: ModuleInstance) -> Settings:
+    block = inst.config.settings
+    if block is None:
+        return Settings()
+    values: dict[str, Any] = {}
+    for name in ("region", "stack", "cloud"):
+        value = _typed(inst, block, name, (str,), "a string", "sgplan")
+        if isinstance(value, str):
+            values[name] = value
+    if values.get("stack") == "":
+        inst.ctx.diags.append(error("stack: must not be empty", block.attributes["stack"].range))
+        values.pop("stack")
+    return Settings(origin=block.range, **values)
+
+
+def force_all(inst: ModuleInstance) -> None:
+    """Evaluate every local (used or not), so their errors surface as Terraform's do."""
+    for attr in inst.config.locals.values():
+        inst.value(attr)

@@ -1,0 +1,192 @@
+"""A module instance during evaluation: its scope (`var`, `local`, `module`, `security_group`),
+lazy and cycle-checked, with each attribute evaluated at most once and each error reported once."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from sgplan.config.evaluate import Evaluator, Namespace, Scope
+from sgplan.config.load import Attribute, Block
+from sgplan.config.modules import META_ARGUMENTS, ModuleConfig
+from sgplan.config.values import EvalError, Unknown
+from sgplan.config.variables import MISSING, finalize
+from sgplan.diagnostics import Diagnostic, error
+from sgplan.model import SourceRange
+
+FAILED: Any = object()  # an attribute whose error is already reported
+
+
+class Context:
+    """What all instances of one evaluation share."""
+
+    def __init__(self, evaluator: Evaluator, known_ids: Mapping[str, str], diags: list[Diagnostic]) -> None:
+        self.evaluator = evaluator
+        self.known_ids = known_ids
+        self.diags = diags
+        self.in_progress: list[str] = []
+
+
+class ModuleInstance:
+    """The root module (prefix "") or a called module (prefix "module.ssh.")."""
+
+    def __init__(self, config: ModuleConfig, prefix: str, variables: Mapping[str, Any], ctx: Context) -> None:
+        self.config = config
+        self.prefix = prefix
+        self.variables = variables
+        self.ctx = ctx
+        self.scope = Scope(
+            {
+                "var": Namespace("var", self._var),
+                "local": Namespace("local", self._local),
+                "module": Namespace("module", self._module),
+                "security_group": Namespace("security_group", self._group),
+            }
+        )
+        self._cache: dict[int, Any] = {}
+        self._children: dict[str, ModuleInstance | None] = {}
+        self._groups: dict[str, dict[str, Any]] = {}
+
+    # -- evaluating attributes -----------------------------------------------------------------
+
+    def value(self, attr: Attribute) -> Any:
+        """The attribute's value in this module's scope (cached), or FAILED once reported."""
+        key = id(attr)
+        if key not in self._cache:
+            self._cache[key] = self.value_in(attr, self.scope)
+        return self._cache[key]
+
+    def value_in(self, attr: Attribute, scope: Scope) -> Any:
+        """The attribute's value in `scope` (e.g. with a dynamic block's iterator), or FAILED."""
+        try:
+            return self.ctx.evaluator.evaluate(attr.expr, scope)
+        except EvalError as exc:
+            if not exc.reported:
+                self.report(exc, attr)
+            return FAILED
+
+    def report(self, exc: EvalError, attr: Attribute) -> None:
+        where = SourceRange(attr.range.file, exc.line or attr.range.line, exc.column or attr.range.column)
+        self.ctx.diags.append(error(exc.message, where))
+
+    def _required(self, attr: Attribute, key: str) -> Any:
+        """Evaluate for a reference from elsewhere: cycle-checked; a failure stops the caller."""
+        if key in self.ctx.in_progress:
+            chain = " → ".join(self.ctx.in_progress[self.ctx.in_progress.index(key) :] + [key])
+            raise EvalError(f"cycle: {chain}")
+        self.ctx.in_progress.append(key)
+        try:
+            value = self.value(attr)
+        finally:
+            self.ctx.in_progress.pop()
+        if value is FAILED:
+            raise EvalError("", reported=True)
+        return value
+
+    # -- namespaces ----------------------------------------------------------------------------
+
+    def _var(self, name: str) -> Any:
+        if name not in self.config.variables:
+            raise EvalError(f'unknown variable "{name}"')
+        value = self.variables.get(name, MISSING)
+        if value is MISSING:
+            raise EvalError("", reported=True)
+        return value
+
+    def _local(self, name: str) -> Any:
+        attr = self.config.locals.get(name)
+        if attr is None:
+            raise EvalError(f'unknown local "{name}"')
+        return self._required(attr, f"{self.prefix}local.{name}")
+
+    def _module(self, name: str) -> Any:
+        if name not in self.config.calls:
+            raise EvalError(f'unknown module "{name}"')
+        child = self.child(name)
+        if child is None:
+            raise EvalError("", reported=True)
+        return Namespace(f"module.{name}", child.output)
+
+    def _group(self, label: str) -> Any:
+        block = self.config.groups.get(label)
+        if block is None:
+            raise EvalError(f'unknown security_group "{label}"')
+        if label not in self._groups:
+            address = f"{self.prefix}security_group.{label}"
+            name_attr = block.attributes.get("name")
+            name = self._required(name_attr, address + ".name") if name_attr else label
+            group_id: Any = self.ctx.known_ids.get(address)
+            if group_id is None and "id" in block.attributes:
+                group_id = self._required(block.attributes["id"], address + ".id")
+            if group_id is None:
+                group_id = Unknown((address,), address)
+            self._groups[label] = {"id": group_id, "name": name}
+        return self._groups[label]
+
+    # -- child modules and outputs -------------------------------------------------------------
+
+    def child(self, name: str) -> "ModuleInstance | None":
+        """The called module `name`, its inputs evaluated here and checked against its variables."""
+        if name in self._children:
+            return self._children[name]
+        key = f"{self.prefix}module.{name}"
+        if key in self.ctx.in_progress:
+            raise EvalError(f"cycle: module.{name} uses its own outputs as inputs")
+        self.ctx.in_progress.append(key)
+        try:
+            self._children[name] = self._make_child(name)
+        finally:
+            self.ctx.in_progress.pop()
+        return self._children[name]
+
+    def _make_child(self, name: str) -> "ModuleInstance | None":
+        call: Block = self.config.calls[name]
+        config = self.config.children.get(name)
+        if config is None:
+            return None
+        raw: dict[str, Any] = {}
+        ok = True
+        for input_name, attr in call.attributes.items():
+            if input_name in META_ARGUMENTS:
+                continue
+            if input_name not in config.variables:
+                self.ctx.diags.append(
+                    error(f'module "{name}": unknown input "{input_name}" (the module declares no such variable)', attr.range)
+                )
+                ok = False
+                continue
+            value = self.value(attr)
+            if value is FAILED:
+                ok = False
+                continue
+            raw[input_name] = (value, attr.range)
+        values: dict[str, Any] = {}
+        for var_name, var in config.variables.items():
+            value, where = raw.get(var_name, (MISSING, call.range))
+            values[var_name] = finalize(var, value, self.ctx.evaluator, where, self.ctx.diags)
+            if var.default is MISSING and value is MISSING:
+                self.ctx.diags[-1] = error(f'module "{name}": missing required input "{var_name}"', call.range)
+        if not ok:
+            return None
+        return ModuleInstance(config, f"{self.prefix}module.{name}.", values, self.ctx)
+
+    def output(self, name: str) -> Any:
+        block = self.config.outputs.get(name)
+        if block is None:
+            raise EvalError(f'module "{self.prefix[len("module.") : -1] if self.prefix else ""}" has no output "{name}"')
+        attr = block.attributes.get("value")
+        if attr is None:
+            raise EvalError("", reported=True)  # the schema check reported the missing value
+        return self._required(attr, f"{self.prefix}output.{name}")
+
+    def children(self) -> list["ModuleInstance"]:
+        out = []
+        for name in self.config.calls:
+            try:
+                child = self.child(name)
+            except EvalError as exc:
+                call = self.config.calls[name]
+                self.ctx.diags.append(error(exc.message, call.range))
+                child = None
+            if child is not None:
+                out.append(child)
+        return out

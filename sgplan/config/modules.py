@@ -1,0 +1,157 @@
+"""Loading a module tree: the files of one directory merged into a `ModuleConfig` (blocks by
+kind, duplicate labels rejected), and `module` sources resolved to child directories."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sgplan
+from sgplan.config.evaluate import Evaluator, Scope
+from sgplan.config.load import Attribute, Block, SourceFile, config_files, read_file
+from sgplan.config.schema import check_module_body
+from sgplan.config.values import EvalError
+from sgplan.config.variables import Variable, declare
+from sgplan.diagnostics import Diagnostic, error
+from sgplan.model import SourceRange
+
+META_ARGUMENTS = frozenset({"source", "version", "providers", "depends_on", "count", "for_each"})
+
+
+@dataclass
+class ModuleConfig:
+    """One module directory's configuration (not yet evaluated)."""
+
+    directory: Path
+    display: str
+    files: list[SourceFile]
+    variables: dict[str, Variable] = field(default_factory=dict)
+    locals: dict[str, Attribute] = field(default_factory=dict)
+    groups: dict[str, Block] = field(default_factory=dict)
+    bindings: dict[str, Block] = field(default_factory=dict)
+    calls: dict[str, Block] = field(default_factory=dict)
+    outputs: dict[str, Block] = field(default_factory=dict)
+    settings: Block | None = None
+    children: dict[str, "ModuleConfig | None"] = field(default_factory=dict)
+
+    def all_files(self) -> list[SourceFile]:
+        """This module's files, then each child's (depth first, call order)."""
+        out = list(self.files)
+        for child in self.children.values():
+            if child is not None:
+                out.extend(child.all_files())
+        return out
+
+
+def bundled_modules_dir() -> Path:
+    return Path(sgplan.__file__).parent / "modules"
+
+
+def load_module(
+    directory: Path,
+    display: str,
+    evaluator: Evaluator,
+    diags: list[Diagnostic],
+    *,
+    root: bool = True,
+    stack: tuple[Path, ...] = (),
+) -> ModuleConfig | None:
+    """Read, parse and index one module directory and its children; None if a file does not parse."""
+    files: list[SourceFile] = []
+    parsed = True
+    for path in config_files(directory):
+        source, file_diags = read_file(path, os.path.normpath(os.path.join(display, path.name)))
+        diags.extend(file_diags)
+        files.append(source)
+        parsed = parsed and source.body is not None
+    if not parsed:
+        return None
+    module = ModuleConfig(directory, display, files)
+    blocks = [b for f in files if f.body is not None for b in f.body.blocks]
+    for f in files:
+        if f.body is not None:
+            check_module_body(f.body, root, diags)
+    _index(module, blocks, evaluator, diags)
+    resolved = directory.resolve()
+    for name, call in module.calls.items():
+        module.children[name] = _load_child(module, name, call, evaluator, diags, stack + (resolved,))
+        if module.children[name] is None and any(d.message.startswith("syntax error") for d in diags):
+            return None
+    return module
+
+
+def _index(module: ModuleConfig, blocks: list[Block], evaluator: Evaluator, diags: list[Diagnostic]) -> None:
+    tables: dict[str, dict] = {
+        "security_group": module.groups,
+        "binding": module.bindings,
+        "module": module.calls,
+        "output": module.outputs,
+    }
+    seen_vars: dict[str, SourceRange] = {}
+    for block in blocks:
+        if block.type == "sgplan":
+            module.settings = module.settings or block
+        elif block.type == "locals":
+            for name, attr in block.attributes.items():
+                if name in module.locals:
+                    first = module.locals[name].range
+                    diags.append(error(f'duplicate local "{name}" (first defined at {first.file}:{first.line})', attr.range))
+                else:
+                    module.locals[name] = attr
+        elif block.type == "variable" and len(block.labels) == 1:
+            name = block.labels[0]
+            if name in seen_vars:
+                first = seen_vars[name]
+                diags.append(error(f'duplicate variable "{name}" (first declared at {first.file}:{first.line})', block.range))
+                continue
+            seen_vars[name] = block.range
+            var = declare(block, evaluator, diags)
+            if var is not None:
+                module.variables[name] = var
+        elif block.type in tables and len(block.labels) == 1:
+            table, label = tables[block.type], block.labels[0]
+            if label in table:
+                first = table[label].range
+                diags.append(
+                    error(f'duplicate {block.type} "{label}" (first declared at {first.file}:{first.line})', block.range)
+                )
+            else:
+                table[label] = block
+
+
+def _load_child(
+    parent: ModuleConfig, name: str, call: Block, evaluator: Evaluator, diags: list[Diagnostic], stack: tuple[Path, ...]
+) -> ModuleConfig | None:
+    attr = call.attributes.get("source")
+    if attr is None:
+        return None  # the schema check reported it
+    for meta in ("count", "for_each", "providers", "depends_on"):
+        if meta in call.attributes:
+            diags.append(error(f'module "{name}": "{meta}" is not supported on module blocks', call.attributes[meta].range))
+    try:
+        source = evaluator.evaluate(attr.expr, Scope({}))
+    except EvalError:
+        source = None
+    if not isinstance(source, str):
+        diags.append(error(f'module "{name}": source must be a literal string', attr.range))
+        return None
+    if source.startswith(("./", "../")):
+        directory = parent.directory / source
+        display = os.path.normpath(os.path.join(parent.display, source))
+    elif source.startswith("sgplan/") and "/" not in source[len("sgplan/") :] and len(source) > len("sgplan/"):
+        directory = bundled_modules_dir() / source[len("sgplan/") :]
+        display = str(directory)
+    else:
+        diags.append(error(f'module "{name}": unsupported source "{source}" (use "./path" or "sgplan/<name>")', attr.range))
+        return None
+    if not directory.is_dir():
+        diags.append(error(f'module "{name}": source directory "{source}" not found', attr.range))
+        return None
+    if directory.resolve() in stack:
+        diags.append(error(f'module "{name}": source "{source}" includes itself', attr.range))
+        return None
+    if not config_files(directory):
+        diags.append(error(f'module "{name}": no configuration files in "{source}"', attr.range))
+        return None
+    return load_module(directory, display, evaluator, diags, root=False, stack=stack)

@@ -1,0 +1,208 @@
+"""One `ingress`/`egress` block (evaluated) → canonical `model.Rule`s, with the per-rule checks
+of DESIGN §2: one source, CIDR family, port syntax and protocol, ICMP family, service template."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any, Callable
+
+from sgplan.config.load import Attribute, Block
+from sgplan.config.values import Unknown, has_unknown, type_name
+from sgplan.diagnostics import Diagnostic, error, warning
+from sgplan.model import (
+    PORTED,
+    SERVICE_FIELDS,
+    SOURCE_FIELDS,
+    GroupRef,
+    Rule,
+    SourceRange,
+    normalize_action,
+    normalize_cidr,
+    normalize_port,
+    normalize_protocol,
+)
+
+GROUP_ID = re.compile(r"^sg-[0-9a-z]+$")
+_LIST_SOURCES = {"cidr_blocks": ("cidr_block", 4), "ipv6_cidr_blocks": ("ipv6_cidr_block", 6)}
+_FAILED_MARK = object()
+
+
+def build_rules(
+    block: Block,
+    get: Callable[[Attribute], Any],
+    failed: Any,
+    address: str,
+    diags: list[Diagnostic],
+    origin: SourceRange | None = None,
+) -> list[Rule]:
+    """The rules one rule block stands for (several with `cidr_blocks`, none on error).
+
+    `get` evaluates an attribute (returning `failed` after reporting an error).
+    """
+    origin = origin or block.range
+    values: dict[str, tuple[Any, SourceRange]] = {}
+    ok = True
+    for name, attr in block.attributes.items():
+        value = get(attr)
+        if value is failed:
+            ok = False
+        elif value is not None:  # null means "not set", as in Terraform
+            values[name] = (value, attr.range)
+    if not ok:
+        return []
+    problems = len(diags)
+
+    def bad(name: str, message: str) -> None:
+        where = values[name][1] if name in values else origin
+        diags.append(error(f"{name}: {message}" if name in values else message, where, address))
+
+    def text(name: str, allow_number: bool = False) -> str | None:
+        if name not in values:
+            return None
+        value = values[name][0]
+        if isinstance(value, str):
+            return value
+        if allow_number and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        if isinstance(value, Unknown):
+            bad(name, "value is not known until apply (it depends on a group still to be created)")
+        else:
+            bad(name, f"a string is required, not a {type_name(value)}")
+        return None
+
+    action = text("action")
+    protocol = text("protocol")
+    port = text("port", allow_number=True)
+    description = text("description") or ""
+    services = {name: text(name) for name in SERVICE_FIELDS}
+    singles: dict[str, Any] = {}
+    for name in SOURCE_FIELDS:
+        if name == "security_group_id" and name in values:
+            singles[name] = _group_id(values[name][0], bad)
+        elif name in values:
+            singles[name] = text(name)
+    lists: dict[str, list[str]] = {}
+    for name in _LIST_SOURCES:
+        if name in values:
+            lists[name] = _string_list(name, values[name][0], bad)
+    if len(diags) > problems:
+        return []
+
+    # -- action / protocol / port / service template --------------------------------------------
+    if action is None:
+        diags.append(error('rule is missing the required attribute "action" (ACCEPT or DROP)', origin, address))
+    else:
+        try:
+            action = normalize_action(action)
+        except ValueError as exc:
+            bad("action", str(exc))
+    has_service = any(services.values())
+    if has_service:
+        for name in ("protocol", "port"):
+            if name in values:
+                bad(name, "cannot be combined with a service template (service_template_id / service_template_group_id)")
+        if all(services.values()):
+            bad("service_template_group_id", "give either service_template_id or service_template_group_id, not both")
+    elif protocol is None:
+        diags.append(error('rule needs "protocol" (TCP, UDP, ICMP, ICMPv6, GRE, ALL) or a service template', origin, address))
+    else:
+        try:
+            protocol = normalize_protocol(protocol)
+        except ValueError as exc:
+            bad("protocol", str(exc))
+            protocol = None
+        if protocol is not None:
+            try:
+                port = normalize_port(protocol, port)
+            except ValueError as exc:
+                bad("port", str(exc))
+
+    # -- the source -----------------------------------------------------------------------------
+    given = [n for n in SOURCE_FIELDS if n in values] + [n for n in _LIST_SOURCES if n in values]
+    if not given:
+        names = ", ".join(SOURCE_FIELDS + tuple(_LIST_SOURCES))
+        diags.append(error(f"rule needs exactly one source: one of {names}", origin, address))
+    elif len(given) > 1:
+        bad(given[1], f"a rule has exactly one source; {given[0]} and {given[1]} are both set")
+    if len(diags) > problems:
+        return []
+
+    field = given[0]
+    if field in _LIST_SOURCES:
+        single, version = _LIST_SOURCES[field]
+        sources = [(single, v, version) for v in lists[field]]
+    else:
+        version = 4 if field == "cidr_block" else 6 if field == "ipv6_cidr_block" else 0
+        sources = [(field, singles[field], version)]
+
+    rules: list[Rule] = []
+    for name, value, version in sources:
+        if version:
+            try:
+                canonical = normalize_cidr(value, version)
+            except ValueError as exc:
+                bad(field, str(exc))
+                continue
+            _warn_zero_network(value, canonical, field, values[field][1], address, diags)
+            value = canonical
+            if protocol == "ICMP" and version == 6:
+                bad("protocol", "ICMP needs an IPv4 source (cidr_block); use ICMPv6 with ipv6_cidr_block")
+            elif protocol == "ICMPv6" and version == 4:
+                bad("protocol", "ICMPv6 needs an IPv6 source (ipv6_cidr_block); use ICMP with cidr_block")
+        fields: dict[str, Any] = {name: value}
+        rules.append(
+            Rule(
+                action=action or "",
+                protocol=None if has_service else protocol,
+                port=None if has_service else (port if protocol in PORTED else None),
+                description=description,
+                origin=origin,
+                **fields,
+                **{k: v for k, v in services.items() if v},
+            )
+        )
+    if len(diags) > problems and any(d.severity.value == "error" for d in diags[problems:]):
+        return []
+    return rules
+
+
+def _group_id(value: Any, bad: Callable[[str, str], None]) -> Any:
+    if isinstance(value, Unknown):
+        if value.address is not None:
+            return GroupRef(value.address)
+        bad("security_group_id", "value depends on a group id not known until apply; use security_group.<name>.id directly")
+        return None
+    if not isinstance(value, str):
+        bad("security_group_id", f"a string is required, not a {type_name(value)}")
+        return None
+    if not GROUP_ID.match(value):
+        bad("security_group_id", f'"{value}" does not look like a security group id (sg-…)')
+        return None
+    return value
+
+
+def _string_list(name: str, value: Any, bad: Callable[[str, str], None]) -> list[str]:
+    if not isinstance(value, list):
+        bad(name, f"a list of strings is required, not a {type_name(value)}")
+        return []
+    if has_unknown(value):
+        bad(name, "value is not known until apply")
+        return []
+    for item in value:
+        if not isinstance(item, str):
+            bad(name, f"every element must be a string, not a {type_name(item)}")
+            return []
+    return value
+
+
+def _warn_zero_network(raw: str, canonical: str, field: str, where: SourceRange, address: str, diags: list[Diagnostic]) -> None:
+    """The API stores any `0.0.0.0/n` as `0.0.0.0/0` (reference/tencentcloud-sg-api.md §1.2)."""
+    if canonical != "0.0.0.0/0":
+        return
+    try:
+        prefix = ipaddress.ip_network(str(raw).strip(), strict=False).prefixlen
+    except ValueError:
+        return
+    if prefix > 0:
+        diags.append(warning(f'{field}: "{raw}" is stored as 0.0.0.0/0 by the API (it opens to every address)', where, address))

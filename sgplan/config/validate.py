@@ -1,0 +1,96 @@
+"""Checks across a whole desired state, before any API call: duplicate rules (the API answers
+DuplicatePolicy), the rule quota per direction, pinned ids used twice, and binding limits."""
+
+from __future__ import annotations
+
+from sgplan.diagnostics import Diagnostic, error
+from sgplan.model import (
+    DEFAULT_RULES_PER_DIRECTION,
+    MAX_GROUPS_PER_INSTANCE,
+    Binding,
+    Direction,
+    SecurityGroup,
+)
+
+
+def validate(
+    groups: tuple[SecurityGroup, ...],
+    bindings: tuple[Binding, ...],
+    rules_per_direction: int = DEFAULT_RULES_PER_DIRECTION,
+) -> list[Diagnostic]:
+    """Every cross-object problem of the desired state (pure)."""
+    diags: list[Diagnostic] = []
+    for group in groups:
+        diags.extend(_group_problems(group, rules_per_direction))
+    pinned: dict[str, SecurityGroup] = {}
+    for group in groups:
+        if group.id is None:
+            continue
+        if group.id in pinned:
+            first = pinned[group.id]
+            diags.append(error(f"id: {group.id} is already pinned by {first.address}", group.origin, group.address))
+        else:
+            pinned[group.id] = group
+    diags.extend(_binding_problems(bindings))
+    return diags
+
+
+def _group_problems(group: SecurityGroup, limit: int) -> list[Diagnostic]:
+    diags: list[Diagnostic] = []
+    for direction in Direction:
+        rules = group.rules(direction)
+        if len(rules) > limit:
+            diags.append(
+                error(
+                    f"{len(rules)} {direction.value} rules, more than the quota of {limit} per direction",
+                    group.origin,
+                    group.address,
+                )
+            )
+        seen: dict[tuple, int] = {}
+        for index, rule in enumerate(rules):
+            key = rule.key()
+            if key in seen:
+                first = rules[seen[key]].origin
+                where = f" (line {first.line})" if first else ""
+                diags.append(
+                    error(
+                        f"duplicate {direction.value} rule: same as rule {seen[key] + 1}{where}; "
+                        "the API rejects it (DuplicatePolicy)",
+                        rule.origin,
+                        group.address,
+                    )
+                )
+            else:
+                seen[key] = index
+    return diags
+
+
+def _binding_problems(bindings: tuple[Binding, ...]) -> list[Diagnostic]:
+    diags: list[Diagnostic] = []
+    owner: dict[str, Binding] = {}
+    too_many: set[str] = set()  # binding addresses already reported (one report per block)
+    for binding in bindings:
+        first = owner.get(binding.instance_id)
+        if first is not None and first.address != binding.address:
+            diags.append(
+                error(
+                    f"instance_ids: {binding.instance_id} is already bound by {first.address}; "
+                    "an instance can be in only one binding",
+                    binding.origin,
+                    binding.address,
+                )
+            )
+            continue
+        owner[binding.instance_id] = binding
+        if len(binding.security_groups) > MAX_GROUPS_PER_INSTANCE and binding.address not in too_many:
+            too_many.add(binding.address)
+            diags.append(
+                error(
+                    f"security_groups: {len(binding.security_groups)} groups for {binding.instance_id}, "
+                    f"an instance can carry at most {MAX_GROUPS_PER_INSTANCE}",
+                    binding.origin,
+                    binding.address,
+                )
+            )
+    return diags

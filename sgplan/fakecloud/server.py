@@ -1,0 +1,464 @@
+"""`sgplan fake-cloud serve`: the fake engine behind HTTP, as the unmodified SDK expects it.
+
+Checks TC3-HMAC-SHA256 signatures, dispatches on X-TC-Action and the Credential scope's service,
+answers in the API envelope (reference/tencentcloud-sg-api.md §6), injects latency, throttling and
+faults, and saves the state file atomically after every change.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+import random
+import re
+import socket
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable, Mapping
+from urllib.parse import parse_qsl
+
+from sgplan.cloud.base import CloudError
+from sgplan.cloud.ratelimit import TokenBucket
+from sgplan.cloud.snapshot import empty_state, load_state, write_state
+
+__all__ = [
+    "DEFAULT_SECRET_ID",
+    "DEFAULT_SECRET_KEY",
+    "FAULT_KINDS",
+    "ServerHandle",
+    "start_server",
+    "tc3_signature",
+]
+
+# Defaults for --secret-id/--secret-key; the same pair sgplan's http:// clouds fall back to.
+DEFAULT_SECRET_ID = "AKIDsgplanfake"
+DEFAULT_SECRET_KEY = "sgplanfakesecret"
+API_VERSION = "2017-03-12"
+SERVICES = frozenset({"vpc", "cvm"})
+MAX_SKEW_SECONDS = 300  # API §4: more than 5 minutes off → AuthFailure.SignatureExpire
+# Injected faults: an InternalError answer (the change is not made), or a connection closed
+# without an answer, either before the engine runs or after it has made the change — the
+# nasty realistic case, where the client cannot know that its write happened.
+FAULT_KINDS = ("internal-error", "drop-before", "drop-after")
+_AUTH_RE = re.compile(
+    r"TC3-HMAC-SHA256\s+Credential=(?P<id>[^/\s]+)/(?P<date>\d{4}-\d{2}-\d{2})/(?P<service>[a-z0-9]+)/tc3_request,\s*"
+    r"SignedHeaders=(?P<headers>[a-z0-9;-]+),\s*Signature=(?P<signature>[0-9a-f]{64})"
+)
+_DROP = object()  # the answer "close the connection without a response"
+
+
+def tc3_signature(secret_key: str, *, method: str, query: str, headers: Mapping[str, str], signed_headers: str,
+                  payload: bytes, timestamp: str, date: str, service: str) -> str:
+    """The TC3-HMAC-SHA256 signature of a request (API §6.3), as hex.
+
+    `headers` maps lower-case names to the values sent; `payload` is the raw body (the literal
+    "UNSIGNED-PAYLOAD" when the client asked for that).
+    """
+    canonical_headers = "".join(f"{name}:{headers.get(name, '').strip()}\n" for name in signed_headers.split(";"))
+    canonical_request = "\n".join(
+        [method, "/", query, canonical_headers, signed_headers, hashlib.sha256(payload).hexdigest()]
+    )
+    string_to_sign = "\n".join(
+        ["TC3-HMAC-SHA256", timestamp, f"{date}/{service}/tc3_request",
+         hashlib.sha256(canonical_request.encode("utf-8")).hexdigest()]
+    )
+
+    def _hmac(key: bytes, msg: str) -> bytes:
+        return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
+
+    key = _hmac(_hmac(_hmac(("TC3" + secret_key).encode("utf-8"), date), service), "tc3_request")
+    return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+@dataclass
+class _Options:
+    secret_id: str
+    secret_key: str
+    latency_ms: float
+    rate_limit: float | Mapping[str, float] | None
+    fault_rate: float
+    fault_kinds: tuple[str, ...]
+    clock: Callable[[], float]
+    quiet: bool
+
+
+@dataclass
+class _Request:
+    method: str
+    path: str
+    query: str
+    headers: Message
+    body: bytes
+
+
+class _FakeCloud:
+    """Everything between the socket and the engine: auth, parsing, injection, persistence."""
+
+    def __init__(self, engine: Any, options: _Options, state_path: Path | None, record: list | None,
+                 seed: int | None) -> None:
+        self.engine = engine
+        self.options = options
+        self.state_path = state_path
+        self.record = record
+        self.engine_lock = threading.Lock()
+        self._rng = random.Random(seed)
+        self._rng_lock = threading.Lock()
+        self._buckets: dict[str, TokenBucket] = {}
+        self._buckets_lock = threading.Lock()
+        self._stats_lock = threading.Lock()
+        self.stats: dict[str, int] = {"requests": 0, "faults": 0, "throttled": 0, "changes": 0}
+
+    # -- one request -----------------------------------------------------------------------
+
+    def respond(self, request: _Request) -> bytes | object:
+        """The response body for a request, or _DROP to close the connection unanswered."""
+        request_id = str(uuid.uuid4())
+        self._count("requests")
+        try:
+            service, action, params = self._admit(request)
+        except CloudError as exc:
+            return _error_body(exc, request_id)
+        if self.options.latency_ms > 0:
+            time.sleep(self.options.latency_ms / 1000.0)
+        if not self._within_rate(action):
+            self._count("throttled")
+            return _error_body(CloudError("RequestLimitExceeded", f"{action}: request rate limit exceeded"),
+                               request_id)
+        fault = self._pick_fault()
+        if fault == "internal-error":
+            return _error_body(CloudError("InternalError", "injected internal error"), request_id)
+        if fault == "drop-before":
+            return _DROP
+        try:
+            with self.engine_lock:
+                answer = self.engine.handle(service, action, params)
+                if self._consume_change():
+                    self._after_change()
+        except CloudError as exc:
+            return _error_body(exc, request_id)
+        except Exception as exc:  # an engine bug: answer like the API does, keep serving
+            print(f"sgplan fake-cloud: {action} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return _error_body(CloudError("InternalError", f"{type(exc).__name__} in the fake engine"), request_id)
+        if fault == "drop-after":
+            return _DROP
+        return _json({"Response": {**answer, "RequestId": request_id}})
+
+    def _admit(self, request: _Request) -> tuple[str, str, dict[str, Any]]:
+        """Check the signature and headers; return (service, action, params) or raise CloudError."""
+        headers = request.headers
+        if request.path not in ("/", ""):
+            raise CloudError("InvalidAction", f"unknown path {request.path!r}: requests go to /")
+        authorization = headers.get("Authorization") or ""
+        match = _AUTH_RE.fullmatch(authorization.strip())
+        if match is None:
+            raise CloudError("AuthFailure.InvalidAuthorization",
+                             "the Authorization header is not a TC3-HMAC-SHA256 authorization")
+        timestamp = (headers.get("X-TC-Timestamp") or "").strip()
+        if not timestamp.isdigit():
+            raise CloudError("MissingParameter", "X-TC-Timestamp is missing or not a number")
+        if abs(self.options.clock() - int(timestamp)) > MAX_SKEW_SECONDS:
+            raise CloudError("AuthFailure.SignatureExpire",
+                             "the request timestamp is more than 5 minutes away from the server time")
+        if match["id"] != self.options.secret_id:
+            raise CloudError("AuthFailure.SecretIdNotFound", "the SecretId is not found")
+        signed = match["headers"]
+        if not {"content-type", "host"} <= set(signed.split(";")):
+            raise CloudError("AuthFailure.InvalidAuthorization", "SignedHeaders must include content-type and host")
+        date = datetime.fromtimestamp(int(timestamp), tz=timezone.utc).strftime("%Y-%m-%d")
+        if not self._signature_ok(request, match, timestamp, date):
+            raise CloudError("AuthFailure.SignatureFailure", "the request signature does not match")
+        service = match["service"]
+        if service not in SERVICES:
+            raise CloudError("InvalidAction", f"service {service!r} is not served here (only vpc and cvm)")
+        version = headers.get("X-TC-Version")
+        if version and version != API_VERSION:
+            raise CloudError("NoSuchVersion", f"{service} has no API version {version}")
+        action = (headers.get("X-TC-Action") or "").strip()
+        if not action:
+            raise CloudError("MissingParameter", "X-TC-Action is required")
+        if not (headers.get("X-TC-Region") or "").strip():
+            raise CloudError("MissingParameter", "X-TC-Region is required")
+        return service, action, _params(request)
+
+    def _signature_ok(self, request: _Request, match: re.Match, timestamp: str, date: str) -> bool:
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        if headers.get("x-tc-content-sha256") == "UNSIGNED-PAYLOAD":
+            payload = b"UNSIGNED-PAYLOAD"
+        else:
+            payload = b"" if request.method == "GET" else request.body
+        if date != match["date"]:
+            return False
+        query = request.query if request.method == "GET" else ""
+        expected = tc3_signature(self.options.secret_key, method=request.method, query=query, headers=headers,
+                                 signed_headers=match["headers"], payload=payload, timestamp=timestamp,
+                                 date=date, service=match["service"])
+        if hmac.compare_digest(expected, match["signature"]):
+            return True
+        # The TC3 text asks for lower-cased header values; the Python SDK signs them as sent.
+        lowered = {k: v.lower() for k, v in headers.items()}
+        expected = tc3_signature(self.options.secret_key, method=request.method, query=query, headers=lowered,
+                                 signed_headers=match["headers"], payload=payload, timestamp=timestamp,
+                                 date=date, service=match["service"])
+        return hmac.compare_digest(expected, match["signature"])
+
+    # -- injection --------------------------------------------------------------------------
+
+    def _within_rate(self, action: str) -> bool:
+        limit = self.options.rate_limit
+        if isinstance(limit, Mapping):
+            limit = limit.get(action, limit.get("*"))
+        if not limit:
+            return True
+        with self._buckets_lock:
+            bucket = self._buckets.get(action)
+            if bucket is None:
+                bucket = self._buckets[action] = TokenBucket(float(limit), float(limit))
+        return bucket.try_acquire()
+
+    def _pick_fault(self) -> str | None:
+        if self.options.fault_rate <= 0 or not self.options.fault_kinds:
+            return None
+        with self._rng_lock:
+            if self._rng.random() >= self.options.fault_rate:
+                return None
+            kind = self._rng.choice(self.options.fault_kinds)
+        self._count("faults")
+        return kind
+
+    # -- state ------------------------------------------------------------------------------
+
+    def _consume_change(self) -> bool:
+        """Whether the call just handled changed the state (the engine's `changed` flag, reset here)."""
+        changed = bool(getattr(self.engine, "changed", False))
+        if changed:
+            self.engine.changed = False
+        return changed
+
+    def _after_change(self) -> None:
+        """Called under the engine lock after a mutating call: record and persist."""
+        self._count("changes")
+        if self.record is not None:
+            self.record.append(copy.deepcopy(self.engine.state))
+        self.save()
+
+    def save(self) -> None:
+        if self.state_path is not None:
+            write_state(self.state_path, self.engine.state)  # the engine's state is already file-shaped
+
+    def _count(self, name: str) -> None:
+        with self._stats_lock:
+            self.stats[name] += 1
+
+
+def _params(request: _Request) -> dict[str, Any]:
+    """The action's parameters: the JSON body of a POST, or the flattened form of a GET (API §6.2)."""
+    content_type = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    if request.method == "GET" or content_type == "application/x-www-form-urlencoded":
+        text = request.query if request.method == "GET" else request.body.decode("utf-8", "replace")
+        params = _unflatten(parse_qsl(text, keep_blank_values=True))
+        # A form carries only text; paging numbers are the one place where an action insists
+        # on integers (CVM's Offset/Limit, API §3.4), so give those back their type.
+        for name in ("Offset", "Limit"):
+            if isinstance(params.get(name), str) and params[name].isdigit():
+                params[name] = int(params[name])
+        return params
+    if not request.body.strip():
+        return {}
+    try:
+        params = json.loads(request.body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise CloudError("InvalidParameter", "the request body is not valid JSON") from None
+    if not isinstance(params, dict):
+        raise CloudError("InvalidParameter", "the request body must be a JSON object")
+    return params
+
+
+def _unflatten(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """`Filters.0.Values.1=x` pairs back into nested dicts and lists (numeric segments are list indices)."""
+    root: dict[Any, Any] = {}
+    for key, value in pairs:
+        node = root
+        parts = key.split(".")
+        for part, following in zip(parts, parts[1:]):
+            slot = int(part) if part.isdigit() else part
+            node = node.setdefault(slot, {})
+            if not isinstance(node, dict):
+                raise CloudError("InvalidParameter", f"parameter {key!r} conflicts with another")
+        last = parts[-1]
+        node[int(last) if last.isdigit() else last] = value
+
+    def build(node: Any) -> Any:
+        if not isinstance(node, dict):
+            return node
+        if node and all(isinstance(k, int) for k in node):
+            return [build(node[k]) for k in sorted(node)]
+        return {str(k): build(v) for k, v in node.items()}
+
+    return build(root)
+
+
+def _json(document: Mapping[str, Any]) -> bytes:
+    return json.dumps(document, ensure_ascii=False).encode("utf-8")
+
+
+def _error_body(exc: CloudError, request_id: str) -> bytes:
+    # Always HTTP 200 with a RequestId: anything else turns into a silent failure or a
+    # KeyError inside the SDK (API §6.4).
+    return _json({"Response": {"Error": {"Code": exc.code, "Message": exc.message or exc.code},
+                               "RequestId": request_id}})
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: the SDK's requests.Session reuses connections
+    # Headers and body go out in two writes; with Nagle on, the body waits for the client's
+    # delayed ACK (~20-40 ms per request on a kept-alive connection).
+    disable_nagle_algorithm = True
+    server: "_Server"
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        self._serve("POST")
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._serve("GET")
+
+    def _serve(self, method: str) -> None:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+        body = self.rfile.read(length) if length > 0 else b""
+        path, _, query = self.path.partition("?")
+        outcome = self.server.cloud.respond(_Request(method, path, query, self.headers, body))
+        if outcome is _DROP:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        assert isinstance(outcome, bytes)
+        self.send_response(200)
+        # Exactly this value: with "; charset=utf-8" the SDK skips its error check (API §6.4).
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(outcome)))
+        self.end_headers()
+        self.wfile.write(outcome)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (signature is fixed)
+        if not self.server.cloud.options.quiet:
+            sys.stderr.write(f"sgplan fake-cloud: {self.address_string()} {format % args}\n")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], cloud: _FakeCloud) -> None:
+        self.cloud = cloud
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, _Handler)
+
+
+@dataclass
+class ServerHandle:
+    """A running fake: its address, its engine, and `stop()` (which saves the state)."""
+
+    host: str
+    port: int
+    engine: Any
+    _server: _Server = field(repr=False)
+    _thread: threading.Thread = field(repr=False)
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counts of requests, injected faults, throttled requests and state changes."""
+        return dict(self._server.cloud.stats)
+
+    def save(self) -> None:
+        """Write the state file now (it is also written after every change and on stop)."""
+        with self._server.cloud.engine_lock:
+            self._server.cloud.save()
+
+    def stop(self) -> None:
+        """Stop serving, close the socket and save the state file; safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+        self.save()
+
+    def __enter__(self) -> "ServerHandle":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _default_engine_factory(state: dict[str, Any], *, bind_delay: float, seed: int | None) -> Any:
+    from sgplan.fakecloud.engine import Engine
+
+    return Engine(state, clock=time.time, bind_delay=bind_delay, rng_seed=seed)
+
+
+def start_server(
+    state_path: Path | None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    secret_id: str = DEFAULT_SECRET_ID,
+    secret_key: str = DEFAULT_SECRET_KEY,
+    latency_ms: float = 0,
+    rate_limit: float | Mapping[str, float] | None = None,
+    fault_rate: float = 0.0,
+    seed: int | None = None,
+    bind_delay: float = 0.0,
+    record: list | None = None,
+    fault_kinds: tuple[str, ...] = FAULT_KINDS,
+    state: dict[str, Any] | None = None,
+    engine_factory: Callable[..., Any] | None = None,
+    clock: Callable[[], float] = time.time,
+    quiet: bool = True,
+) -> ServerHandle:
+    """Serve a fake cloud on host:port (0 = a free port) in a background thread.
+
+    The state comes from `state` or else `state_path` (a missing file is an empty cloud) and is
+    written back to `state_path` after every change and on stop. `rate_limit` is requests per
+    second per action (a number, or a dict by action with "*" for the rest); `fault_rate` is the
+    chance that a request gets one of `fault_kinds`, drawn from `seed`. `record`, if given, gets
+    a deep copy of the state after every change.
+    """
+    if not 0.0 <= fault_rate <= 1.0:
+        raise ValueError("fault_rate must be between 0 and 1")
+    unknown = set(fault_kinds) - set(FAULT_KINDS)
+    if unknown:
+        raise ValueError(f"unknown fault kinds {sorted(unknown)}: use {', '.join(FAULT_KINDS)}")
+    if state is None:
+        state = load_state(state_path) if state_path is not None else empty_state()
+    factory = engine_factory or _default_engine_factory
+    engine = factory(state, bind_delay=bind_delay, seed=seed)
+    options = _Options(secret_id, secret_key, latency_ms, rate_limit, fault_rate, tuple(fault_kinds), clock, quiet)
+    cloud = _FakeCloud(engine, options, Path(state_path) if state_path is not None else None, record, seed)
+    server = _Server((host, port), cloud)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                              name=f"sgplan-fake-cloud-{server.server_address[1]}", daemon=True)
+    thread.start()
+    return ServerHandle(host, server.server_address[1], engine, server, thread)

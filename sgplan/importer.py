@@ -1,0 +1,268 @@
+"""`sgplan import`: live groups → idiomatic HCL (pure; the CLI reads the cloud and writes files).
+
+Each imported group is pinned with `id = "sg-…"` (DESIGN §3) and written with its rules in
+their exact order; instances that carry imported groups get `binding` blocks, so planning the
+generated configuration against the same live state is empty.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+from sgplan.diagnostics import Diagnostic, error, warning
+from sgplan.model import SERVICE_FIELDS, SOURCE_FIELDS, CloudState, Rule, SecurityGroup
+from sgplan.render.hcl import Attribute, Block, Comment, Expr, Item, render
+
+DEFAULT_STACK = "default"
+BINDINGS_FILE = "bindings.sg.hcl"
+_MAX_LABEL = 64
+_NOT_LABEL = re.compile(r"[^a-z0-9_]+")
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedBinding:
+    """Instances that carry the same ordered group list; `security_groups` are live ids."""
+
+    label: str
+    instance_ids: tuple[str, ...]
+    security_groups: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What `import` writes: groups by label (label order), bindings, and the stack to use.
+
+    `stack` is None when the configuration needs no `sgplan` block (see `stack_for`).
+    """
+
+    groups: tuple[tuple[str, SecurityGroup], ...]
+    bindings: tuple[ImportedBinding, ...]
+    stack: str | None = None
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Group id → block label."""
+        return {g.id: label for label, g in self.groups if g.id}
+
+
+# ---------------------------------------------------------------------------------------------
+# Choosing groups
+
+
+def select(
+    candidates: Sequence[SecurityGroup], ids: Sequence[str], all_unmanaged: bool
+) -> tuple[list[str], list[Diagnostic]]:
+    """Ids to import from what the cloud lists: the given ids and/or every unmanaged group.
+
+    Default groups and groups a stack manages are skipped with a warning; an unknown id is
+    an error.
+    """
+    diags: list[Diagnostic] = []
+    by_id = {g.id: g for g in candidates if g.id}
+    wanted: list[str] = []
+    for group_id in dict.fromkeys(ids):
+        if group_id not in by_id:
+            diags.append(error(f"{group_id}: no such security group in this region"))
+        else:
+            wanted.append(group_id)
+    if all_unmanaged:
+        wanted.extend(g.id for g in candidates if g.id and g.id not in wanted)
+    chosen: list[str] = []
+    for group_id in wanted:
+        group = by_id[group_id]
+        if group.is_default:
+            diags.append(warning(f"{group_id} ({group.name}): skipped, it is the region's default group"))
+        elif group.stack is not None:
+            diags.append(
+                warning(f"{group_id} ({group.name}): skipped, already managed by stack {group.stack!r} at {group.address}")
+            )
+        else:
+            chosen.append(group_id)
+    return chosen, diags
+
+
+def stack_for(candidates: Iterable[SecurityGroup]) -> str | None:
+    """The stack the generated configuration plans in: None (the default stack, no `sgplan`
+    block) unless live groups already belong to the default stack — a configuration without
+    them would plan their deletion — then the first unused `imported…` name."""
+    used = {g.stack for g in candidates if g.stack is not None}
+    if DEFAULT_STACK not in used:
+        return None
+    name, n = "imported", 1
+    while name in used:
+        n += 1
+        name = f"imported_{n}"
+    return name
+
+
+# ---------------------------------------------------------------------------------------------
+# Labels
+
+
+def label_base(name: str, group_id: str) -> str:
+    """A valid HCL identifier from a group name: `web-prod` → `web_prod`; the id when the
+    name has nothing usable (e.g. only CJK characters)."""
+    base = _NOT_LABEL.sub("_", name.lower()).strip("_")[:_MAX_LABEL].rstrip("_")
+    if not base:
+        base = _NOT_LABEL.sub("_", group_id.lower()).strip("_") or "group"
+    if base[0].isdigit():
+        base = f"sg_{base}"
+    return base
+
+
+def unique_labels(bases: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """key → label for (key, base) pairs: a base used once stays as is; clashing ones keep the
+    base for the first key (in key order) and get `_2`, `_3`, … after it."""
+    counts: dict[str, int] = {}
+    for _, base in bases:
+        counts[base] = counts.get(base, 0) + 1
+    taken = {base for base, n in counts.items() if n == 1}
+    labels: dict[str, str] = {}
+    for key, base in sorted(bases, key=lambda kb: (kb[1], kb[0])):
+        if counts[base] == 1:
+            labels[key] = base
+            continue
+        label, n = base, 1
+        while label in taken:
+            n += 1
+            label = f"{base}_{n}"
+        taken.add(label)
+        labels[key] = label
+    return labels
+
+
+# ---------------------------------------------------------------------------------------------
+# Building
+
+
+def build(live: CloudState, group_ids: Sequence[str], stack: str | None = None) -> ImportResult:
+    """The import of `group_ids` from `live`: labelled groups and the bindings they need."""
+    wanted = set(group_ids)
+    groups = [g for g in live.groups if g.id in wanted]
+    labels = unique_labels([(g.id or "", label_base(g.name, g.id or "")) for g in groups])
+    ordered = tuple(sorted(((labels[g.id or ""], g) for g in groups), key=lambda lg: lg[0]))
+
+    lists: dict[tuple[str, ...], list[str]] = {}
+    for instance in live.instances:
+        if any(sg in wanted for sg in instance.security_group_ids):
+            lists.setdefault(tuple(instance.security_group_ids), []).append(instance.instance_id)
+    binding_bases = [
+        (
+            "\0".join(sgs),
+            "_".join(labels[sg] for sg in sgs if sg in wanted)[:_MAX_LABEL].rstrip("_") or "imported",
+        )
+        for sgs in lists
+    ]
+    binding_labels = unique_labels(binding_bases)
+    bindings = tuple(
+        sorted(
+            (
+                ImportedBinding(binding_labels["\0".join(sgs)], tuple(sorted(instances)), sgs)
+                for sgs, instances in lists.items()
+            ),
+            key=lambda b: b.label,
+        )
+    )
+    return ImportResult(ordered, bindings, stack)
+
+
+def _reference(group_id: str, labels: Mapping[str, str]) -> str | Expr:
+    """A group id as HCL: a reference to an imported group's block, else the literal id."""
+    label = labels.get(group_id)
+    return Expr(f"security_group.{label}.id") if label else group_id
+
+
+def rule_items(rule: Rule, labels: Mapping[str, str]) -> tuple[Item, ...]:
+    """A rule's attributes in HCL field names (DESIGN §2), in a fixed reading order."""
+    items: list[Item] = [Attribute("action", rule.action)]
+    if rule.protocol is not None:
+        items.append(Attribute("protocol", rule.protocol))
+    if rule.port is not None:
+        items.append(Attribute("port", rule.port))
+    for name in (*SOURCE_FIELDS, *SERVICE_FIELDS):
+        value = getattr(rule, name)
+        if value is None:
+            continue
+        if name == "security_group_id":
+            value = _reference(str(value), labels)
+        items.append(Attribute(name, value))
+    if rule.description:
+        items.append(Attribute("description", rule.description))
+    return tuple(items)
+
+
+def group_block(label: str, group: SecurityGroup, labels: Mapping[str, str]) -> Block:
+    body: list[Item] = [Attribute("name", group.name)]
+    if group.description:
+        body.append(Attribute("description", group.description))
+    if group.project_id not in ("", "0"):
+        project: str | int = int(group.project_id) if group.project_id.isdigit() else group.project_id
+        body.append(Attribute("project_id", project))
+    if group.tags:
+        body.append(Attribute("tags", dict(group.tags)))
+    body.append(Attribute("id", group.id))
+    body.extend(Block("ingress", (), rule_items(r, labels)) for r in group.ingress)
+    body.extend(Block("egress", (), rule_items(r, labels)) for r in group.egress)
+    return Block("security_group", (label,), tuple(body))
+
+
+def binding_block(binding: ImportedBinding, labels: Mapping[str, str]) -> Block:
+    return Block(
+        "binding",
+        (binding.label,),
+        (
+            Attribute("instance_ids", list(binding.instance_ids)),
+            Attribute("security_groups", [_reference(sg, labels) for sg in binding.security_groups]),
+        ),
+    )
+
+
+_HEADER = (
+    "Imported by `sgplan import`. Each group is pinned by its id: sgplan manages it in place\n"
+    "and adds no tags. Removing a block forgets the group, it never deletes it."
+)
+_NO_STACK = (
+    "No `sgplan { stack = … }` block: a stack only scopes the groups sgplan creates, and\n"
+    "pinned groups need none."
+)
+
+
+def _stack_items(result: ImportResult) -> list[Item]:
+    if result.stack is None:
+        return [Comment(_HEADER + "\n" + _NO_STACK)]
+    return [
+        Comment(
+            _HEADER + "\nGroups in this region already belong to the default stack, so this\n"
+            "configuration uses its own stack (a configuration without them would delete them)."
+        ),
+        Block("sgplan", (), (Attribute("stack", result.stack),)),
+    ]
+
+
+def render_file(result: ImportResult) -> str:
+    """The whole import as one file: groups by label, then bindings."""
+    labels = result.labels
+    items: list[Item] = _stack_items(result)
+    items.extend(group_block(label, g, labels) for label, g in result.groups)
+    items.extend(binding_block(b, labels) for b in result.bindings)
+    return render(items)
+
+
+def render_files(result: ImportResult) -> dict[str, str]:
+    """One file per group (`<label>.sg.hcl`) plus `bindings.sg.hcl`, in a stable order."""
+    labels = result.labels
+    files: dict[str, str] = {}
+    taken = {BINDINGS_FILE}
+    for label, group in result.groups:
+        name, n = f"{label}.sg.hcl", 1
+        while name in taken:
+            n += 1
+            name = f"{label}_{n}.sg.hcl"
+        taken.add(name)
+        files[name] = render([Comment(f"Imported by `sgplan import`: {group.id}, pinned by id."), group_block(label, group, labels)])
+    rest: list[Item] = _stack_items(result)
+    rest.extend(binding_block(b, labels) for b in result.bindings)
+    files[BINDINGS_FILE] = render(rest)
+    return dict(sorted(files.items()))

@@ -1,0 +1,378 @@
+"""`make_plan`: compare the desired state with the live one and emit resource changes plus the
+ordered operations of DESIGN §6 (create → edit → bind → strip references → unbind → delete).
+
+Pure: no I/O. Group identity lives in `match.py`, rule edit scripts in `rules.py`, bindings in
+`bindings.py`; this module ties them together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Mapping, Sequence
+
+import sgplan
+from sgplan.diagnostics import Diagnostic, error, has_errors, warning
+from sgplan.model import (
+    ADDRESS_TAG,
+    PREVENT_DESTROY_TAG,
+    STACK_TAG,
+    CloudState,
+    DesiredState,
+    Direction,
+    GroupRef,
+    Rule,
+    SecurityGroup,
+)
+from sgplan.plan.bindings import binding_changes
+from sgplan.plan.match import match_groups
+from sgplan.plan.operation import Operation, Stage, placeholder
+from sgplan.plan.plan import Fingerprint, Plan, ResourceChange
+from sgplan.plan.rules import edit_script, rule_calls, rule_changes
+
+DIRECTIONS = (Direction.INGRESS, Direction.EGRESS)
+
+
+def make_plan(desired: DesiredState, live: CloudState, *, cloud: str, region: str) -> tuple[Plan | None, list[Diagnostic]]:
+    """The plan that makes `live` match `desired`, or None with error diagnostics.
+
+    >>> plan, diags = make_plan(DesiredState(), CloudState(), cloud="file:x", region="ap-guangzhou")
+    >>> plan.has_changes, diags
+    (False, [])
+    """
+    stack = desired.settings.stack
+    matching, diags = match_groups(desired, live, stack)
+    matched = matching.matched
+
+    replaced = {a: g for a, g in matched.items() if _needs_replace(a, g, desired)}
+    for d in desired.groups:
+        g = matched.get(d.address)
+        if g is not None and d.id is not None and g.project_id != d.project_id:
+            diags.append(
+                error(f"project_id of pinned group {d.id} cannot change ({g.project_id} → {d.project_id})", d.origin, d.address)
+            )
+    ids = {a: g.id for a, g in matched.items() if a not in replaced and g.id}
+    new = [d.address for d in desired.groups if d.address not in ids]
+    rewrite = {g.id: a for a, g in replaced.items() if g.id}  # old id → address of its new copy
+    deleted_groups = list(matching.deletes) + list(replaced.values())
+    deleted = {g.id: g.address or g.id for g in deleted_groups if g.id}
+    resolve = {**ids, **{a: placeholder(a) for a in new}}
+
+    groups = [_resolved_group(d, ids, rewrite) for d in desired.groups]
+    diags += _check_rules(groups, set(ids) | set(new), deleted)
+
+    changes: list[ResourceChange] = []
+    ops: list[Operation] = []
+    touched: dict[str, int] = {}
+
+    # Stage 1: create new groups (and replacements) in reference order.
+    create_changes, create_ops, create_diags = _creates(
+        [d for d in groups if d.address in new], resolve, stack, replaced
+    )
+    ops += create_ops
+    diags += create_diags
+    by_address = {c.address: c for c in create_changes}
+
+    # Stage 2: edit existing groups in place.
+    for d in groups:
+        if d.address in by_address:
+            changes.append(by_address[d.address])
+            continue
+        g = matched.get(d.address)
+        if g is None:
+            continue
+        change, group_ops, group_diags = _update(d, g, resolve)
+        changes.append(change)
+        ops += group_ops
+        diags += group_diags
+        if group_ops:
+            touched[g.id] = _version(g)
+
+    # Groups to delete (removed from the configuration); replaced groups were shown above.
+    for g in matching.deletes:
+        if g.prevent_destroy:
+            diags.append(error(f"{g.address} ({g.id}) has prevent_destroy set and would be deleted", address=g.address))
+        changes.append(
+            ResourceChange(
+                address=g.address or g.id or "",
+                type="security_group",
+                name=_name(g.address or ""),
+                actions=("delete",),
+                before=g.to_hcl(),
+                after=None,
+                module_address=_module(g.address or ""),
+                id=g.id,
+            )
+        )
+
+    # Stages 3 and 5: bindings, and unbinding of groups that go away.
+    bind_changes, bind_ops, bind_diags = binding_changes(
+        desired.bindings, live, ids=ids, new=new, rewrite=rewrite, deleted={k: v for k, v in deleted.items() if k not in rewrite}
+    )
+    changes += bind_changes
+    ops += bind_ops
+    diags += bind_diags
+
+    # Stages 4 and 6: strip references between groups being deleted, then delete them.
+    for g in deleted_groups:
+        version = _version(g)
+        for direction in DIRECTIONS:
+            current = g.rules(direction)
+            kept = tuple(r for r in current if not (isinstance(r.security_group_id, str) and r.security_group_id in deleted and r.security_group_id != g.id))
+            script = edit_script(current, kept)
+            calls = rule_calls(
+                script, current, kept, direction.value, group=g.id, address=g.address,
+                stage=Stage.REMOVE_REFERENCES, version=version, resolve=resolve,
+            )
+            version += len(calls)
+            ops += calls
+        ops.append(
+            Operation(
+                stage=Stage.DELETE_GROUPS,
+                service="vpc",
+                action="DeleteSecurityGroup",
+                params={"SecurityGroupId": g.id},
+                address=g.address,
+                group=g.id,
+                summary=f"delete {g.address} ({g.id})",
+            )
+        )
+        touched[g.id] = _version(g)
+
+    instances = {}
+    for op in ops:
+        for instance_id in op.instance_ids:
+            instance = live.instance(instance_id)
+            if instance is not None:
+                instances[instance_id] = instance.security_group_ids
+    fingerprint = Fingerprint(
+        groups=tuple(sorted(touched.items())),
+        instances=tuple(sorted(instances.items())),
+        config_hash=desired.config_hash,
+        region=region,
+        stack=stack,
+        cloud=cloud,
+    )
+    if has_errors(diags):
+        return None, diags
+    plan = Plan(
+        region=region,
+        stack=stack,
+        cloud=cloud,
+        config_hash=desired.config_hash,
+        fingerprint=fingerprint,
+        resource_changes=tuple(changes),
+        operations=tuple(sorted(ops, key=lambda op: op.stage)),
+        outputs=desired.outputs,
+        warnings=tuple(d.message if not d.address else f"{d.address}: {d.message}" for d in diags),
+        sgplan_version=sgplan.__version__,
+    )
+    return plan, diags
+
+
+def _needs_replace(address: str, g: SecurityGroup, desired: DesiredState) -> bool:
+    for d in desired.groups:
+        if d.address == address:
+            return d.id is None and g.project_id != d.project_id
+    return False
+
+
+def _version(g: SecurityGroup) -> int:
+    try:
+        return int(g.version or 0)
+    except ValueError:
+        return 0
+
+
+def _module(address: str) -> str | None:
+    module, _, _ = address.rpartition("security_group.")
+    return module.rstrip(".") or None
+
+
+def _name(address: str) -> str:
+    return address.rpartition("security_group.")[2]
+
+
+def _resolved_group(d: SecurityGroup, ids: Mapping[str, str], rewrite: Mapping[str, str]) -> SecurityGroup:
+    """`d` with references to existing groups as ids and references to replaced groups as GroupRefs."""
+
+    def fix(rule: Rule) -> Rule:
+        rule = rule.resolved(ids)
+        sg = rule.security_group_id
+        if isinstance(sg, str) and sg in rewrite:
+            rule = replace(rule, security_group_id=GroupRef(rewrite[sg]))
+        return rule
+
+    return replace(d, ingress=tuple(fix(r) for r in d.ingress), egress=tuple(fix(r) for r in d.egress))
+
+
+def _check_rules(groups: Sequence[SecurityGroup], known: set[str], deleted: Mapping[str, str]) -> list[Diagnostic]:
+    """Problems the cloud would only report half-way through apply: duplicates, dangling refs."""
+    diags = []
+    for d in groups:
+        for direction in DIRECTIONS:
+            seen: dict[tuple, int] = {}
+            for index, rule in enumerate(d.rules(direction)):
+                origin = rule.origin or d.origin
+                if rule.key() in seen:
+                    diags.append(
+                        error(
+                            f"{direction.value} rule {index} duplicates rule {seen[rule.key()]} "
+                            "(the cloud compares rules without their description)",
+                            origin,
+                            d.address,
+                        )
+                    )
+                seen.setdefault(rule.key(), index)
+                sg = rule.security_group_id
+                if isinstance(sg, GroupRef) and sg.address not in known:
+                    diags.append(error(f"reference to unknown group {sg.address}", origin, d.address))
+                if isinstance(sg, str) and sg in deleted:
+                    diags.append(error(f"rule refers to {sg}, which this plan deletes ({deleted[sg]})", origin, d.address))
+    return diags
+
+
+def _tags(d: SecurityGroup, stack: str) -> list[dict[str, str]]:
+    tags = dict(d.tags)
+    tags[STACK_TAG] = stack
+    tags[ADDRESS_TAG] = d.address or ""
+    if d.prevent_destroy:
+        tags[PREVENT_DESTROY_TAG] = "true"
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+
+def _creates(
+    new: Sequence[SecurityGroup], resolve: Mapping[str, str], stack: str, replaced: Mapping[str, SecurityGroup]
+) -> tuple[list[ResourceChange], list[Operation], list[Diagnostic]]:
+    """Create operations in an order where referenced new groups exist first.
+
+    Rules that refer to the group itself or to a group in a reference cycle cannot be part of
+    the create call (the id does not exist yet); they are inserted right after every group has
+    been created, at their configured index, with Versions relative to the created group.
+    """
+    diags: list[Diagnostic] = []
+    addresses = {d.address for d in new}
+    remaining = list(new)
+    created: set[str] = set()
+    order: list[tuple[SecurityGroup, set[str]]] = []
+    while remaining:
+        pick = next(
+            (d for d in remaining if _refs(d) & addresses - {d.address} <= created),
+            remaining[0],
+        )
+        order.append((pick, set(created)))
+        created.add(pick.address)
+        remaining.remove(pick)
+
+    changes, creates, follow_ups = [], [], []
+    for d, before in order:
+        placeholder_id = placeholder(d.address)
+        body: dict[str, list] = {}
+        partial: dict[Direction, tuple[Rule, ...]] = {}
+        for direction in DIRECTIONS:
+            rules = d.rules(direction)
+            partial[direction] = tuple(r for r in rules if not (set(r.refs()) & addresses - before))
+            body[direction.api] = [r.to_api(resolve) for r in partial[direction]]
+        creates.append(
+            Operation(
+                stage=Stage.CREATE_GROUPS,
+                service="vpc",
+                action="CreateSecurityGroupWithPolicies",
+                params={
+                    "GroupName": d.name,
+                    "GroupDescription": d.description,
+                    "ProjectId": d.project_id,
+                    "SecurityGroupPolicySet": body,
+                    "Tags": _tags(d, stack),
+                },
+                address=d.address,
+                group=placeholder_id,
+                summary=f"create {d.address} ({len(d.ingress)} ingress, {len(d.egress)} egress rules)",
+            )
+        )
+        offset = 0
+        rule_lines = []
+        for direction in DIRECTIONS:
+            script = edit_script(partial[direction], d.rules(direction))
+            calls = rule_calls(
+                script, partial[direction], d.rules(direction), direction.value, group=placeholder_id,
+                address=d.address, stage=Stage.CREATE_GROUPS, version=offset, relative=True, resolve=resolve,
+            )
+            offset += len(calls)
+            follow_ups += calls
+            rule_lines += rule_changes(edit_script((), d.rules(direction)), (), d.rules(direction), direction.value)
+        old = replaced.get(d.address)
+        if old is not None and (old.prevent_destroy or d.prevent_destroy):
+            diags.append(
+                error(f"{d.address} ({old.id}) has prevent_destroy set and would be replaced (project_id change)", d.origin, d.address)
+            )
+        changes.append(
+            ResourceChange(
+                address=d.address,
+                type="security_group",
+                name=_name(d.address),
+                actions=("delete", "create") if old is not None else ("create",),
+                before=old.to_hcl() if old is not None else None,
+                after=d.to_hcl(),
+                module_address=_module(d.address),
+                id=old.id if old is not None else None,
+                rule_changes=tuple(rule_lines),
+            )
+        )
+    return changes, creates + follow_ups, diags
+
+
+def _refs(d: SecurityGroup) -> set[str]:
+    return {a for r in (*d.ingress, *d.egress) for a in r.refs()}
+
+
+def _update(d: SecurityGroup, g: SecurityGroup, resolve: Mapping[str, str]) -> tuple[ResourceChange, list[Operation], list[Diagnostic]]:
+    """In-place changes of an existing group: attributes, then each direction's edit script."""
+    ops: list[Operation] = []
+    diags: list[Diagnostic] = []
+    notes: list[str] = []
+    if (d.name, d.description) != (g.name, g.description):
+        ops.append(
+            Operation(
+                stage=Stage.EDIT_GROUPS,
+                service="vpc",
+                action="ModifySecurityGroupAttribute",
+                params={"SecurityGroupId": g.id, "GroupName": d.name, "GroupDescription": d.description},
+                address=d.address,
+                group=g.id,
+                summary=f"update name/description of {d.address} ({g.id})",
+            )
+        )
+    if d.tags != g.tags:
+        # The VPC API has no tag write for groups (reference §2.1): tags are set at creation only.
+        note = "tags differ from the configuration; sgplan can only set tags when it creates a group"
+        notes.append(note)
+        diags.append(warning(note, d.origin, d.address))
+    if d.prevent_destroy and not g.prevent_destroy and d.id is None:
+        note = "prevent_destroy is only recorded (as a tag) when sgplan creates the group"
+        notes.append(note)
+        diags.append(warning(note, d.origin, d.address))
+    version = _version(g)
+    lines = []
+    for direction in DIRECTIONS:
+        live_rules, want = g.rules(direction), d.rules(direction)
+        script = edit_script(live_rules, want)
+        calls = rule_calls(
+            script, live_rules, want, direction.value, group=g.id, address=d.address,
+            stage=Stage.EDIT_GROUPS, version=version, resolve=resolve,
+        )
+        version += len(calls)
+        ops += calls
+        lines += rule_changes(script, live_rules, want, direction.value)
+    change = ResourceChange(
+        address=d.address,
+        type="security_group",
+        name=_name(d.address),
+        actions=("update",) if ops else ("no-op",),
+        before=g.to_hcl(),
+        after=replace(d, id=g.id).to_hcl(),
+        module_address=_module(d.address),
+        id=g.id,
+        rule_changes=tuple(lines),
+        notes=tuple(notes),
+    )
+    return change, ops, diags

@@ -1,0 +1,84 @@
+"""Identity (DESIGN §3): which live group each configured group is, and which live groups go.
+
+Pure: returns the pairing and diagnostics; `diff.py` turns it into changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sgplan.diagnostics import Diagnostic, error, warning
+from sgplan.model import CloudState, DesiredState, SecurityGroup
+
+
+@dataclass(frozen=True, slots=True)
+class Matching:
+    """`matched` maps a configured address to its live group; `deletes` are live groups to remove."""
+
+    matched: dict[str, SecurityGroup] = field(default_factory=dict)
+    deletes: tuple[SecurityGroup, ...] = ()
+
+
+def match_groups(desired: DesiredState, live: CloudState, stack: str) -> tuple[Matching, list[Diagnostic]]:
+    """Pair configured groups with live ones.
+
+    A pinned block (`id = "sg-…"`) is the live group with that id (missing → error). Otherwise the
+    live group tagged with this stack and the block's address. Managed groups (stack tag = stack)
+    that no block claims are deleted; that includes a second group carrying an address already
+    matched (left behind when an apply stopped half-way through a replacement).
+    """
+    diags: list[Diagnostic] = []
+    by_id = {g.id: g for g in live.groups if g.id}
+    matched: dict[str, SecurityGroup] = {}
+    used: set[str] = set()
+    for d in desired.groups:
+        if d.id is None:
+            continue
+        g = by_id.get(d.id)
+        if g is None:
+            diags.append(error(f"security group {d.id} pinned by {d.address} does not exist", d.origin, d.address))
+            continue
+        if d.id in used:
+            diags.append(error(f"security group {d.id} is pinned by more than one block", d.origin, d.address))
+            continue
+        matched[d.address] = g
+        used.add(d.id)
+
+    managed = [g for g in live.groups if g.stack == stack and g.address and g.id not in used]
+    pinned_addresses = {d.address for d in desired.groups if d.id is not None}
+    for d in desired.groups:
+        if d.id is not None:
+            continue
+        candidates = [g for g in managed if g.address == d.address and g.id not in used]
+        if not candidates:
+            continue
+        # Prefer the copy that already has the configured project (a half-done replacement), then
+        # the one whose state matches, then the oldest id for a stable choice.
+        best = min(candidates, key=lambda g: (g.project_id != d.project_id, not _same(g, d), g.id or ""))
+        matched[d.address] = best
+        used.add(best.id)
+
+    deletes = []
+    for g in managed:
+        if g.id in used:
+            continue
+        if g.address in pinned_addresses:
+            diags.append(
+                warning(
+                    f"live group {g.id} carries the address {g.address}, which is pinned to another group; "
+                    "it is left alone",
+                    address=g.address,
+                )
+            )
+            continue
+        deletes.append(g)
+    return Matching(matched, tuple(sorted(deletes, key=lambda g: (g.address or "", g.id or "")))), diags
+
+
+def _same(live: SecurityGroup, desired: SecurityGroup) -> bool:
+    return (live.name, live.description, live.ingress, live.egress) == (
+        desired.name,
+        desired.description,
+        desired.ingress,
+        desired.egress,
+    )

@@ -1,0 +1,149 @@
+"""A plan as markdown for a pull-request comment (`plan --markdown`, `show --markdown`).
+
+Order of sections: summary line, exposure widened then narrowed, destroy warnings, findings,
+then the rule-level diff folded in `<details>`. Pure (plan → text); kept under GitHub's 65,536
+character comment limit with a visible note when cut.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from sgplan.plan.plan import DELETE, INSERT, Plan, ResourceChange, RuleChange
+
+MAX_CHARS = 65_000  # GitHub rejects comments over 65,536 characters; keep room for the note
+TRUNCATED = "\n\n> ⚠️ **Output truncated**: the plan is too long for one comment. Run `sgplan plan` for the full plan.\n"
+_SEVERITY_ICON = {"high": "🔴", "medium": "🟠", "low": "🟡"}
+
+
+def _cell(text: Any) -> str:
+    """Text safe inside a table cell."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _summary(plan: Plan) -> str:
+    s = plan.summary
+    if not plan.has_changes:
+        return "**No changes.** The cloud matches the configuration."
+    parts = [f"{s['create']} to create", f"{s['update']} to update", f"{s['delete']} to destroy"]
+    if s.get("import"):
+        parts.append(f"{s['import']} to import")
+    return f"**Plan:** {', '.join(parts)}."
+
+
+def _exposure(plan: Plan) -> list[str]:
+    changes = list(plan.exposure_changes)
+    lines = ["### Exposure"]
+    if not changes:
+        lines.append("No change in access." if plan.has_changes else "No change in access.")
+        return lines
+    for effect, title in (("opened", "⚠️ Access widened"), ("closed", "Access narrowed")):
+        items = [c for c in changes if getattr(c, "effect", "") == effect]
+        if not items:
+            continue
+        lines += ["", f"**{title}**", "", "| instance / group | direction | protocol | ports | peer |", "|---|---|---|---|---|"]
+        for c in items:
+            lines.append(
+                f"| `{_cell(c.instance_id)}` | {c.direction} | {_cell(c.protocol)} | {_cell(c.ports)} | `{_cell(c.peer)}` |"
+            )
+    return lines
+
+
+def _destroys(plan: Plan) -> list[str]:
+    deleted = [c for c in plan.resource_changes if DELETE in c.actions and c.type == "security_group"]
+    emptied = [
+        c
+        for c in plan.resource_changes
+        if c.type == "binding" and c.is_change and c.after is not None and not c.after.get("security_groups")
+    ]
+    if not deleted and not emptied:
+        return []
+    lines = ["### 🛑 Destructive changes", ""]
+    for c in deleted:
+        verb = "replaced (destroyed, then created)" if "create" in c.actions else "destroyed"
+        lines.append(f"- `{c.address}` ({c.id or 'new'}) will be **{verb}**")
+    for c in emptied:
+        lines.append(f"- instance `{c.id}` will be left with **no security groups** (`{c.address}`)")
+    lines += ["", "`apply --auto-approve` needs `--allow-destroy` for these."]
+    return lines
+
+
+def _findings(plan: Plan) -> list[str]:
+    findings = list(plan.findings)
+    if not findings:
+        return []
+    lines = ["### Findings", "", "| severity | check | where | message |", "|---|---|---|---|"]
+    for f in findings:
+        icon = _SEVERITY_ICON.get(f.severity, "")
+        lines.append(f"| {icon} {f.severity} | `{f.rule}` | `{_cell(f.address)}` | {_cell(f.message)} |")
+    return lines
+
+
+def _transient(plan: Plan) -> list[str]:
+    items = list(getattr(plan, "transient_exposure", ()) or ())
+    if not items:
+        return []
+    lines = ["### ⚠️ Transient exposure during apply", ""]
+    lines += [f"- {_cell(item)}" for item in items]
+    return lines
+
+
+def _rule_line(rc: RuleChange) -> str:
+    sign = {INSERT: "+", DELETE: "-"}.get(rc.kind, "~")
+    rule = rc.rule if rc.kind != DELETE else rc.old
+    text = _rule_text(rule)
+    if rc.kind not in (INSERT, DELETE) and rc.old is not None:
+        return f"~ {rc.direction}[{rc.index}] {_rule_text(rc.old)}  →  {text}"
+    return f"{sign} {rc.direction}[{rc.index}] {text}"
+
+
+def _rule_text(rule: Any) -> str:
+    if rule is None:
+        return ""
+    text = f"{rule.action} {rule.service} {rule.peer}"
+    return f"{text}  # {rule.description}" if rule.description else text
+
+
+def _resource_block(c: ResourceChange) -> list[str]:
+    symbol = {"create": "+", "delete": "-", "update": "~", "import": "<="}.get(c.actions[-1], "~")
+    if tuple(c.actions) == ("delete", "create"):
+        symbol = "-/+"
+    head = f"{symbol} {c.address}" + (f" ({c.id})" if c.id else "")
+    lines = [head]
+    if c.type == "binding":
+        before = (c.before or {}).get("security_groups", [])
+        after = (c.after or {}).get("security_groups", [])
+        lines.append(f"    security_groups: [{', '.join(before)}] → [{', '.join(after)}]")
+    for rc in c.rule_changes:
+        lines.append("    " + _rule_line(rc))
+    for note in c.notes:
+        lines.append(f"    # {note}")
+    return lines
+
+
+def _diff(plan: Plan) -> list[str]:
+    changes = [c for c in plan.resource_changes if c.is_change]
+    if not changes:
+        return []
+    body: list[str] = []
+    for c in changes:
+        body += _resource_block(c)
+    return ["<details><summary>Rule-level changes</summary>", "", "```diff", *body, "```", "", "</details>"]
+
+
+def _join(sections: Iterable[list[str]]) -> str:
+    return "\n\n".join("\n".join(s) for s in sections if s) + "\n"
+
+
+def render_markdown(plan: Plan, *, limit: int = MAX_CHARS) -> str:
+    """The plan as GitHub-flavoured markdown, at most `limit` characters plus the truncation note."""
+    head = [["## sgplan plan", "", _summary(plan)], _exposure(plan), _destroys(plan), _transient(plan), _findings(plan)]
+    text = _join(head + [_diff(plan)])
+    if len(text) <= limit:
+        return text
+    # Too long: keep the summary, exposure and warnings; cut the diff (then anything) to fit.
+    text = _join(head)
+    if len(text) > limit:
+        cut = text[:limit]
+        text = cut[: cut.rfind("\n") + 1] if "\n" in cut else cut
+    return text.rstrip("\n") + TRUNCATED

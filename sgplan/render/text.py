@@ -1,0 +1,203 @@
+"""The plan as Terraform-like text: per resource the attribute and rule-level changes, then the
+numbered API steps, outputs, and the closing `Plan: …` line. Pure (value → str).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sgplan.model import Output, Rule
+from sgplan.plan.plan import DELETE, INSERT, REPLACE, Plan, ResourceChange, RuleChange
+
+_SYMBOLS = {
+    ("create",): "+",
+    ("update",): "~",
+    ("delete",): "-",
+    ("delete", "create"): "-/+",
+    ("import",): "<=",
+    ("import", "update"): "<=~",
+    ("no-op",): " ",
+}
+_VERBS = {
+    ("create",): "will be created",
+    ("update",): "will be updated in place",
+    ("delete",): "will be destroyed",
+    ("delete", "create"): "must be replaced",
+    ("import",): "will be imported",
+    ("import", "update"): "will be imported and updated",
+    ("no-op",): "",
+}
+_COLORS = {"+": "32", "~": "33", "-": "31", "-/+": "35", "<=": "36", "<=~": "36"}
+UNKNOWN = "(known after apply)"
+
+
+class _Out:
+    def __init__(self, color: bool) -> None:
+        self.lines: list[str] = []
+        self.color = color
+
+    def add(self, text: str = "", symbol: str | None = None) -> None:
+        if self.color and symbol in _COLORS and symbol in text:
+            code = _COLORS[symbol]
+            head, _, tail = text.partition(symbol)
+            text = f"{head}\x1b[{code}m{symbol}\x1b[0m{tail}"
+        self.lines.append(text)
+
+
+def render_plan(plan: Plan, *, color: bool = False) -> str:
+    """The whole plan for a terminal; `color` adds ANSI colours to the change markers."""
+    out = _Out(color)
+    changes = [c for c in plan.resource_changes if c.is_change or c.notes]
+    if not plan.has_changes:
+        for change in changes:
+            _resource(out, change)
+        _outputs(out, plan.outputs)
+        _warnings(out, plan.warnings)
+        if out.lines and out.lines[-1]:
+            out.add()
+        out.add("No changes. Your security groups match the configuration.")
+        return "\n".join(out.lines) + "\n"
+
+    out.add(f"sgplan will perform the following actions (stack {plan.stack!r}, region {plan.region or '-'}):")
+    out.add()
+    for change in changes:
+        _resource(out, change)
+    out.add("Steps:")
+    for number, op in enumerate(plan.operations, 1):
+        out.add(f"  {number:>2}. [{op.stage.title}] {op.action}: {op.summary}")
+    out.add()
+    exposure = getattr(plan, "exposure_changes", ())
+    if exposure:
+        out.add("Exposure changes:")
+        for item in exposure:
+            out.add(f"  {_exposure_line(item)}")
+        out.add()
+    _outputs(out, plan.outputs)
+    _warnings(out, plan.warnings)
+    s = plan.summary
+    out.add(f"Plan: {s['create']} to add, {s['update']} to change, {s['delete']} to destroy.")
+    return "\n".join(out.lines) + "\n"
+
+
+def _resource(out: _Out, change: ResourceChange) -> None:
+    symbol = _SYMBOLS.get(change.actions, "~")
+    verb = _VERBS.get(change.actions, "will change")
+    ident = f" ({change.id})" if change.id and change.type == "security_group" and change.actions != ("create",) else ""
+    header = f"  # {change.address}{ident} {verb}".rstrip()
+    out.add(header if change.is_change else f"  # {change.address}{ident}")
+    if change.type == "binding":
+        _binding(out, change, symbol)
+    else:
+        _group(out, change, symbol)
+    for note in change.notes:
+        out.add(f"      # note: {note}")
+    out.add("    }")
+    out.add()
+
+
+def _binding(out: _Out, change: ResourceChange, symbol: str) -> None:
+    instance = change.id or ""
+    out.add(f"  {symbol} binding {json.dumps(change.name)} {json.dumps(instance)} {{", symbol)
+    before = (change.before or {}).get("security_groups", [])
+    after = (change.after or {}).get("security_groups", [])
+    if before != after:
+        out.add(f"      ~ security_groups = {_group_list(before)} -> {_group_list(after)}", "~")
+    else:
+        out.add(f"        security_groups = {_group_list(after)}")
+
+
+def _group_list(ids: list[str]) -> str:
+    return "[" + ", ".join(_group_id(i) for i in ids) + "]"
+
+
+def _group_id(value: str) -> str:
+    # A reference to a group this plan creates is shown as such: its id is not known yet.
+    if value.endswith(".id") and "security_group." in value:
+        return f"{value[:-3]} {UNKNOWN}"
+    return json.dumps(value)
+
+
+def _group(out: _Out, change: ResourceChange, symbol: str) -> None:
+    out.add(f"  {symbol} security_group {json.dumps(change.name)} {{", symbol)
+    before, after = change.before, change.after
+    if change.actions == ("create",) or change.actions == ("delete", "create"):
+        out.add(f"        id          = {UNKNOWN}")
+    if after is not None and before is not None:
+        for key in ("name", "description", "project_id", "tags"):
+            if before.get(key) != after.get(key):
+                mark = "-/+" if key == "project_id" and change.actions == ("delete", "create") else "~"
+                out.add(f"      {mark} {key}: {_value(before.get(key))} -> {_value(after.get(key))}", mark)
+    elif after is not None:
+        for key in ("name", "description", "project_id", "tags"):
+            out.add(f"        {key:<11} = {_value(after.get(key))}")
+    elif before is not None:
+        out.add(f"        name        = {_value(before.get('name'))}")
+        for direction in ("ingress", "egress"):
+            for index, rule in enumerate(before.get(direction) or []):
+                out.add(f"      - {direction}[{index}]  {_rule_text(rule, direction)}", "-")
+        return
+    for rc in change.rule_changes:
+        out.add(_rule_change_line(rc), {INSERT: "+", DELETE: "-", REPLACE: "~"}[rc.kind])
+
+
+def _rule_change_line(rc: RuleChange) -> str:
+    where = f"{rc.direction}[{rc.index}]"
+    if rc.kind == INSERT:
+        return f"      + {where}  {_rule_text(rc.rule, rc.direction)}"
+    if rc.kind == DELETE:
+        return f"      - {where}  {_rule_text(rc.old, rc.direction)}"
+    return f"      ~ {where}  {_rule_text(rc.old, rc.direction)}  ->  {_rule_text(rc.rule, rc.direction)}"
+
+
+def _rule_text(rule: Rule | dict[str, Any] | None, direction: str) -> str:
+    """`ACCEPT TCP:22 from 10.0.0.0/8  "ssh from office"`."""
+    if rule is None:
+        return ""
+    if isinstance(rule, dict):
+        values = dict(rule)
+        rule = Rule(**{k: v for k, v in values.items() if k in Rule.__dataclass_fields__ and k != "origin"})
+    peer = rule.peer
+    shown = _group_id(str(peer)) if peer is not None and str(peer).endswith(".id") else str(peer)
+    text = f"{rule.action} {rule.service} {'from' if direction == 'ingress' else 'to'} {shown}"
+    if rule.description:
+        text += f"  {json.dumps(rule.description, ensure_ascii=False)}"
+    return text
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in sorted(value.items())) + "}"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _outputs(out: _Out, outputs: tuple[Output, ...]) -> None:
+    if not outputs:
+        return
+    out.add("Outputs:")
+    for o in outputs:
+        if o.sensitive:
+            shown = "(sensitive value)"
+        elif not o.known:
+            shown = UNKNOWN
+        else:
+            shown = json.dumps(o.value, ensure_ascii=False)
+        out.add(f"  {o.name} = {shown}")
+    out.add()
+
+
+def _warnings(out: _Out, warnings: tuple[str, ...]) -> None:
+    for warning in warnings:
+        out.add(f"Warning: {warning}")
+    if warnings:
+        out.add()
+
+
+def _exposure_line(item: Any) -> str:
+    """`ins-aaaa1111: TCP 22 from 0.0.0.0/0: opened`."""
+    if hasattr(item, "flow"):
+        return f"{item.instance_id}: {item}"
+    get = item.get if isinstance(item, dict) else lambda k, d=None: getattr(item, k, d)
+    service = f"{get('protocol')} {get('ports')}" if get("protocol") in ("TCP", "UDP") else str(get("protocol"))
+    where = "from" if get("direction") == "ingress" else "to"
+    return f"{get('instance_id')}: {service} {where} {get('peer')}: {get('effect')}"

@@ -1,0 +1,72 @@
+"""FileCloud: created when missing, written back atomically and only after a change."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from sgplan.cloud import snapshot as snapshot_module
+from sgplan.cloud.base import CloudError
+from sgplan.cloud.filecloud import FileCloud
+from sgplan.diagnostics import UserError
+
+
+def test_missing_file_is_created_empty(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "live.json"
+    cloud = FileCloud(path, region="ap-guangzhou")
+    assert json.loads(path.read_text())["SecurityGroups"] == []
+    assert cloud.region == "ap-guangzhou" and cloud.retries == 0
+    body = cloud.call("vpc", "DescribeSecurityGroups", {})
+    assert body == {"SecurityGroupSet": [], "TotalCount": 0} and cloud.calls == 1
+
+
+def test_round_trip_and_write_only_on_change(tmp_path: Path) -> None:
+    path = tmp_path / "live.json"
+    path.write_text(json.dumps({"Region": "ap-shanghai", "SecurityGroups": [{"SecurityGroupId": "sg-aaaaaaaa"}]}))
+    untouched = path.read_text()
+    with FileCloud(path) as cloud:
+        assert cloud.region == "ap-shanghai"
+        cloud.call("vpc", "DescribeSecurityGroupPolicies", {"SecurityGroupId": "sg-aaaaaaaa"})
+        with pytest.raises(CloudError):
+            cloud.call("vpc", "DeleteSecurityGroup", {"SecurityGroupId": "sg-nothere0"})
+    assert path.read_text() == untouched  # reads and failed calls write nothing
+    with FileCloud(path, rng_seed=1) as cloud:
+        cloud.call("vpc", "CreateSecurityGroupPolicies", {"SecurityGroupId": "sg-aaaaaaaa", "SecurityGroupPolicySet": {
+            "Ingress": [{"Protocol": "TCP", "Port": "22", "CidrBlock": "10.0.0.0/8", "Action": "ACCEPT"}]}})
+        created = cloud.call("vpc", "CreateSecurityGroup", {"GroupName": "n", "GroupDescription": ""})
+    state = json.loads(path.read_text())
+    assert [g["SecurityGroupId"] for g in state["SecurityGroups"]] == [
+        "sg-aaaaaaaa", created["SecurityGroup"]["SecurityGroupId"]]
+    assert state["SecurityGroups"][0]["SecurityGroupPolicySet"]["Version"] == "1"
+    again = FileCloud(path)
+    assert again.engine.state == state
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_failed_write_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "live.json"
+    cloud = FileCloud(path)
+    before = path.read_text()
+    cloud.call("vpc", "CreateSecurityGroup", {"GroupName": "n", "GroupDescription": ""})
+
+    def boom(src: str, dst: str) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(snapshot_module.os, "replace", boom)
+    with pytest.raises(OSError):
+        cloud.close()
+    assert path.read_text() == before
+    assert not [p for p in os.listdir(tmp_path) if p != "live.json"]
+
+
+def test_corrupt_file_is_a_user_error(tmp_path: Path) -> None:
+    path = tmp_path / "live.json"
+    path.write_text("{not json")
+    with pytest.raises(UserError, match="live.json"):
+        FileCloud(path)
+    path.write_text(json.dumps({"SecurityGroups": [{"SecurityGroupName": "no id"}]}))
+    with pytest.raises(UserError, match="SecurityGroupId"):
+        FileCloud(path)

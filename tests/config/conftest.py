@@ -1,0 +1,45 @@
+"""Helpers for the config tests: evaluate one expression, or load a small directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from sgplan.config import load_configuration
+from sgplan.config.evaluate import Evaluator, Scope
+from sgplan.config.load import parse_text
+
+
+def evaluate_expression(source: str, **names: Any) -> Any:
+    tree = parse_text(f"x = {source}\n")
+    attribute = tree.children[0].children[0]
+    return Evaluator().evaluate(attribute.children[2], Scope(names))
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Callable[..., Path]:
+    """Write files ({relative name: text}) under a fresh directory and return it."""
+
+    def write(files: dict[str, str] | str) -> Path:
+        if isinstance(files, str):
+            files = {"main.sg.hcl": files}
+        for name, text in files.items():
+            path = tmp_path / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        return tmp_path
+
+    return write
+
+
+def evaluate_dir(directory: Path, known_ids: dict[str, str] | None = None, **kwargs: Any):
+    """(desired, [str(diagnostic)]) for a directory; env defaults to empty."""
+    kwargs.setdefault("env", {})
+    cfg, diags = load_configuration(directory, **kwargs)
+    messages = [str(d) for d in diags]
+    if cfg is None:
+        return None, messages
+    desired, more = cfg.evaluate(known_ids or {})
+    return desired, messages + [str(d) for d in more]

@@ -1,0 +1,81 @@
+"""Files, parsing and the structural checks Terraform makes and python-hcl2 does not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sgplan.config import load_configuration
+from tests.config.conftest import evaluate_dir
+
+
+def test_reads_only_config_files_in_name_order(config_dir) -> None:
+    d = config_dir(
+        {
+            "b.tf": 'security_group "b" {}\n',
+            "a.sg.hcl": 'security_group "a" {}\n',
+            "c.hcl": 'security_group "c" {}\n',
+            "notes.txt": "not hcl {",
+            "sub/x.hcl": "not hcl {",
+        }
+    )
+    desired, messages = evaluate_dir(d)
+    assert messages == []
+    assert [g.address for g in desired.groups] == ["security_group.a", "security_group.b", "security_group.c"]
+
+
+def test_syntax_error_names_file_and_line(config_dir) -> None:
+    d = config_dir({"main.sg.hcl": 'security_group "a" {\n  name = "x"\n  description = ~\n}\n'})
+    cfg, diags = load_configuration(d, env={})
+    assert cfg is None
+    assert str(diags[0]).startswith(f"{d}/main.sg.hcl:3: syntax error")
+
+
+def test_display_path_is_relative_as_given(config_dir, monkeypatch: pytest.MonkeyPatch) -> None:
+    d = config_dir('security_group "a" {\n  bogus = 1\n}\n')
+    monkeypatch.chdir(d.parent)
+    _, messages = evaluate_dir(Path(d.name))
+    assert messages == [f'{d.name}/main.sg.hcl:2: unknown attribute "bogus" in security_group block']
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "fragment"),
+    [
+        ('security_group "a" {\n  name = "x"\n  name = "y"\n}\n', 3, 'duplicate attribute "name"'),
+        ('security_group "a" {\n  name = "x" description = "y"\n}\n', 2, "own line"),
+        ('security_group "a" {\n  description = "x\ny"\n}\n', 2, "line break"),
+        ('security_group "a" {}\nsecurity_group "a" {}\n', 2, 'duplicate security_group "a"'),
+        ('resource_group "a" {}\n', 1, 'unknown block type "resource_group"'),
+        ('security_group "a" {\n  colour = "red"\n}\n', 2, 'unknown attribute "colour"'),
+        ('security_group "a" {\n  ingress {\n    ports = "22"\n  }\n}\n', 3, 'unknown attribute "ports"'),
+        ('security_group "a" {\n  rule {}\n}\n', 2, 'unknown block type "rule"'),
+        ('moved {\n  from = 1\n}\n', 1, "moved blocks are not supported"),
+        ('locals {\n  a = 1\n}\nlocals {\n  a = 2\n}\n', 5, 'duplicate local "a"'),
+        ('sgplan {}\nsgplan {}\n', 2, "only one sgplan block"),
+        ('security_group {}\n', 1, "needs 1 label"),
+        ('output "o" {}\n', 1, 'missing the required attribute "value"'),
+        ('x = 1\n', 1, 'unexpected attribute "x"'),
+        ('security_group "a" {\n  dynamic "tags" {\n    for_each = []\n    content {}\n  }\n}\n', 2, "can be dynamic"),
+    ],
+)
+def test_structural_errors(config_dir, text: str, line: int, fragment: str) -> None:
+    d = config_dir(text)
+    desired, messages = evaluate_dir(d)
+    assert desired is None
+    assert any(m.startswith(f"{d}/main.sg.hcl:{line}: ") and fragment in m for m in messages), messages
+
+
+def test_config_hash_is_stable_and_covers_content(config_dir) -> None:
+    d = config_dir('security_group "a" {}\n')
+    first = load_configuration(d, env={})[0].config_hash
+    assert first == load_configuration(d, env={})[0].config_hash
+    (d / "main.sg.hcl").write_text('security_group "a" { }\n')
+    assert load_configuration(d, env={})[0].config_hash != first
+
+
+def test_heredoc_attribute_followed_by_attribute(config_dir) -> None:
+    d = config_dir('security_group "a" {\n  description = <<EOT\nhi\nEOT\n  name = "n"\n}\n')
+    desired, messages = evaluate_dir(d)
+    assert messages == []
+    assert desired.groups[0].description == "hi\n"

@@ -1,0 +1,40 @@
+"""SARIF output: structurally valid 2.1.0 with locations at the rule's HCL line."""
+
+from __future__ import annotations
+
+import json
+
+from sgplan.analysis.checks import CHECK_IDS, Finding
+from sgplan.model import SourceRange
+from sgplan.render.sarif import render_sarif
+
+FINDINGS = [
+    Finding("ssh-open-to-internet", "high", "security_group.web", "SSH open", group_id="sg-1",
+            instance_id="ins-1", origin=SourceRange("main.sg.hcl", 12, 3)),
+    Finding("instance-over-5-groups", "high", "ins-2", "too many", instance_id="ins-2"),
+    Finding("rule-shadowed", "low", "security_group.web", "never matches", origin=SourceRange("modules/x/main.sg.hcl", 4)),
+]
+
+
+def test_sarif_structure_and_locations() -> None:
+    doc = json.loads(render_sarif(FINDINGS, base="infra/prod"))
+    assert doc["version"] == "2.1.0" and doc["$schema"].endswith("sarif-2.1.0.json")
+    (run,) = doc["runs"]
+    driver = run["tool"]["driver"]
+    assert driver["name"] == "sgplan" and [r["id"] for r in driver["rules"]] == list(CHECK_IDS)
+    for result in run["results"]:
+        assert {"ruleId", "level", "message", "locations"} <= set(result)
+        assert result["level"] in ("error", "warning", "note")
+        assert driver["rules"][result["ruleIndex"]]["id"] == result["ruleId"]
+        assert result["message"]["text"]
+    first, second, third = run["results"]
+    location = first["locations"][0]["physicalLocation"]
+    assert location == {"artifactLocation": {"uri": "infra/prod/main.sg.hcl"}, "region": {"startLine": 12, "startColumn": 3}}
+    assert "physicalLocation" not in second["locations"][0]
+    assert third["level"] == "note"
+    assert third["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "infra/prod/modules/x/main.sg.hcl"
+
+
+def test_empty_run_is_valid() -> None:
+    doc = json.loads(render_sarif([]))
+    assert doc["runs"][0]["results"] == []
