@@ -15,9 +15,10 @@ from sgplan.config.instance import Context, ModuleInstance
 from sgplan.config.load import file_hash, gc_paused
 from sgplan.config.modules import ModuleConfig, load_module
 from sgplan.config.validate import validate
+from sgplan.config.values import EvalError
 from sgplan.config.variables import MISSING, finalize, root_values
 from sgplan.diagnostics import Diagnostic, error, has_errors
-from sgplan.model import DesiredState, SecurityGroup, SourceRange
+from sgplan.model import DesiredState, SecurityGroup
 
 
 @dataclass
@@ -57,8 +58,9 @@ class Configuration:
                 for name in inst.config.outputs:
                     try:
                         inst.output(name)
-                    except Exception:  # noqa: BLE001 - errors are already diagnostics
-                        pass
+                    except EvalError as exc:  # a reference error inside was reported already
+                        if not exc.reported:
+                            diags.append(error(exc.message, inst.config.outputs[name].range))
         diags.extend(validate(tuple(groups), tuple(bindings)))
         desired = DesiredState(
             settings=settings,
@@ -117,5 +119,3 @@ def load_configuration(
         digest = hashlib.sha256(digest.encode() + b"".join(hashlib.sha256(d).digest() for d in extra)).hexdigest()
     return Configuration(directory, root, values, digest, has_errors(diags)), _dedupe(diags)
 
-
-__all__ = ["Configuration", "load_configuration", "SourceRange"]

@@ -162,7 +162,7 @@ def run(*args: str) -> tuple[int, str, str]:
     from sgplan.cli.workflow import ConfigErrors
 
     argv = list(args)
-    result = CliRunner().invoke(app, argv, obj={"argv": argv})
+    result = CliRunner().invoke(app, argv)
     if isinstance(result.exception, ConfigErrors):
         return 1, result.stdout, result.stderr  # what `main` makes of it: diagnostics printed, exit 1
     if result.exception is not None and not isinstance(result.exception, SystemExit):
