@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from sgplan.config.evaluate import Evaluator, Namespace, Scope
 from sgplan.config.load import Attribute, Block
 from sgplan.config.modules import META_ARGUMENTS, ModuleConfig
-from sgplan.config.values import EvalError, Unknown
+from sgplan.config.values import EvalError, Unknown, attribute_message
 from sgplan.config.variables import MISSING, finalize
 from sgplan.diagnostics import Diagnostic, error
 from sgplan.model import SourceRange
@@ -65,8 +65,9 @@ class ModuleInstance:
             return FAILED
 
     def report(self, exc: EvalError, attr: Attribute) -> None:
+        """Record `exc` as `file:line: attribute: message` (DESIGN §2: name the attribute)."""
         where = SourceRange(attr.range.file, exc.line or attr.range.line, exc.column or attr.range.column)
-        self.ctx.diags.append(error(exc.message, where))
+        self.ctx.diags.append(error(attribute_message(attr.name, exc.message), where))
 
     def _required(self, attr: Attribute, key: str) -> Any:
         """Evaluate for a reference from elsewhere: cycle-checked; a failure stops the caller."""
@@ -109,7 +110,7 @@ class ModuleInstance:
     def _group(self, label: str) -> Any:
         block = self.config.groups.get(label)
         if block is None:
-            raise EvalError(f'unknown security_group "{label}"')
+            raise EvalError(f'unknown security_group "{label}" (security_group.{label} is not declared in this module)')
         if label not in self._groups:
             address = f"{self.prefix}security_group.{label}"
             name_attr = block.attributes.get("name")

@@ -173,7 +173,8 @@ def _walk_body(
         meta = child.meta
         if previous is not None and _ends_on_line(previous, meta.line):
             # Terraform needs a newline between arguments and blocks; python-hcl2 does not.
-            diags.append(error("each argument and block must start on its own line", SourceRange(display, meta.line, meta.column)))
+            what = _name_of(child.children[0])
+            diags.append(error(f"{what}: each argument and block must start on its own line", SourceRange(display, meta.line, meta.column)))
         previous = child
         if child.data == "attribute":
             name = _name_of(child.children[0])

@@ -22,6 +22,11 @@ class EvalError(Exception):
         self.reported = reported
 
 
+def attribute_message(name: str, message: str) -> str:
+    """`name: message`, the one shape of every error found inside an attribute's value."""
+    return message if message.startswith(f"{name}: ") else f"{name}: {message}"
+
+
 class Unknown:
     """A value known only after apply. `address` is set when the value is exactly the id of the
     group at that address (so it can become a `model.GroupRef`); `refs` names every group it

@@ -13,7 +13,7 @@ from lark.exceptions import UnexpectedInput
 
 from sgplan.config.evaluate import Evaluator, Scope
 from sgplan.config.load import Attribute, Block, parse_source, parse_text
-from sgplan.config.values import EvalError, Unknown, as_set, to_bool, to_number, to_string, type_name
+from sgplan.config.values import EvalError, Unknown, as_set, attribute_message, to_bool, to_number, to_string, type_name
 from sgplan.diagnostics import Diagnostic, error, warning
 from sgplan.model import SourceRange
 
@@ -325,5 +325,5 @@ def _read_tfvars(
         try:
             values[name] = (evaluator.evaluate(attr.expr, Scope({})), attr.range)
         except EvalError as exc:
-            diags.append(error(exc.message, SourceRange(display, exc.line or attr.range.line, exc.column or 1)))
+            diags.append(error(attribute_message(name, exc.message), SourceRange(display, exc.line or attr.range.line, exc.column or 1)))
     return data
