@@ -12,7 +12,7 @@ from sgplan.config.load import Attribute, Block
 from sgplan.config.rules import GROUP_ID, build_rules
 from sgplan.config.values import Unknown, has_unknown, iterate, type_name
 from sgplan.diagnostics import error
-from sgplan.model import MAX_DESCRIPTION, MAX_NAME, Binding, GroupRef, Output, Rule, SecurityGroup, Settings, make_tags
+from sgplan.model import MAX_DESCRIPTION, MAX_GROUPS_PER_INSTANCE, MAX_NAME, Binding, GroupRef, Output, Rule, SecurityGroup, Settings, make_tags
 
 INSTANCE_ID = re.compile(r"^ins-[0-9a-z]+$")
 
@@ -170,9 +170,20 @@ def build_binding(inst: ModuleInstance, label: str, block: Block) -> list[Bindin
             diags.append(error(f"security_groups: {ref} is listed twice", groups_attr.range, address))
             ok = False
         seen.add(str(ref))
+    if len(refs) > MAX_GROUPS_PER_INSTANCE:
+        diags.append(
+            error(
+                f"security_groups: {len(refs)} groups, an instance can carry at most {MAX_GROUPS_PER_INSTANCE}",
+                groups_attr.range,
+                address,
+            )
+        )
+        ok = False
     if not ok:
         return []
-    return [Binding(address, ins, tuple(refs), block.range) for ins in dict.fromkeys(instances)]
+    # Each binding's origin is its instance_ids line: that is where an instance is named, so
+    # "bound twice" and "does not exist" point there (DESIGN §2: file:line and the attribute).
+    return [Binding(address, ins, tuple(refs), ids_range) for ins in dict.fromkeys(instances)]
 
 
 def build_outputs(inst: ModuleInstance) -> list[Output]:

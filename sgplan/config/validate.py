@@ -6,7 +6,6 @@ from __future__ import annotations
 from sgplan.diagnostics import Diagnostic, error
 from sgplan.model import (
     DEFAULT_RULES_PER_DIRECTION,
-    MAX_GROUPS_PER_INSTANCE,
     Binding,
     Direction,
     SecurityGroup,
@@ -67,9 +66,10 @@ def _group_problems(group: SecurityGroup, limit: int) -> list[Diagnostic]:
 
 
 def _binding_problems(bindings: tuple[Binding, ...]) -> list[Diagnostic]:
+    """An instance named by two binding blocks (bindings are authoritative, DESIGN §3). The
+    group count per instance is checked where the list is built (`build.build_binding`)."""
     diags: list[Diagnostic] = []
     owner: dict[str, Binding] = {}
-    too_many: set[str] = set()  # binding addresses already reported (one report per block)
     for binding in bindings:
         first = owner.get(binding.instance_id)
         if first is not None and first.address != binding.address:
@@ -83,14 +83,4 @@ def _binding_problems(bindings: tuple[Binding, ...]) -> list[Diagnostic]:
             )
             continue
         owner[binding.instance_id] = binding
-        if len(binding.security_groups) > MAX_GROUPS_PER_INSTANCE and binding.address not in too_many:
-            too_many.add(binding.address)
-            diags.append(
-                error(
-                    f"security_groups: {len(binding.security_groups)} groups for {binding.instance_id}, "
-                    f"an instance can carry at most {MAX_GROUPS_PER_INSTANCE}",
-                    binding.origin,
-                    binding.address,
-                )
-            )
     return diags

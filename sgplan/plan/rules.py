@@ -197,3 +197,96 @@ def rule_calls(
         summary = f"append {what} to {label}" if append else f"insert {what} at index {start} of {label}"
         emit("CreateSecurityGroupPolicies", bodies, summary, count)
     return calls
+
+
+def widening_free_calls(
+    live: Sequence[Rule],
+    desired: Sequence[Rule],
+    direction: str,
+    *,
+    group: str,
+    address: str | None,
+    stage: Stage,
+    version: int,
+    resolve: Mapping[str, str] | None = None,
+    quota: int | None = None,
+) -> list[Operation] | None:
+    """The "inserts first" variant of `rule_calls`: every new rule goes in (top-down, in desired
+    order) while the old rules are still there, then one call deletes the old ones.
+
+    Why it is safe: in every intermediate list, all live rules keep their relative order and the
+    new rules present are a prefix (in desired order) of the new rules, merged by the LCS. A
+    packet first matched by an old or kept rule is decided as in the live list; one first matched
+    by a new rule is decided as in the desired list. So the group decides each packet as it did
+    before or as it will after — never a third way (per group; across groups the planner checks).
+
+    None when this variant cannot run: a new rule would duplicate an old rule that is still
+    present (DuplicatePolicy, reference §2.7), the temporary list would pass `quota`, or the
+    script has nothing to insert or nothing to delete (then `rule_calls` is already as good).
+    """
+    pairs = align(live, desired)
+    kept_live = {i for i, _ in pairs}
+    kept_desired = {j for _, j in pairs}
+    old = [i for i in range(len(live)) if i not in kept_live]
+    new = [j for j in range(len(desired)) if j not in kept_desired]
+    if not old or not new:
+        return None
+    old_keys = {live[i].key() for i in old}
+    if any(desired[j].key() in old_keys for j in new):
+        return None
+    if quota is not None and len(live) + len(new) > quota:
+        return None
+    # The merged list: kept rules in order; in each gap the new rules first, then the old ones.
+    merged: list[tuple[str, int]] = []
+    prev_i = prev_j = -1
+    for i, j in [*pairs, (len(live), len(desired))]:
+        merged += [("new", s) for s in range(prev_j + 1, j)]
+        merged += [("old", d) for d in range(prev_i + 1, i)]
+        if i < len(live):
+            merged.append(("kept", i))
+        prev_i, prev_j = i, j
+    api_direction = "Ingress" if direction == "ingress" else "Egress"
+    label = address or group
+    calls: list[Operation] = []
+    count = len(live)
+
+    def emit(action: str, rules: list[dict], summary: str, count_after: int) -> None:
+        expected = version + len(calls)
+        calls.append(
+            Operation(
+                stage=stage,
+                service="vpc",
+                action=action,
+                params={"SecurityGroupId": group, "SecurityGroupPolicySet": {"Version": str(expected), api_direction: rules}},
+                address=address,
+                group=group,
+                expected_version=expected,
+                direction=direction,
+                expected_count=count_after,
+                summary=summary,
+            )
+        )
+
+    # Inserted top-down, every element before a new rule in `merged` is present when it goes in,
+    # so its PolicyIndex is its position in `merged`.
+    positions = [p for p, (kind, _) in enumerate(merged) if kind == "new"]
+    for run in _runs(positions):
+        start = run[0]
+        count += len(run)
+        append = run[-1] == len(merged) - 1
+        bodies = []
+        for p in run:
+            body = desired[merged[p][1]].to_api(resolve)
+            bodies.append(body if append else {"PolicyIndex": start, **body})
+        what = f"{len(run)} {direction} rule{'s' if len(run) > 1 else ''}"
+        summary = f"append {what} to {label}" if append else f"insert {what} at index {start} of {label}"
+        emit("CreateSecurityGroupPolicies", bodies, summary + " (before removing the rules they replace)", count)
+    doomed = sorted((p for p, (kind, _) in enumerate(merged) if kind == "old"), reverse=True)
+    count -= len(doomed)
+    emit(
+        "DeleteSecurityGroupPolicies",
+        [{"PolicyIndex": p} for p in doomed],
+        f"delete {direction} rule{'s' if len(doomed) > 1 else ''} {', '.join(str(p) for p in sorted(doomed))} of {label}",
+        count,
+    )
+    return calls

@@ -43,7 +43,7 @@ def test_display_path_is_relative_as_given(config_dir, monkeypatch: pytest.Monke
     ("text", "line", "fragment"),
     [
         ('security_group "a" {\n  name = "x"\n  name = "y"\n}\n', 3, 'duplicate attribute "name"'),
-        ('security_group "a" {\n  name = "x" description = "y"\n}\n', 2, "own line"),
+        ('security_group "a" {\n  name = "x" description = "y"\n}\n', 2, "description: each argument and block must start on its own line"),
         ('security_group "a" {\n  description = "x\ny"\n}\n', 2, "line break"),
         ('security_group "a" {}\nsecurity_group "a" {}\n', 2, 'duplicate security_group "a"'),
         ('resource_group "a" {}\n', 1, 'unknown block type "resource_group"'),

@@ -1,0 +1,99 @@
+"""The cloud as the planner imagines it between two calls: `SimState` and `step(state, op)`.
+
+Pure. Models only what decides access (rules in order, groups on instances), with the index
+semantics of the rule-writing actions (reference §2.7–§2.9); groups a plan creates are keyed by
+their placeholder (`${security_group.web.id}`), as the operations name them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Iterable, Mapping
+
+from sgplan.analysis.access import Templates
+from sgplan.analysis.exposure import AccessView
+from sgplan.model import CloudState, Direction, Rule, SecurityGroup
+from sgplan.plan.operation import Operation
+
+
+@dataclass(frozen=True, slots=True)
+class SimState:
+    """Groups by key (live id or placeholder) and each instance's group keys in binding order."""
+
+    groups: Mapping[str, SecurityGroup]
+    instances: Mapping[str, tuple[str, ...]]
+
+    @classmethod
+    def from_cloud(cls, live: CloudState) -> "SimState":
+        return cls({g.id: g for g in live.groups if g.id}, {i.instance_id: tuple(i.security_group_ids) for i in live.instances})
+
+    def carriers(self, key: str) -> set[str]:
+        """Instances whose policy includes group `key`."""
+        return {i for i, keys in self.instances.items() if key in keys}
+
+    def view(self, templates: Templates, instances: Iterable[str], groups: Iterable[str]) -> AccessView:
+        """An AccessView restricted to some instances (with all their groups) and some groups."""
+        wanted = set(instances)
+        chosen = {i: self.instances[i] for i in wanted if i in self.instances}
+        keys = set(groups) | {k for ks in chosen.values() for k in ks}
+        return AccessView({k: self.groups[k] for k in keys if k in self.groups}, chosen, templates)
+
+
+def affected(state: SimState, op: Operation) -> tuple[set[str], set[str]]:
+    """(instances, groups) whose policy `op` can change when applied to `state`."""
+    if op.action == "ModifyInstancesAttribute":
+        return set(op.params.get("InstanceIds") or ()), set()
+    key = op.params.get("SecurityGroupId") or op.group
+    if key is None:
+        return set(), set()
+    return state.carriers(key), {key}
+
+
+def step(state: SimState, op: Operation) -> SimState:
+    """`state` after `op` (calls that do not change access return it unchanged)."""
+    params = op.params
+    if op.action == "CreateSecurityGroupWithPolicies":
+        body = params.get("SecurityGroupPolicySet") or {}
+        group = SecurityGroup(
+            name=str(params.get("GroupName", "")),
+            ingress=tuple(_rule(b) for b in body.get("Ingress") or ()),
+            egress=tuple(_rule(b) for b in body.get("Egress") or ()),
+            id=op.group,
+            address=op.address,
+        )
+        return replace(state, groups={**state.groups, op.group or "": group})
+    if op.action == "ModifyInstancesAttribute":
+        target = tuple(params.get("SecurityGroups") or ())
+        return replace(state, instances={**state.instances, **{i: target for i in params.get("InstanceIds") or ()}})
+    if op.action == "DeleteSecurityGroup":
+        key = params["SecurityGroupId"]
+        return replace(state, groups={k: g for k, g in state.groups.items() if k != key})
+    if op.action in ("CreateSecurityGroupPolicies", "DeleteSecurityGroupPolicies", "ReplaceSecurityGroupPolicy"):
+        key = params["SecurityGroupId"]
+        group = state.groups[key]
+        policy_set = {k: v for k, v in params["SecurityGroupPolicySet"].items() if k != "Version"}
+        for api_direction, bodies in policy_set.items():
+            direction = Direction.INGRESS if api_direction == "Ingress" else Direction.EGRESS
+            rules = _edit(list(group.rules(direction)), op.action, bodies)
+            group = group.with_rules(direction, tuple(rules))
+        return replace(state, groups={**state.groups, key: group})
+    return state
+
+
+def _rule(body: Mapping[str, Any]) -> Rule:
+    return Rule.from_api({k: v for k, v in body.items() if k != "PolicyIndex"})
+
+
+def _edit(rules: list[Rule], action: str, bodies: list[dict[str, Any]]) -> list[Rule]:
+    if action == "DeleteSecurityGroupPolicies":
+        doomed = {int(b["PolicyIndex"]) for b in bodies}
+        return [r for i, r in enumerate(rules) if i not in doomed]
+    if action == "ReplaceSecurityGroupPolicy":
+        for body in bodies:
+            rules[int(body["PolicyIndex"])] = _rule(body)
+        return rules
+    # CreateSecurityGroupPolicies: a run shares one PolicyIndex (inserted in order there), or appends.
+    index = bodies[0].get("PolicyIndex") if bodies else None
+    at = len(rules) if index is None else int(index)
+    rules[at:at] = [_rule(b) for b in bodies]
+    return rules
