@@ -175,7 +175,7 @@ def _perturb(text: str, draw: st.DrawFn) -> str:
 
 
 @needs_hclfmt
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data(), _documents)
 def test_format_matches_hclfmt_on_perturbed_documents(data: st.DataObject, doc: list) -> None:
     from sgplan.render.hcl import render

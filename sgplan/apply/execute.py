@@ -1,5 +1,10 @@
-"""Running a plan against a cloud: walk the scheduled stages, substitute created ids, retry what is
-retryable, stop a group at its first Version conflict, and wait for asynchronous bindings.
+"""Running a plan against a cloud: walk the scheduled batches (chains of a batch in parallel, up
+to `parallelism`), substitute created ids, retry what is retryable, stop a group at its first
+Version conflict, and wait for asynchronous bindings.
+
+Throttling is the client's job (the SDK client holds the per-action token buckets of
+`cloud/ratelimit.py`, shared by all threads), so apply adds no second limiter. A client that does
+not say it is thread-safe (`thread_safe = True`) gets its calls serialised behind a lock.
 
 The only I/O of `apply/` (API calls and sleeps), both passed in.
 
@@ -16,7 +21,9 @@ Other calls (attributes, bindings) set absolute values and are simply repeated.
 from __future__ import annotations
 
 import random
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -62,11 +69,36 @@ def execute(
     progress: Callable[[str], None] | None = None,
     poll_interval: float = POLL_INTERVAL,
     bind_timeout: float = BIND_TIMEOUT,
+    parallelism: int = 1,
+    thread_safe: bool | None = None,
 ) -> ApplyResult:
-    """Apply `plan` through `client`; never raises for cloud errors (they are in the result)."""
+    """Apply `plan` through `client`; never raises for cloud errors (they are in the result).
+
+    `parallelism` chains of a batch run at once; `thread_safe` (default: the client's own
+    `thread_safe` attribute) says whether calls may overlap, else they are serialised.
+    """
+    if thread_safe is None:
+        thread_safe = bool(getattr(client, "thread_safe", False))
+    if parallelism > 1 and not thread_safe:
+        client = _Serialised(client)
     run = _Run(plan, client, sleep, rng or random.Random(), progress or (lambda _line: None), poll_interval, bind_timeout)
+    run.parallelism = max(1, parallelism)
     run.walk()
     return run.result
+
+
+class _Serialised:
+    """An ApiClient wrapper that lets one call through at a time (the file cloud's engine is not
+    thread-safe: its state is a plain dict)."""
+
+    def __init__(self, inner: ApiClient) -> None:
+        self.inner = inner
+        self.region = inner.region
+        self._lock = threading.Lock()
+
+    def call(self, service: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            return self.inner.call(service, action, params)
 
 
 class _Run:
@@ -85,24 +117,34 @@ class _Run:
         self.created_versions: dict[str, int] = {}  # id → Version right after creation
         self.total = len(plan.operations)
         self.done = 0
+        self.parallelism = 1
+        self.lock = threading.Lock()  # guards result, ids, counters and progress across chains
 
     # -- walking ---------------------------------------------------------------------------
 
     def walk(self) -> None:
-        stages = schedule(self.plan.operations)
-        for position, stage in enumerate(stages):
-            for wave in stage.waves:
-                for chain in wave:
-                    # Chains of one wave are independent: this loop could hand them to a pool.
-                    self._run_chain(chain.operations)
-            if self.result.errors:
-                later = sum(len(c.operations) for s in stages[position + 1 :] for w in s.waves for c in w)
-                if later:
-                    self.result.skipped += later
-                    self.result.errors.append(
-                        f"stopped after stage {int(stage.stage)} ({stage.stage.title}): {later} later call(s) not made"
-                    )
-                break
+        batches = schedule(self.plan.operations)
+        pool = ThreadPoolExecutor(max_workers=self.parallelism) if self.parallelism > 1 else None
+        try:
+            for position, batch in enumerate(batches):
+                if pool is None or len(batch.chains) == 1:
+                    for chain in batch.chains:
+                        self._run_chain(chain.operations)
+                else:
+                    for future in [pool.submit(self._run_chain, chain.operations) for chain in batch.chains]:
+                        future.result()
+                if self.result.errors:
+                    # Later calls were checked for exposure assuming this batch had completed.
+                    later = sum(b.size for b in batches[position + 1 :])
+                    if later:
+                        self.result.skipped += later
+                        self.result.errors.append(
+                            f"stopped after step {self.done} of {self.total}: {later} later call(s) not made"
+                        )
+                    break
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
         self.result.calls = self.counters.calls
         self.result.retries = self.counters.retries
         self.result.created = dict(self.ids)
@@ -112,24 +154,32 @@ class _Run:
             try:
                 self._run(op)
             except _Conflict as exc:
-                self.result.conflicts.append(str(exc))
-                self.result.errors.append(str(exc))
+                with self.lock:
+                    self.result.conflicts.append(str(exc))
+                    self.result.errors.append(str(exc))
             except CloudError as exc:
-                self.result.errors.append(f"{op.summary}: {exc.code}: {exc.message}" if exc.message else f"{op.summary}: {exc.code}")
+                with self.lock:
+                    self.result.errors.append(
+                        f"{op.summary}: {exc.code}: {exc.message}" if exc.message else f"{op.summary}: {exc.code}"
+                    )
             else:
-                self.result.completed += 1
+                with self.lock:
+                    self.result.completed += 1
                 continue
             # Nothing more on this group (or instance batch) after a failure.
-            self.result.skipped += len(operations) - position - 1
+            with self.lock:
+                self.result.skipped += len(operations) - position - 1
             return
 
     def _run(self, op: Operation) -> None:
-        params = substitute(op.params, self.ids)
+        with self.lock:
+            params = substitute(op.params, self.ids)
         missing = placeholders_in(params)
         if missing:
             raise CloudError("Skipped", f"not attempted: {', '.join(sorted(missing))} was not created")
-        self.done += 1
-        self.progress(f"[{self.done}/{self.total}] {op.summary}")
+        with self.lock:
+            self.done += 1
+            self.progress(f"[{self.done}/{self.total}] {op.summary}")
         expected = op.expected_version
         if op.version_offset is not None:
             group_id = params["SecurityGroupId"]
@@ -146,17 +196,41 @@ class _Run:
             response = self._call(op.service, op.action, params, settled)
         except CloudError as exc:
             if exc.code == VERSION_MISMATCH:
+                if op.is_rule_edit and self._own_edit(op, params, expected):
+                    return
                 raise _Conflict(self._conflict_message(op, params["SecurityGroupId"], expected)) from None
             raise
         if op.action == "CreateSecurityGroupWithPolicies" and op.address:
-            self.ids[op.address] = response["SecurityGroup"]["SecurityGroupId"]
+            with self.lock:
+                self.ids[op.address] = response["SecurityGroup"]["SecurityGroupId"]
         if op.action == "ModifyInstancesAttribute":
             self._wait_for(list(params["InstanceIds"]))
 
     def _call(self, service: str, action: str, params: dict[str, Any],
               settled: Callable[[CloudError], dict[str, Any] | None] | None = None) -> dict[str, Any]:
-        return call_with_retry(self.client, service, action, params, sleep=self.sleep, rng=self.rng,
-                               counters=self.counters, settled=settled)
+        counters = Counters()
+        try:
+            return call_with_retry(self.client, service, action, params, sleep=self.sleep, rng=self.rng,
+                                   counters=counters, settled=settled)
+        finally:
+            with self.lock:
+                self.counters.calls += counters.calls
+                self.counters.retries += counters.retries
+
+    def _own_edit(self, op: Operation, params: dict[str, Any], expected: int | None) -> bool:
+        """After VersionMismatch: did an earlier attempt of this very call apply (a retry inside
+        the client after a lost answer)? Yes only when the Version moved by exactly one and the
+        rules show the edit; anything else is someone else's change — a conflict."""
+        if expected is None:
+            return False
+        try:
+            policy = self._policies(params["SecurityGroupId"])
+        except CloudError:
+            return False
+        api_direction = "Ingress" if op.direction == "ingress" else "Egress"
+        return int(policy.get("Version") or 0) == expected + 1 and _looks_applied(
+            op, params["SecurityGroupPolicySet"][api_direction], policy.get(api_direction) or []
+        )
 
     # -- looking at the cloud --------------------------------------------------------------
 
@@ -166,7 +240,9 @@ class _Run:
     def _created_version(self, group_id: str) -> int:
         """The Version of a group this run created, read once right after its creation."""
         if group_id not in self.created_versions:
-            self.created_versions[group_id] = int(self._policies(group_id).get("Version") or 0)
+            version = int(self._policies(group_id).get("Version") or 0)
+            with self.lock:
+                self.created_versions.setdefault(group_id, version)
         return self.created_versions[group_id]
 
     def _conflict_message(self, op: Operation, group_id: str, expected: int | None) -> str:

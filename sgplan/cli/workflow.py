@@ -108,7 +108,9 @@ def read_live_for(ws: Workspace, client: ApiClient) -> CloudState:
     from sgplan.cloud.reader import read_live
 
     pinned = [g.id for g in ws.settings_desired.groups if g.id]
-    return read_live(client, stack=ws.settings_desired.settings.stack, pinned_ids=pinned, with_templates=True)
+    # Backends that can run calls concurrently (the SDK client, under its rate limits) offer `map`.
+    return read_live(client, stack=ws.settings_desired.settings.stack, pinned_ids=pinned, with_templates=True,
+                     map_fn=getattr(client, "map", map))
 
 
 def evaluate_against(ws: Workspace, live: CloudState) -> DesiredState:

@@ -9,6 +9,7 @@ from typing import Any
 from sgplan.config.evaluate import Scope
 from sgplan.config.instance import FAILED, ModuleInstance
 from sgplan.config.load import Attribute, Block
+from sgplan.config.nodes import Ref
 from sgplan.config.rules import GROUP_ID, build_rules
 from sgplan.config.values import Unknown, has_unknown, iterate, type_name
 from sgplan.diagnostics import error
@@ -107,11 +108,10 @@ def _dynamic_rules(inst: ModuleInstance, block: Block, address: str) -> list[Rul
     iterator = block.labels[0]
     if "iterator" in block.attributes:
         node = block.attributes["iterator"].expr
-        leaf = node.children[0] if node.data == "expr_term" and len(node.children) == 1 else node
-        if leaf.data != "identifier":
+        if not isinstance(node, Ref) or len(node.names) != 1:  # the walker makes plain names Refs
             diags.append(error("iterator: must be a plain name", block.attributes["iterator"].range, address))
             return []
-        iterator = str(leaf.children[0])
+        iterator = node.names[0]
     collection = inst.value(for_each_attr)
     if collection is FAILED:
         return []

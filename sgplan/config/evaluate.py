@@ -12,6 +12,7 @@ from typing import Any, Callable, Mapping
 from lark import Token, Tree
 
 from sgplan.config.functions import FUNCTIONS, call
+from sgplan.config.nodes import Const, Ref, position
 from sgplan.config.templates import For, If, Interp, Part, compile_string, heredoc_string, unescape
 from sgplan.config.values import (
     EvalError,
@@ -79,7 +80,7 @@ class Evaluator:
             "float_lit": lambda n, s: number(float(n.children[0])),
             "literal_value": self._literal,
             "string": self._string,
-            "template_string": lambda n, s: unescape(str(n.children[0])[2:-2], n.meta.line),
+            "template_string": lambda n, s: unescape(str(n.children[0])[2:-2], position(n)[0]),
             "heredoc_template": self._heredoc,
             "heredoc_template_trim": self._heredoc,
             "identifier": lambda n, s: s.lookup(str(n.children[0])),
@@ -96,6 +97,9 @@ class Evaluator:
             "binary_op": self._binary,
             "unary_op": self._unary,
             "interpolation": lambda n, s: self.evaluate(_trees(n)[0], s),
+            "sgplan_const": self._const,
+            "sgplan_ref": self._ref,
+            "sgplan_list": lambda n, s: [self.evaluate(item, s) for item in n.items],
         }
 
     def evaluate(self, node: Tree, scope: Scope) -> Any:
@@ -107,11 +111,29 @@ class Evaluator:
             return handler(node, scope)
         except EvalError as exc:
             if not exc.line and not exc.reported:
-                exc.line = getattr(node.meta, "line", 0)
-                exc.column = getattr(node.meta, "column", 0)
+                exc.line, exc.column = position(node)
             raise
         except RecursionError:
-            raise EvalError("expression is nested too deeply", getattr(node.meta, "line", 0)) from None
+            raise EvalError("expression is nested too deeply", position(node)[0]) from None
+
+    # -- compact nodes (nodes.py) ----------------------------------------------------------------
+
+    @staticmethod
+    def _const(node: Const, scope: Scope) -> Any:
+        value = node.value
+        # Literal lists and maps are shared by every evaluation: hand out copies.
+        if isinstance(value, list):
+            return list(value)
+        if isinstance(value, dict):
+            return dict(value)
+        return value
+
+    def _ref(self, node: Ref, scope: Scope) -> Any:
+        names = node.names
+        value = scope.lookup(names[0])
+        for name in names[1:]:
+            value = self._attr(value, name)
+        return value
 
     # -- literals and templates ----------------------------------------------------------------
 
@@ -176,7 +198,7 @@ class Evaluator:
                     try:
                         out.append(to_string(value, "interpolated value"))
                     except EvalError as exc:
-                        exc.line = exc.line or getattr(part.expr.meta, "line", 0)
+                        exc.line = exc.line or position(part.expr)[0]
                         raise
             elif isinstance(part, If):
                 condition = self.evaluate(part.condition, scope)
@@ -206,7 +228,7 @@ class Evaluator:
                 unknown.append(key)
                 continue
             if key in out:
-                raise EvalError(f'duplicate key "{key}" in object', elem.meta.line, elem.meta.column)
+                raise EvalError(f'duplicate key "{key}" in object', *position(elem))
             out[key] = self.evaluate(value_node, scope)
         return Unknown.of(*unknown) if unknown else out
 

@@ -14,6 +14,8 @@ from typing import Iterator
 from lark import Token, Tree
 from lark.exceptions import UnexpectedInput
 
+from sgplan.config.nodes import Expr, position, simplify
+from sgplan.config.parser import parse
 from sgplan.diagnostics import Diagnostic, error
 from sgplan.model import SourceRange
 
@@ -25,7 +27,7 @@ class Attribute:
     """`name = expr` with the position of its name."""
 
     name: str
-    expr: Tree
+    expr: Expr  # a Lark tree, or a compact node for the common simple shapes (nodes.py)
     range: SourceRange
 
 
@@ -75,12 +77,10 @@ def gc_paused() -> Iterator[None]:
 def parse_text(text: str) -> Tree:
     """Parse HCL text into python-hcl2's raw tree; raises lark's UnexpectedInput.
 
-    The single entry point for parsing, so a content-hash cache can sit here.
+    Trees carry no node positions (see parser.py); use `nodes.position`.
     """
-    import hcl2  # deferred: importing hcl2 builds or loads the grammar
-
     with gc_paused():
-        return hcl2.parses_to_tree(text)
+        return parse(text)
 
 
 def read_file(path: Path, display: str) -> tuple[SourceFile, list[Diagnostic]]:
@@ -153,7 +153,7 @@ def _label_of(node: Tree | Token, display: str, diags: list[Diagnostic]) -> str:
             if isinstance(child, Token) and child.type == "STRING_CHARS":
                 text += child
             else:
-                diags.append(error("block labels cannot contain templates", SourceRange(display, node.meta.line, node.meta.column)))
+                diags.append(error("block labels cannot contain templates", SourceRange(display, *position(node))))
         return text
     return _name_of(node)
 
@@ -170,20 +170,22 @@ def _walk_body(
         if child.data == "new_line_or_comment":
             previous = None
             continue
-        meta = child.meta
-        if previous is not None and _ends_on_line(previous, meta.line):
+        # The first token of an attribute or block is its name: that is where it starts.
+        name_token = child.children[0].children[0]
+        line, column = name_token.line, name_token.column
+        if previous is not None and _ends_on_line(previous, line):
             # Terraform needs a newline between arguments and blocks; python-hcl2 does not.
-            what = _name_of(child.children[0])
-            diags.append(error(f"{what}: each argument and block must start on its own line", SourceRange(display, meta.line, meta.column)))
+            what = str(name_token)
+            diags.append(error(f"{what}: each argument and block must start on its own line", SourceRange(display, line, column)))
         previous = child
         if child.data == "attribute":
-            name = _name_of(child.children[0])
-            at = SourceRange(display, meta.line, meta.column)
+            name = str(name_token)
+            at = SourceRange(display, line, column)
             if name in attributes:
                 first = attributes[name].range.line
                 diags.append(error(f'duplicate attribute "{name}" (first set at line {first})', at))
                 continue
-            attributes[name] = Attribute(name, child.children[2], at)
+            attributes[name] = Attribute(name, simplify(child.children[2]), at)
         elif child.data == "block":
             blocks.append(_walk_block(child, display, diags))
     return Block(block_type, labels, attributes, tuple(blocks), where)
@@ -219,6 +221,7 @@ def _walk_block(node: Tree, display: str, diags: list[Diagnostic]) -> Block:
                 body = child
             elif child.data != "new_line_or_comment":
                 labels.append(_label_of(child, display, diags))
-    where = SourceRange(display, node.meta.line, node.meta.column)
+    name_token = kids[0].children[0]
+    where = SourceRange(display, name_token.line, name_token.column)
     assert body is not None  # the grammar guarantees a body
     return _walk_body(body, block_type, tuple(labels), where, display, diags)

@@ -79,7 +79,7 @@ def compile_string(node: Tree, heredoc: bool = False) -> tuple[Part, ...]:
                 flat.append(("lit", unescape(str(child), child.line), False, False, child.line))
             continue
         kind = child.data
-        line = child.meta.line
+        line = _line(child)
         if kind == "interpolation":
             expr = [c for c in child.children if isinstance(c, Tree)][0]
             flat.append(("interp", expr, False, False, line))
@@ -100,6 +100,12 @@ def compile_string(node: Tree, heredoc: bool = False) -> tuple[Part, ...]:
     if rest < len(flat):
         raise EvalError(f"unexpected %{{ {flat[rest][0]} }} directive", flat[rest][4])
     return parts
+
+
+def _line(node: Tree) -> int:
+    """Line of a template part (its first token is `${` or `%{`; trees carry no positions)."""
+    token = node.children[0] if node.children else None
+    return token.line if isinstance(token, Token) and token.line else 0
 
 
 def _apply_strip_markers(flat: list) -> None:

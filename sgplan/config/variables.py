@@ -13,6 +13,7 @@ from lark.exceptions import UnexpectedInput
 
 from sgplan.config.evaluate import Evaluator, Scope
 from sgplan.config.load import Attribute, Block, parse_source, parse_text
+from sgplan.config.nodes import Const, ListOf, Ref
 from sgplan.config.values import EvalError, Unknown, as_set, attribute_message, to_bool, to_number, to_string, type_name
 from sgplan.diagnostics import Diagnostic, error, warning
 from sgplan.model import SourceRange
@@ -50,19 +51,18 @@ class Variable:
 
 def parse_type(node: Tree) -> Type:
     """A type constraint expression (`list(string)`, `object({a = number})`, …) → Type."""
+    if isinstance(node, (Const, Ref, ListOf)):  # the walker's compact forms of `string`, `"list"`
+        if isinstance(node, Ref) and len(node.names) == 1:
+            return _named_type(node.names[0])
+        if isinstance(node, Const) and isinstance(node.value, str):
+            return _legacy_type(node.value)
+        raise EvalError("invalid type constraint")
     if node.data == "expr_term" and len(node.children) == 1:
         return parse_type(node.children[0])
     if node.data == "identifier":
-        name = str(node.children[0])
-        if name in _PRIMITIVES or name == "any":
-            return (name,)
-        raise EvalError(f'unknown type "{name}"')
-    if node.data == "string":  # legacy quoted types: "string", "list", "map"
-        text = "".join(str(p.children[0]) for p in node.children if isinstance(p, Tree))
-        legacy = {"string": ("string",), "list": ("list", ("string",)), "map": ("map", ("string",))}
-        if text in legacy:
-            return legacy[text]
-        raise EvalError(f'unknown type "{text}"')
+        return _named_type(str(node.children[0]))
+    if node.data == "string":
+        return _legacy_type("".join(str(p.children[0]) for p in node.children if isinstance(p, Tree)))
     if node.data == "function_call":
         name = str(node.children[0].children[0])
         args_node = next((c for c in node.children if isinstance(c, Tree) and c.data == "arguments"), None)
@@ -78,6 +78,20 @@ def parse_type(node: Tree) -> Type:
             return ("object", _object_attributes(_unwrap(args[0])))
         raise EvalError(f"invalid type constraint {name}(…)")
     raise EvalError("invalid type constraint")
+
+
+def _named_type(name: str) -> Type:
+    if name in _PRIMITIVES or name == "any":
+        return (name,)
+    raise EvalError(f'unknown type "{name}"')
+
+
+def _legacy_type(text: str) -> Type:
+    """Quoted types from old Terraform: "string", "list", "map"."""
+    legacy = {"string": ("string",), "list": ("list", ("string",)), "map": ("map", ("string",))}
+    if text in legacy:
+        return legacy[text]
+    raise EvalError(f'unknown type "{text}"')
 
 
 def _unwrap(node: Tree) -> Tree:

@@ -11,9 +11,12 @@ from dataclasses import replace
 from typing import Mapping, Sequence
 
 import sgplan
+from sgplan.analysis.access import Templates
+from sgplan.analysis.exposure import TransientExposure
 from sgplan.diagnostics import Diagnostic, error, has_errors, warning
 from sgplan.model import (
     ADDRESS_TAG,
+    DEFAULT_RULES_PER_DIRECTION,
     PREVENT_DESTROY_TAG,
     STACK_TAG,
     CloudState,
@@ -27,7 +30,9 @@ from sgplan.plan.bindings import binding_changes
 from sgplan.plan.match import match_groups
 from sgplan.plan.operation import Operation, Stage, placeholder
 from sgplan.plan.plan import Fingerprint, Plan, ResourceChange
-from sgplan.plan.rules import edit_script, rule_calls, rule_changes
+from sgplan.plan.ordering import make_units, safe_order, with_footprints
+from sgplan.plan.rules import edit_script, rule_calls, rule_changes, widening_free_calls
+from sgplan.plan.simulate import SimState
 
 DIRECTIONS = (Direction.INGRESS, Direction.EGRESS)
 
@@ -63,6 +68,7 @@ def make_plan(desired: DesiredState, live: CloudState, *, cloud: str, region: st
     changes: list[ResourceChange] = []
     ops: list[Operation] = []
     touched: dict[str, int] = {}
+    alternatives: dict[str, tuple[Operation, ...]] = {}
 
     # Stage 1: create new groups (and replacements) in reference order.
     create_changes, create_ops, create_diags = _creates(
@@ -80,7 +86,7 @@ def make_plan(desired: DesiredState, live: CloudState, *, cloud: str, region: st
         g = matched.get(d.address)
         if g is None:
             continue
-        change, group_ops, group_diags = _update(d, g, resolve)
+        change, group_ops, group_diags = _update(d, g, resolve, alternatives)
         changes.append(change)
         ops += group_ops
         diags += group_diags
@@ -154,6 +160,15 @@ def make_plan(desired: DesiredState, live: CloudState, *, cloud: str, region: st
     )
     if has_errors(diags):
         return None, diags
+    ordered, exposures = _safe_sequence(sorted(ops, key=lambda op: op.stage), alternatives, live)
+    warnings_ = [d.message if not d.address else f"{d.address}: {d.message}" for d in diags]
+    if exposures:
+        warnings_.append(
+            "no exposure-safe order exists for this change: during apply, "
+            + "; ".join(str(x) for x in exposures[:5])
+            + (f"; and {len(exposures) - 5} more" if len(exposures) > 5 else "")
+            + " (apply refuses unless --allow-transient-exposure)"
+        )
     plan = Plan(
         region=region,
         stack=stack,
@@ -161,12 +176,23 @@ def make_plan(desired: DesiredState, live: CloudState, *, cloud: str, region: st
         config_hash=desired.config_hash,
         fingerprint=fingerprint,
         resource_changes=tuple(changes),
-        operations=tuple(sorted(ops, key=lambda op: op.stage)),
+        operations=tuple(ordered),
         outputs=desired.outputs,
-        warnings=tuple(d.message if not d.address else f"{d.address}: {d.message}" for d in diags),
+        warnings=tuple(warnings_),
         sgplan_version=sgplan.__version__,
+        transient_exposure=tuple(exposures),
     )
     return plan, diags
+
+
+def _safe_sequence(
+    ops: Sequence[Operation], alternatives: Mapping[str, tuple[Operation, ...]], live: CloudState
+) -> tuple[list[Operation], list[TransientExposure]]:
+    """The calls in an exposure-safe order (DESIGN §6), each with its footprint, and what the
+    chosen order would still expose when no safe order was found."""
+    before = SimState.from_cloud(live)
+    ordered, exposures = safe_order(make_units(ops, dict(alternatives)), before, Templates.from_state(live))
+    return with_footprints(before, ordered), exposures
 
 
 def _needs_replace(address: str, g: SecurityGroup, desired: DesiredState) -> bool:
@@ -325,8 +351,13 @@ def _refs(d: SecurityGroup) -> set[str]:
     return {a for r in (*d.ingress, *d.egress) for a in r.refs()}
 
 
-def _update(d: SecurityGroup, g: SecurityGroup, resolve: Mapping[str, str]) -> tuple[ResourceChange, list[Operation], list[Diagnostic]]:
-    """In-place changes of an existing group: attributes, then each direction's edit script."""
+def _update(
+    d: SecurityGroup, g: SecurityGroup, resolve: Mapping[str, str], alternatives: dict[str, tuple[Operation, ...]]
+) -> tuple[ResourceChange, list[Operation], list[Diagnostic]]:
+    """In-place changes of an existing group: attributes, then each direction's edit script.
+
+    When another call sequence reaches the same rules more safely, it goes to `alternatives`.
+    """
     ops: list[Operation] = []
     diags: list[Diagnostic] = []
     notes: list[str] = []
@@ -351,8 +382,9 @@ def _update(d: SecurityGroup, g: SecurityGroup, resolve: Mapping[str, str]) -> t
         note = "prevent_destroy is only recorded (as a tag) when sgplan creates the group"
         notes.append(note)
         diags.append(warning(note, d.origin, d.address))
-    version = _version(g)
+    version = alt_version = _version(g)
     lines = []
+    alternative = list(ops)  # the "inserts before deletes" sequence, offered to the ordering
     for direction in DIRECTIONS:
         live_rules, want = g.rules(direction), d.rules(direction)
         script = edit_script(live_rules, want)
@@ -363,6 +395,19 @@ def _update(d: SecurityGroup, g: SecurityGroup, resolve: Mapping[str, str]) -> t
         version += len(calls)
         ops += calls
         lines += rule_changes(script, live_rules, want, direction.value)
+        alt = widening_free_calls(
+            live_rules, want, direction.value, group=g.id or "", address=d.address, stage=Stage.EDIT_GROUPS,
+            version=alt_version, resolve=resolve, quota=DEFAULT_RULES_PER_DIRECTION,
+        )
+        if alt is None:
+            alt = rule_calls(
+                script, live_rules, want, direction.value, group=g.id, address=d.address,
+                stage=Stage.EDIT_GROUPS, version=alt_version, resolve=resolve,
+            )
+        alt_version += len(alt)
+        alternative += alt
+    if alternative != ops and g.id:
+        alternatives[g.id] = tuple(alternative)
     change = ResourceChange(
         address=d.address,
         type="security_group",

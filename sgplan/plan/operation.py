@@ -89,7 +89,9 @@ class Operation:
     creates, the Version is only known after creation: `version_offset` then counts the rule calls
     made on it since, and apply fills `Version` = created Version + offset. `expected_count` is the
     direction's rule count after the call (apply uses it to recognise an edit that a dropped
-    connection hid). `summary` is the human line the renderers print.
+    connection hid). `summary` is the human line the renderers print. `affects` is what the call
+    touches (instances, groups written or read) at its place in the order: apply runs calls in
+    parallel only when their footprints are apart (see `plan/ordering.footprint`).
     """
 
     stage: Stage
@@ -104,6 +106,7 @@ class Operation:
     expected_count: int | None = None
     summary: str = ""
     instance_ids: tuple[str, ...] = field(default=())
+    affects: tuple[str, ...] = field(default=())  # footprint for parallel apply (plan/ordering.py)
 
     @property
     def is_rule_edit(self) -> bool:

@@ -181,6 +181,7 @@ def _operation_to_dict(op: Operation) -> dict[str, Any]:
     out = {f.name: getattr(op, f.name) for f in dataclasses.fields(Operation)}
     out["stage"] = int(op.stage)
     out["instance_ids"] = list(op.instance_ids)
+    out["affects"] = list(op.affects)
     return out
 
 
@@ -188,6 +189,7 @@ def _operation_from_dict(d: dict[str, Any]) -> Operation:
     values = dict(d)
     values["stage"] = Stage(values["stage"])
     values["instance_ids"] = tuple(values.get("instance_ids", ()))
+    values["affects"] = tuple(values.get("affects", ()))
     return Operation(**values)
 
 

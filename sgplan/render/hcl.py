@@ -67,6 +67,8 @@ def quote(text: str) -> str:
     >>> quote('say "hi" ${x}')
     '"say \\\\"hi\\\\" $${x}"'
     """
+    if text.isprintable() and '"' not in text and "\\" not in text and "{" not in text:
+        return f'"{text}"'  # the common case, fast: nothing to escape
     out: list[str] = []
     for char in text:
         if char == "\\":

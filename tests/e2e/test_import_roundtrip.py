@@ -158,7 +158,7 @@ def roundtrip(estate: dict[str, Any], tmp: Path, layout: str) -> None:
         assert unchanged(*files) == (True, "")
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(estates(), st.sampled_from(["file", "dir"]))
 def test_import_then_plan_is_empty_and_formatted(estate: dict[str, Any], layout: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:

@@ -117,7 +117,7 @@ _documents = st.lists(st.one_of(_blocks, _attributes, st.builds(Comment, _text))
 
 
 @needs_hclfmt
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_documents)
 def test_hclfmt_leaves_every_rendered_document_unchanged(doc: list) -> None:
     text = render(doc)
