@@ -255,3 +255,32 @@ def test_destroy_needs_allow_destroy_with_auto_approve(cloud, quickstart: Path, 
     assert done.code == 0, done.err
     assert [g["SecurityGroupName"] for g in target.load()["SecurityGroups"]] == ["quickstart-web"]
     assert run_cli(capsys, "plan", quickstart, "--cloud", target.spec, "--detailed-exitcode").code == 0
+
+
+def test_snapshot_of_http_fake_plans_the_same_offline(quickstart: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    """The recorded fake: `snapshot` of the HTTP fake, planned with `--cloud file:`, gives the same plan."""
+    from sgplan.fakecloud.server import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, start_server
+
+    state = tmp_path / "served.json"
+    state.write_text((quickstart / "live.json").read_text())
+    for name in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TENCENTCLOUD_SECRET_ID", DEFAULT_SECRET_ID)
+    monkeypatch.setenv("TENCENTCLOUD_SECRET_KEY", DEFAULT_SECRET_KEY)
+    server = start_server(state)
+    try:
+        assert run_cli(capsys, "apply", quickstart, "--cloud", server.url, "--auto-approve").code == 0
+        # Drift the configuration so the plan has rule-level work against existing groups.
+        text = (quickstart / "main.sg.hcl").read_text().replace('"80,443"', '"443"')
+        (quickstart / "main.sg.hcl").write_text(text)
+        snap = tmp_path / "snap.json"
+        recorded = run_cli(capsys, "snapshot", "--out", snap, "--cloud", server.url, "--region", "ap-guangzhou")
+        assert recorded.code == 0, recorded.err
+        online = run_cli(capsys, "plan", quickstart, "--cloud", server.url, "--json").json()
+    finally:
+        server.stop()
+    offline = run_cli(capsys, "plan", quickstart, "--cloud", f"file:{snap}", "--json").json()
+    assert online["summary"] == offline["summary"] == {**online["summary"], "update": 1}
+    assert online["resource_changes"] == offline["resource_changes"]
+    assert online["operations"] == offline["operations"]
+    assert DEFAULT_SECRET_KEY not in snap.read_text()
