@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from sgplan.analysis.planned import annotate_plan
 from sgplan.cloud import ApiClient, open_client
 from sgplan.diagnostics import Diagnostic, Severity, UserError, has_errors, sort_key
 from sgplan.model import CloudState, DesiredState
@@ -133,17 +134,9 @@ def make_plan_for(ws: Workspace, client: ApiClient):
         print_diagnostics(list(ws.warnings) + list(diags))
         raise ConfigErrors()
     print_diagnostics(list(ws.warnings) + list(diags))
-    plan = attach_analysis(plan, live)
+    # Exposure changes and findings; the desired groups carry source lines and ignore_findings.
+    plan = annotate_plan(plan, live, desired.groups)
     return plan, live
-
-
-def attach_analysis(plan, live: CloudState):
-    """Fill the plan's exposure changes and findings when the analysis package provides them."""
-    try:
-        from sgplan.analysis import annotate_plan
-    except ImportError:
-        return plan
-    return annotate_plan(plan, live)
 
 
 def open_for(ws: Workspace) -> ApiClient:

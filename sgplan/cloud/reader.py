@@ -1,7 +1,8 @@
 """Live state through API calls only: the stack's groups (plus pinned ones), their rules, every instance.
 
 A refresh costs ceil(G/100) + G + ceil(I/100) calls (at least one per listing), plus
-ceil(P/100) for pinned ids not already read, plus the template listings when asked for.
+ceil(P/100) for pinned ids not already read, plus the template listings when asked for. Pages
+after the first run through `map_fn` too, so a listing waits one round trip, not one per page.
 """
 
 from __future__ import annotations
@@ -69,6 +70,56 @@ def to_instance(item: Mapping[str, Any]) -> Instance:
         security_group_ids=tuple(item.get("SecurityGroupIds") or ()),
         name=str(item.get("InstanceName") or ""),
         tags=make_tags(_tag_pairs(item.get("Tags"))),
+    )
+
+
+def _paged(
+    client: ApiClient,
+    service: str,
+    action: str,
+    set_field: str,
+    params: Mapping[str, Any] | None,
+    *,
+    as_text: bool,
+    map_fn: MapFn,
+) -> list[dict[str, Any]]:
+    """Every item of a paged Describe action, 100 per call: the first page gives TotalCount,
+    the other pages are fetched through `map_fn` (in parallel on the SDK client).
+
+    Same number of calls as sequential paging (`snapshot.paged`); VPC types Offset/Limit as
+    strings and CVM as integers (API §2.3, §3.4). If the listing grew meanwhile, the rest is
+    read sequentially, so nothing is missed; an item seen twice (the listing shifted) is kept once.
+    """
+    wrap: Callable[[int], Any] = str if as_text else int
+
+    def page(offset: int) -> dict[str, Any]:
+        return client.call(service, action, {**(params or {}), "Offset": wrap(offset), "Limit": wrap(_CHUNK)})
+
+    first = page(0)
+    items: list[dict[str, Any]] = list(first.get(set_field) or [])
+    total = int(first.get("TotalCount") or 0)
+    if len(items) < total and items:
+        for body in map_fn(page, range(len(items), total, _CHUNK)):
+            items.extend(body.get(set_field) or [])
+        offset = len(items)
+        while offset < total:  # only when pages came back short
+            more = page(offset).get(set_field) or []
+            if not more:
+                break
+            items.extend(more)
+            offset += len(more)
+    return list({_item_id(item, n): item for n, item in enumerate(items)}.values())
+
+
+def _item_id(item: Mapping[str, Any], position: int) -> Any:
+    return item.get("SecurityGroupId") or item.get("InstanceId") or position
+
+
+def _references_templates(groups: Iterable[SecurityGroup]) -> bool:
+    return any(
+        r.address_template_id or r.address_template_group_id or r.service_template_id or r.service_template_group_id
+        for g in groups
+        for r in g.ingress + g.egress
     )
 
 
@@ -148,20 +199,21 @@ def read_live(
     *,
     stack: str,
     pinned_ids: Iterable[str] = (),
-    with_templates: bool = False,
+    with_templates: bool | None = False,
     map_fn: MapFn = map,
 ) -> CloudState:
     """The live CloudState sgplan plans against: groups tagged `sgplan-stack = stack`, the pinned
     groups, every instance, and (with `with_templates`) the four template lists.
 
+    `with_templates=None` reads the template lists only when a live rule references a template,
+    saving four calls per refresh; callers whose configuration references templates pass True.
+
     `map_fn` runs the per-group policy reads (e.g. a rate-limited thread pool's map); it must
     return results in input order, like the builtin `map`. Groups and instances come back
     sorted by id so the result does not depend on the API's listing order.
     """
-    stage1 = list(
-        paged(client, "vpc", "DescribeSecurityGroups", "SecurityGroupSet",
-              {"Filters": [{"Name": f"tag:{STACK_TAG}", "Values": [stack]}]})
-    )
+    stage1 = _paged(client, "vpc", "DescribeSecurityGroups", "SecurityGroupSet",
+                    {"Filters": [{"Name": f"tag:{STACK_TAG}", "Values": [stack]}]}, as_text=True, map_fn=map_fn)
     seen = {g["SecurityGroupId"] for g in stage1}
     wanted = [i for i in dict.fromkeys(pinned_ids) if i not in seen]
     for group in _pinned_groups(client, wanted) if wanted else []:
@@ -180,7 +232,10 @@ def read_live(
 
     policy_sets = list(map_fn(policies, [g["SecurityGroupId"] for g in stage1]))
     groups = [to_group(g, p) for g, p in zip(stage1, policy_sets) if p is not None]
-    instances = [to_instance(i) for i in paged(client, "cvm", "DescribeInstances", "InstanceSet", as_text=False)]
+    instances = [to_instance(i) for i in _paged(client, "cvm", "DescribeInstances", "InstanceSet", None,
+                                                 as_text=False, map_fn=map_fn)]
+    if with_templates is None:
+        with_templates = _references_templates(groups)
     return CloudState(
         region=client.region or "",
         groups=tuple(sorted(groups, key=lambda g: g.id or "")),

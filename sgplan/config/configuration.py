@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from sgplan.config.build import build_binding, build_group, build_outputs, build_settings, force_all
+from sgplan.config.cache import ParseCache, cache_disabled
 from sgplan.config.evaluate import Evaluator
 from sgplan.config.instance import Context, ModuleInstance
 from sgplan.config.load import file_hash, gc_paused
@@ -93,21 +94,28 @@ def load_configuration(
     *,
     var_inputs: Sequence[tuple[str, str]] = (),
     env: Mapping[str, str] | None = None,
+    cache: bool = True,
 ) -> tuple[Configuration | None, list[Diagnostic]]:
     """Read every configuration file under `directory` (and its modules) and settle the root
-    variables. Returns None as configuration when a file does not parse."""
+    variables. Returns None as configuration when a file does not parse.
+
+    Parsed files are cached in `directory/.sgplan/cache` (cache.py) unless `cache` is False or
+    `SGPLAN_NO_CACHE=1` is set in `env` (default: the process environment).
+    """
     directory = Path(directory)
+    env = os.environ if env is None else env
     diags: list[Diagnostic] = []
     if not directory.is_dir():
         return None, [error(f"{directory}: not a directory")]
     evaluator = Evaluator()
+    parse_cache = ParseCache(directory) if cache and not cache_disabled(env) else None
     with gc_paused():
-        root = load_module(directory, str(directory), evaluator, diags)
+        root = load_module(directory, str(directory), evaluator, diags, cache=parse_cache)
     if root is None or any(d.message.startswith("syntax error") for d in diags):
         return None, diags
     if not root.files:
         diags.append(error(f"{directory}: no configuration files (*.sg.hcl, *.hcl, *.tf)"))
-    raw, extra = root_values(root.variables, directory, var_inputs, os.environ if env is None else env, evaluator, diags)
+    raw, extra = root_values(root.variables, directory, var_inputs, env, evaluator, diags)
     values: dict[str, Any] = {}
     for name, var in root.variables.items():
         value, where = raw.get(name, (MISSING, None))

@@ -9,7 +9,7 @@ import gc
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from lark import Token, Tree
 from lark.exceptions import UnexpectedInput
@@ -18,6 +18,9 @@ from sgplan.config.nodes import Expr, position, simplify
 from sgplan.config.parser import parse
 from sgplan.diagnostics import Diagnostic, error
 from sgplan.model import SourceRange
+
+if TYPE_CHECKING:
+    from sgplan.config.cache import ParseCache
 
 CONFIG_SUFFIXES = (".sg.hcl", ".hcl", ".tf")
 
@@ -83,13 +86,21 @@ def parse_text(text: str) -> Tree:
         return parse(text)
 
 
-def read_file(path: Path, display: str) -> tuple[SourceFile, list[Diagnostic]]:
-    """Read and parse one file into a `SourceFile` (body None when it does not parse)."""
+def read_file(path: Path, display: str, cache: "ParseCache | None" = None) -> tuple[SourceFile, list[Diagnostic]]:
+    """Read and parse one file into a `SourceFile` (body None when it does not parse), through
+    `cache` when given."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         return SourceFile(display, b"", None), [error(f"cannot read file: {exc.strerror}", SourceRange(display, 1))]
-    return parse_source(data, display)
+    if cache is None:
+        return parse_source(data, display)
+    hit = cache.get(data, display)
+    if hit is not None:
+        return hit
+    source, diags = parse_source(data, display)
+    cache.put(source, diags)
+    return source, diags
 
 
 def parse_source(data: bytes, display: str) -> tuple[SourceFile, list[Diagnostic]]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import sgplan
+from sgplan.config.cache import ParseCache
 from sgplan.config.evaluate import Evaluator, Scope
 from sgplan.config.load import Attribute, Block, SourceFile, config_files, read_file
 from sgplan.config.schema import check_module_body
@@ -56,12 +57,13 @@ def load_module(
     *,
     root: bool = True,
     stack: tuple[Path, ...] = (),
+    cache: ParseCache | None = None,
 ) -> ModuleConfig | None:
     """Read, parse and index one module directory and its children; None if a file does not parse."""
     files: list[SourceFile] = []
     parsed = True
     for path in config_files(directory):
-        source, file_diags = read_file(path, os.path.normpath(os.path.join(display, path.name)))
+        source, file_diags = read_file(path, os.path.normpath(os.path.join(display, path.name)), cache)
         diags.extend(file_diags)
         files.append(source)
         parsed = parsed and source.body is not None
@@ -75,7 +77,7 @@ def load_module(
     _index(module, blocks, evaluator, diags)
     resolved = directory.resolve()
     for name, call in module.calls.items():
-        module.children[name] = _load_child(module, name, call, evaluator, diags, stack + (resolved,))
+        module.children[name] = _load_child(module, name, call, evaluator, diags, stack + (resolved,), cache)
         if module.children[name] is None and any(d.message.startswith("syntax error") for d in diags):
             return None
     return module
@@ -121,7 +123,13 @@ def _index(module: ModuleConfig, blocks: list[Block], evaluator: Evaluator, diag
 
 
 def _load_child(
-    parent: ModuleConfig, name: str, call: Block, evaluator: Evaluator, diags: list[Diagnostic], stack: tuple[Path, ...]
+    parent: ModuleConfig,
+    name: str,
+    call: Block,
+    evaluator: Evaluator,
+    diags: list[Diagnostic],
+    stack: tuple[Path, ...],
+    cache: ParseCache | None,
 ) -> ModuleConfig | None:
     attr = call.attributes.get("source")
     if attr is None:
@@ -154,4 +162,4 @@ def _load_child(
     if not config_files(directory):
         diags.append(error(f'module "{name}": no configuration files in "{source}"', attr.range))
         return None
-    return load_module(directory, display, evaluator, diags, root=False, stack=stack)
+    return load_module(directory, display, evaluator, diags, root=False, stack=stack, cache=cache)

@@ -250,3 +250,36 @@ def test_binding_that_never_settles_times_out():
     result = execute(plan_for(client, FIRST), client, sleep=lambda s: None, bind_timeout=5.0)
     assert not result.ok
     assert any("OPERATING" in e for e in result.errors)
+
+
+def test_parallel_apply_serialises_a_client_that_is_not_thread_safe():
+    import threading
+
+    from sgplan.model import Instance
+
+    class Watch(EngineClient):
+        inside = 0
+        overlap = False
+        guard = threading.Lock()
+
+        def call(self, service, action, params):
+            with self.guard:
+                Watch.inside += 1
+                Watch.overlap |= Watch.inside > 1
+            try:
+                import time as _t
+
+                _t.sleep(0.001)
+                return super().call(service, action, params)
+            finally:
+                with self.guard:
+                    Watch.inside -= 1
+
+    client = Watch()
+    groups = tuple(SecurityGroup(f"g{i}", address=f"security_group.g{i}", ingress=(Rule("ACCEPT", "TCP", str(100 + i), cidr_block="10.0.0.0/8"),)) for i in range(6))
+    want = DesiredState(settings=Settings(stack="test"), groups=groups)
+    plan = plan_for(client, want)
+    result = execute(plan, client, sleep=lambda s: None, rng=random.Random(0), parallelism=4)
+    assert result.ok, result.errors
+    assert not Watch.overlap
+    assert not plan_for(client, want).has_changes

@@ -43,3 +43,9 @@ def evaluate_dir(directory: Path, known_ids: dict[str, str] | None = None, **kwa
         return None, messages
     desired, more = cfg.evaluate(known_ids or {})
     return desired, messages + [str(d) for d in more]
+
+
+@pytest.fixture(autouse=True)
+def private_user_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the parse-cache key and grammar cache out of the real home directory."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))

@@ -100,7 +100,7 @@ def run_killed(tmp: Path, before: Config, after: Config, rng: random.Random, tal
     state = _setup(tmp, before)
     start = load(state)
     recorded: list = []
-    handle = start_server(state, seed=rng.randrange(10**6), record=recorded, latency_ms=15)
+    handle = start_server(state, seed=rng.randrange(10**6), record=recorded, latency_ms=40)
     try:
         after_dir = write_config(tmp / "after", after)
         code, out, err = cli("plan", after_dir, "--cloud", handle.url, "--out", tmp / "plan.json")
@@ -108,7 +108,7 @@ def run_killed(tmp: Path, before: Config, after: Config, rng: random.Random, tal
         planned = {c.address for c in read_plan(tmp / "plan.json").resource_changes if c.is_change}
         proc = subprocess.Popen([sys.executable, "-m", "sgplan", "apply", str(after_dir), "--cloud", handle.url, *APPLY_FLAGS],
                                 env=fake_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.2, 2.5))
+        time.sleep(rng.uniform(0.4, 1.6))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             tally.killed += 1

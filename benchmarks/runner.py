@@ -1,0 +1,336 @@
+"""The benchmark set: which estates to measure, each in a fresh subprocess under a time budget,
+the floors to compare against, the tables, and `results.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from benchmarks.estate import make_estate, write_estate
+from benchmarks.floor import apply_floor, rate_floor_by_action, rate_floor_seconds, refresh_floor
+from benchmarks.report import growth_table, table
+
+SCALES = (1, 2, 4, 10)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The sizes one run measures. Scaling points are base × SCALES; the 10× point is the headline."""
+
+    name: str
+    local_base: tuple[int, int, int]  # (G, R, I) at 1×
+    calls_base: tuple[int, int, int]
+    wall_sizes: tuple[tuple[int, int, int], ...]  # (G, R, I) against the HTTP fake
+    parse_args: tuple[str, ...]
+    import_args: tuple[str, ...]
+    budget: float  # seconds for the whole run
+    cap: float  # seconds for one measurement
+
+
+FULL = Profile("full", (200, 50, 500), (200, 10, 500), ((200, 10, 5000), (1000, 10, 5000), (2000, 10, 5000)),
+               (), ("1000", "20"), budget=570.0, cap=240.0)
+QUICK = Profile("quick", (10, 10, 25), (10, 5, 25), ((20, 5, 200), (50, 5, 200)),
+                ("--quick",), ("50", "5"), budget=55.0, cap=25.0)
+
+
+class Runner:
+    """Runs measurements in subprocesses, never past the profile's budget."""
+
+    def __init__(self, profile: Profile, workdir: Path, log: Callable[[str], None] = print) -> None:
+        self.profile = profile
+        self.workdir = workdir
+        self.log = log
+        self.started = time.monotonic()
+
+    def remaining(self) -> float:
+        return self.profile.budget - (time.monotonic() - self.started)
+
+    def subprocess_json(self, args: list[str], *, cap: float | None = None) -> dict[str, Any]:
+        """Run a child that prints one JSON line last; {"error": …} on failure or timeout."""
+        limit = min(cap or self.profile.cap, self.remaining())
+        if limit < 2:
+            return {"skipped": "time budget used up"}
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        child = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True, env=env, cwd=ROOT, start_new_session=True)
+        try:
+            out, err = child.communicate(timeout=limit)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)  # the child and the fake server it started
+            child.communicate()
+            return {"timeout": round(limit, 1)}
+        lines = [line for line in out.strip().splitlines() if line.startswith("{")]
+        if child.returncode != 0 or not lines:
+            return {"error": (err.strip().splitlines() or ["exit %d" % child.returncode])[-1][:300]}
+        return json.loads(lines[-1])
+
+    def estate_dir(self, name: str, groups: int, rules: int, instances: int, variant: str) -> tuple[Path, Any]:
+        estate = make_estate(groups, rules, instances, variant=variant)
+        directory = self.workdir / f"{name}-{groups}x{rules}x{instances}-{variant}"
+        write_estate(estate, directory)
+        return directory, estate
+
+    def measure(self, kind: str, directory: Path, **extra: Any) -> dict[str, Any]:
+        spec = json.dumps({"kind": kind, "dir": str(directory), **extra})
+        return self.subprocess_json(["-m", "benchmarks.measure", spec])
+
+
+# -- sections --------------------------------------------------------------------------------
+
+
+def _calls_row(label: str, groups: int, instances: int, estate: Any, got: dict[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {"size": label, "G": groups, "I": instances}
+    if "refresh_calls" not in got:
+        row["status"] = _status(got)
+        return row
+    refresh = sum(got["refresh_calls"].values())
+    floor = refresh_floor(groups, instances)
+    applied = got["apply_calls"]
+    writes = {a: n for a, n in applied.items() if not a.startswith("Describe")}
+    polls = sum(n for a, n in applied.items() if a.startswith("Describe"))
+    need = apply_floor(estate.state, estate.desired)
+    row.update(refresh_calls=refresh, refresh_floor=floor, refresh_ratio=round(refresh / floor, 3),
+               refresh_by_action=got["refresh_calls"],
+               apply_calls=sum(writes.values()), apply_floor=need["total"],
+               apply_ratio=round(sum(writes.values()) / need["total"], 3) if need["total"] else None,
+               apply_floor_parts=need, apply_by_action=applied, apply_reads=polls,
+               apply_errors=got.get("apply_errors", []), plan_seconds=got.get("plan_seconds"))
+    return row
+
+
+def _status(got: dict[str, Any]) -> str:
+    if "timeout" in got:
+        return f"timeout > {got['timeout']} s"
+    return got.get("skipped") or got.get("error") or "failed"
+
+
+def api_calls(runner: Runner, variant: str = "drift") -> list[dict[str, Any]]:
+    """API calls of a refresh and of an apply versus the floor, at each scale."""
+    g0, r0, i0 = runner.profile.calls_base
+    rows = []
+    for k in SCALES:
+        g, i = g0 * k, i0 * k
+        directory, estate = runner.estate_dir("calls", g, r0, i, variant)
+        runner.log(f"  api calls {k}x: G={g} R={r0} I={i} ({variant})")
+        rows.append(_calls_row(f"{k}x", g, i, estate, runner.measure("cloud", directory)))
+    directory, estate = runner.estate_dir("calls", g0, r0, i0, "heavy")
+    runner.log(f"  api calls heavy: G={g0} R={r0} I={i0}")
+    rows.append(_calls_row("1x heavy", g0, i0, estate, runner.measure("cloud", directory)))
+    return rows
+
+
+def wall_time(runner: Runner, variant: str = "drift") -> list[dict[str, Any]]:
+    """Refresh and apply through the SDK against the HTTP fake (50 ms latency, documented limits)."""
+    rows = []
+    for g, r, i in runner.profile.wall_sizes:
+        directory, estate = runner.estate_dir("wall", g, r, i, variant)
+        runner.log(f"  wall time: G={g} R={r} I={i} ({variant}), {runner.remaining():.0f} s left")
+        got = runner.measure("cloud", directory, http=True, latency_ms=50)
+        row: dict[str, Any] = {"G": g, "R": r, "I": i}
+        http = got.get("http")
+        if not http:
+            row["status"] = _status(got)
+            rows.append(row)
+            continue
+        for phase in ("refresh", "apply"):
+            calls = {a: n for a, n in http[f"{phase}_calls"].items()}
+            floor = rate_floor_seconds(calls)
+            row[f"{phase}_seconds"] = http[f"{phase}_seconds"]
+            row[f"{phase}_floor"] = round(floor, 3)
+            row[f"{phase}_ratio"] = round(http[f"{phase}_seconds"] / floor, 3) if floor else None
+            row[f"{phase}_calls"] = sum(calls.values())
+            row[f"{phase}_retries"] = http[f"{phase}_retries"]
+            row[f"{phase}_floor_by_action"] = {a: round(s, 3) for a, s in rate_floor_by_action(calls).items()}
+        row["throttled"] = http.get("throttled", 0)
+        row["apply_errors"] = http.get("apply_errors", [])
+        rows.append(row)
+    return rows
+
+
+def local_cost(runner: Runner, variant: str = "drift") -> list[dict[str, Any]]:
+    """`sgplan plan --cloud file:` wall time and peak RSS by stage, at each scale (fresh process each)."""
+    g0, r0, i0 = runner.profile.local_base
+    rows = []
+    for k in SCALES:
+        g, i = g0 * k, i0 * k
+        directory, _estate = runner.estate_dir("local", g, r0, i, variant)
+        runner.log(f"  local cost {k}x: G={g} R={r0} I={i} ({variant}), {runner.remaining():.0f} s left")
+        got = runner.measure("local", directory)
+        row: dict[str, Any] = {"size": f"{k}x", "G": g, "R": r0, "I": i}
+        if "seconds" in got:
+            row.update(wall=got["wall"], peak_rss_mb=got["peak_rss_mb"], **got["seconds"])
+        else:
+            row["status"] = _status(got)
+        rows.append(row)
+        if "status" in row:
+            break  # a larger estate would only take longer
+    return rows
+
+
+def parser(runner: Runner) -> dict[str, Any]:
+    """bench_parse.py's figures (another helper's module), if it is there."""
+    if not (ROOT / "benchmarks" / "bench_parse.py").exists():
+        return {"status": "benchmarks/bench_parse.py not present"}
+    return _text_or_json(runner, ["-m", "benchmarks.bench_parse", *runner.profile.parse_args])
+
+
+def importer(runner: Runner) -> dict[str, Any]:
+    """bench_import.py's figure (another helper's module)."""
+    if not (ROOT / "benchmarks" / "bench_import.py").exists():
+        return {"status": "benchmarks/bench_import.py not present"}
+    return _text_or_json(runner, ["-m", "benchmarks.bench_import", *runner.profile.import_args])
+
+
+def _text_or_json(runner: Runner, args: list[str]) -> dict[str, Any]:
+    limit = min(runner.profile.cap, runner.remaining())
+    if limit < 2:
+        return {"status": "time budget used up"}
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    start = time.perf_counter()
+    child = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=env, cwd=ROOT, start_new_session=True)
+    try:
+        out, err = child.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
+        return {"status": f"timeout > {limit:.0f} s"}
+    result: dict[str, Any] = {"command": "python " + " ".join(args), "exit": child.returncode,
+                              "seconds": round(time.perf_counter() - start, 2)}
+    json_lines = [line for line in out.splitlines() if line.startswith("{")]
+    if json_lines:
+        try:
+            result["result"] = json.loads(json_lines[-1])
+        except json.JSONDecodeError:
+            pass
+    result["output"] = out.strip()[-2000:]
+    if child.returncode:
+        result["stderr"] = err.strip()[-500:]
+    return result
+
+
+# -- the whole run ---------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on (the load average says how busy it was)."""
+    info: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform(),
+                            "cpus": os.cpu_count()}
+    try:
+        info["cpu"] = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                           if line.startswith("model name"))
+        info["memory_gb"] = round(int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024, 1)
+    except (OSError, StopIteration, ValueError, IndexError):
+        pass
+    try:
+        info["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        pass
+    return info
+
+
+SECTIONS = ("calls", "wall", "local", "parser", "import")
+
+
+def run(profile: Profile, out: Path, *, only: tuple[str, ...] = SECTIONS, log: Callable[[str], None] = print
+        ) -> dict[str, Any]:
+    """Run the chosen sections, print the tables, write `out`; returns the results document."""
+    results: dict[str, Any] = {"profile": profile.name, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                               "machine": machine()}
+    with tempfile.TemporaryDirectory(prefix="sgplan-bench-") as tmp:
+        runner = Runner(profile, Path(tmp), log)
+        # Cheapest first, so a tight budget still yields every kind of figure.
+        steps = [("calls", api_calls), ("wall", wall_time), ("local", local_cost), ("parser", parser),
+                 ("import", importer)]
+        for name, step in steps:
+            if name not in only:
+                continue
+            log(f"{name} ({runner.remaining():.0f} s of budget left)")
+            results[name] = step(runner)
+        results["seconds"] = round(time.monotonic() - runner.started, 1)
+    results["machine"]["load_average_end"] = machine().get("load_average")
+    results["scaling"] = scaling(results)
+    log("")
+    log(render(results))
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    log(f"\nwrote {out}")
+    return results
+
+
+def scaling(results: dict[str, Any]) -> dict[str, Any]:
+    """Growth factor of each figure from 1× to k× (linear growth = k)."""
+    out: dict[str, Any] = {}
+
+    def grow(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, Any]:
+        base = next((r for r in rows if r.get("size") == "1x"), None)
+        found: dict[str, Any] = {}
+        for key in keys:
+            if base is None or not base.get(key):
+                continue
+            found[key] = {r["size"]: round(r[key] / base[key], 2) for r in rows
+                          if r.get("size", "").endswith("x") and r.get(key) is not None}
+        return found
+
+    if "calls" in results:
+        out["calls"] = grow(results["calls"], ("refresh_calls", "apply_calls", "plan_seconds"))
+    if "local" in results:
+        out["local"] = grow(results["local"], ("wall", "peak_rss_mb", "parse", "evaluate", "read", "diff",
+                                               "analysis", "render"))
+    if results.get("wall"):
+        rows = [r for r in results["wall"] if "refresh_seconds" in r]
+        if rows:
+            base = rows[0]
+            out["wall"] = {key: {f"G={r['G']}": round(r[key] / base[key], 2) for r in rows if base.get(key)}
+                           for key in ("refresh_seconds", "apply_seconds")}
+    return out
+
+
+def render(results: dict[str, Any]) -> str:
+    """Every table, as plain text."""
+    parts = [f"sgplan benchmarks ({results['profile']}, {results.get('seconds', '?')} s, "
+             f"load {results['machine'].get('load_average')} -> {results['machine'].get('load_average_end')})"]
+    if "calls" in results:
+        parts.append(table("API calls (refresh floor ceil(G/100)+G+ceil(I/100); apply floor = edit runs + "
+                           "groups + bind lists/100)", results["calls"],
+                           [("size", "size"), ("G", "G"), ("I", "I"), ("refresh_calls", "refresh"),
+                            ("refresh_floor", "floor"), ("refresh_ratio", "ratio"), ("apply_calls", "apply"),
+                            ("apply_floor", "floor"), ("apply_ratio", "ratio"), ("apply_reads", "polls"),
+                            ("status", "status")]))
+    if "wall" in results:
+        parts.append(table("Wall time against the HTTP fake (50 ms latency, documented per-action limits; "
+                           "floor = calls / limit)", results["wall"],
+                           [("G", "G"), ("I", "I"), ("refresh_seconds", "refresh s"), ("refresh_floor", "floor s"),
+                            ("refresh_ratio", "ratio"), ("apply_seconds", "apply s"), ("apply_floor", "floor s"),
+                            ("apply_ratio", "ratio"), ("throttled", "429s"), ("status", "status")]))
+    if "local" in results:
+        parts.append(table("Local cost, sgplan plan --cloud file: (seconds; fresh process each; targets at "
+                           "G=2000 R=50 I=5000: <= 3 s, <= 400 MB)", results["local"],
+                           [("size", "size"), ("G", "G"), ("R", "R"), ("I", "I"), ("parse", "parse"),
+                            ("evaluate", "eval"), ("read", "read"), ("diff", "diff"), ("analysis", "analysis"),
+                            ("render", "render"), ("wall", "total"), ("peak_rss_mb", "RSS MB"),
+                            ("status", "status")]))
+    for name in ("parser", "import"):
+        if name in results:
+            item = results[name]
+            parts.append(f"{name}:\n" + (item.get("output") or item.get("status") or json.dumps(item)))
+    if results.get("scaling"):
+        parts.append(growth_table(results["scaling"]))
+    return "\n\n".join(parts)
+
+
+def ratio_ok(value: float | None, target: float) -> bool:
+    return value is not None and not math.isnan(value) and value <= target
