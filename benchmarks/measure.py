@@ -51,9 +51,13 @@ def _serve(spec: dict[str, Any]) -> None:
     from sgplan.cloud.ratelimit import DEFAULT_RATE_LIMITS, UNKNOWN_ACTION_RATE
     from sgplan.fakecloud.server import start_server
 
+    from sgplan.cloud.snapshot import load_state
+
     limits = {**DEFAULT_RATE_LIMITS, "*": UNKNOWN_ACTION_RATE}
-    handle = start_server(Path(spec["state"]), latency_ms=float(spec.get("latency_ms", LATENCY_MS)),
-                          rate_limit=limits, quiet=True)
+    # In memory only: the server would otherwise rewrite the whole state file after every change
+    # (about a second per write at G=2000), which measures the fake's disk, not sgplan.
+    handle = start_server(None, state=load_state(Path(spec["state"])),
+                          latency_ms=float(spec.get("latency_ms", LATENCY_MS)), rate_limit=limits, quiet=True)
     print(json.dumps({"url": handle.url}), flush=True)
     sys.stdin.read()
     stats = handle.stats
@@ -78,7 +82,8 @@ def cloud(spec: dict[str, Any]) -> dict[str, Any]:
     state = directory / "live.json"
     ws, _diags, seconds = pipeline.load(directory / "config")
     client = _file_client(state)
-    run = pipeline.plan(ws, client, cloud_spec=f"file:{state}", seconds=seconds, render=False)
+    run = pipeline.plan(ws, client, cloud_spec=f"file:{state}", seconds=seconds, render=False,
+                         analysis=False)
     client.reset()
     _elapsed, apply_calls, errors = pipeline.apply(run.plan, client)
     out: dict[str, Any] = {"refresh_calls": run.read_actions, "apply_calls": apply_calls,

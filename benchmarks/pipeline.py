@@ -65,9 +65,12 @@ def load(config_dir: Path) -> tuple[Any, Any, dict[str, float]]:
 
 
 def plan(ws: Any, client: ApiClient, *, cloud_spec: str, seconds: dict[str, float] | None = None,
-         render: bool = True) -> PlanRun:
-    """Read, evaluate with ids, diff, analyse and render, as `make_plan_for` + `sgplan plan` do."""
-    from sgplan.cli.workflow import attach_analysis, evaluate_against, read_live_for
+         render: bool = True, analysis: bool = True) -> PlanRun:
+    """Read, evaluate with ids, diff, analyse and render, as `make_plan_for` + `sgplan plan` do.
+
+    `analysis=False` skips the exposure and findings annotation (apply does not need it)."""
+    from sgplan.analysis.planned import annotate_plan
+    from sgplan.cli.workflow import evaluate_against, read_live_for
     from sgplan.diagnostics import has_errors
     from sgplan.plan import make_plan
 
@@ -83,8 +86,9 @@ def plan(ws: Any, client: ApiClient, *, cloud_spec: str, seconds: dict[str, floa
         result, diags = make_plan(desired, live, cloud=cloud_spec, region=ws.region or live.region)
     if result is None or has_errors(diags):
         raise RuntimeError(f"the benchmark plan failed: {[str(d) for d in diags][:3]}")
-    with _timed(seconds, "analysis"):
-        result = attach_analysis(result, live)
+    if analysis:
+        with _timed(seconds, "analysis"):
+            result = annotate_plan(result, live, desired.groups)
     if render:
         from sgplan.render.plan_json import plan_to_json
         from sgplan.render.text import render_plan

@@ -32,17 +32,20 @@ class Profile:
     name: str
     local_base: tuple[int, int, int]  # (G, R, I) at 1×
     calls_base: tuple[int, int, int]
-    wall_sizes: tuple[tuple[int, int, int], ...]  # (G, R, I) against the HTTP fake
+    wall_sizes: tuple[tuple[int, int, int], ...]  # (G, R, I) against the HTTP fake, besides the 10× calls point
     parse_args: tuple[str, ...]
     import_args: tuple[str, ...]
     budget: float  # seconds for the whole run
     cap: float  # seconds for one measurement
+    reserve: float  # seconds kept for the parser and import sections
 
 
-FULL = Profile("full", (200, 50, 500), (200, 10, 500), ((200, 10, 5000), (1000, 10, 5000), (2000, 10, 5000)),
-               (), ("1000", "20"), budget=570.0, cap=240.0)
-QUICK = Profile("quick", (10, 10, 25), (10, 5, 25), ((20, 5, 200), (50, 5, 200)),
-                ("--quick",), ("50", "5"), budget=55.0, cap=25.0)
+# The 10× API-calls point (G=2000, I=5000) also runs against the HTTP fake: it is the brief's
+# largest wall-time size, measured once.
+FULL = Profile("full", (200, 50, 500), (200, 10, 500), ((200, 10, 5000), (1000, 10, 5000)),
+               ("--repeat", "1"), ("1000", "20"), budget=570.0, cap=240.0, reserve=90.0)
+QUICK = Profile("quick", (10, 10, 25), (10, 5, 25), ((20, 5, 200),),
+                ("--groups", "5", "--rules", "10", "--repeat", "1"), ("50", "5"), budget=55.0, cap=25.0, reserve=12.0)
 
 
 class Runner:
@@ -56,6 +59,10 @@ class Runner:
 
     def remaining(self) -> float:
         return self.profile.budget - (time.monotonic() - self.started)
+
+    def affordable(self, predicted: float, *, keep: float = 0.0) -> bool:
+        """Whether a measurement predicted to take `predicted` seconds fits what is left."""
+        return predicted <= min(self.profile.cap, self.remaining() - keep)
 
     def subprocess_json(self, args: list[str], *, cap: float | None = None) -> dict[str, Any]:
         """Run a child that prints one JSON line last; {"error": …} on failure or timeout."""
@@ -117,67 +124,94 @@ def _status(got: dict[str, Any]) -> str:
     return got.get("skipped") or got.get("error") or "failed"
 
 
-def api_calls(runner: Runner, variant: str = "drift") -> list[dict[str, Any]]:
-    """API calls of a refresh and of an apply versus the floor, at each scale."""
+def api_calls(runner: Runner, variant: str = "drift") -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """API calls of a refresh and of an apply versus the floor, at each scale; the largest
+    point also runs against the HTTP fake, and its wall-time row is returned with the rows."""
     g0, r0, i0 = runner.profile.calls_base
-    rows = []
+    rows, wall_row = [], None
     for k in SCALES:
         g, i = g0 * k, i0 * k
         directory, estate = runner.estate_dir("calls", g, r0, i, variant)
-        runner.log(f"  api calls {k}x: G={g} R={r0} I={i} ({variant})")
-        rows.append(_calls_row(f"{k}x", g, i, estate, runner.measure("cloud", directory)))
+        last = k == SCALES[-1]
+        runner.log(f"  api calls {k}x: G={g} R={r0} I={i} ({variant}){' + HTTP wall time' if last else ''}, "
+                   f"{runner.remaining():.0f} s left")
+        got = runner.measure("cloud", directory, http=last, latency_ms=50)
+        rows.append(_calls_row(f"{k}x", g, i, estate, got))
+        if last:
+            wall_row = _wall_row(g, r0, i, got)
     directory, estate = runner.estate_dir("calls", g0, r0, i0, "heavy")
     runner.log(f"  api calls heavy: G={g0} R={r0} I={i0}")
     rows.append(_calls_row("1x heavy", g0, i0, estate, runner.measure("cloud", directory)))
-    return rows
+    return rows, wall_row
 
 
 def wall_time(runner: Runner, variant: str = "drift") -> list[dict[str, Any]]:
     """Refresh and apply through the SDK against the HTTP fake (50 ms latency, documented limits)."""
     rows = []
     for g, r, i in runner.profile.wall_sizes:
-        directory, estate = runner.estate_dir("wall", g, r, i, variant)
+        directory, _estate = runner.estate_dir("wall", g, r, i, variant)
         runner.log(f"  wall time: G={g} R={r} I={i} ({variant}), {runner.remaining():.0f} s left")
-        got = runner.measure("cloud", directory, http=True, latency_ms=50)
-        row: dict[str, Any] = {"G": g, "R": r, "I": i}
-        http = got.get("http")
-        if not http:
-            row["status"] = _status(got)
-            rows.append(row)
-            continue
-        for phase in ("refresh", "apply"):
-            calls = {a: n for a, n in http[f"{phase}_calls"].items()}
-            floor = rate_floor_seconds(calls)
-            row[f"{phase}_seconds"] = http[f"{phase}_seconds"]
-            row[f"{phase}_floor"] = round(floor, 3)
-            row[f"{phase}_ratio"] = round(http[f"{phase}_seconds"] / floor, 3) if floor else None
-            row[f"{phase}_calls"] = sum(calls.values())
-            row[f"{phase}_retries"] = http[f"{phase}_retries"]
-            row[f"{phase}_floor_by_action"] = {a: round(s, 3) for a, s in rate_floor_by_action(calls).items()}
-        row["throttled"] = http.get("throttled", 0)
-        row["apply_errors"] = http.get("apply_errors", [])
-        rows.append(row)
+        rows.append(_wall_row(g, r, i, runner.measure("cloud", directory, http=True, latency_ms=50)))
     return rows
+
+
+def _wall_row(g: int, r: int, i: int, got: dict[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {"G": g, "R": r, "I": i}
+    http = got.get("http")
+    if not http:
+        row["status"] = _status(got)
+        return row
+    for phase in ("refresh", "apply"):
+        calls = {a: n for a, n in http[f"{phase}_calls"].items()}
+        floor = rate_floor_seconds(calls)
+        row[f"{phase}_seconds"] = http[f"{phase}_seconds"]
+        row[f"{phase}_floor"] = round(floor, 3)
+        row[f"{phase}_ratio"] = round(http[f"{phase}_seconds"] / floor, 3) if floor else None
+        row[f"{phase}_calls"] = sum(calls.values())
+        row[f"{phase}_retries"] = http[f"{phase}_retries"]
+        row[f"{phase}_floor_by_action"] = {a: round(s, 3) for a, s in rate_floor_by_action(calls).items()}
+    row["throttled"] = http.get("throttled", 0)
+    row["apply_errors"] = http.get("apply_errors", [])
+    return row
 
 
 def local_cost(runner: Runner, variant: str = "drift") -> list[dict[str, Any]]:
     """`sgplan plan --cloud file:` wall time and peak RSS by stage, at each scale (fresh process each)."""
     g0, r0, i0 = runner.profile.local_base
-    rows = []
+    rows: list[dict[str, Any]] = []
+    spent: list[tuple[int, float]] = []  # (scale, seconds) measured so far
     for k in SCALES:
         g, i = g0 * k, i0 * k
+        row: dict[str, Any] = {"size": f"{k}x", "G": g, "R": r0, "I": i}
+        predicted = _predict(spent, k)
+        if not runner.affordable(predicted, keep=runner.profile.reserve):
+            row["status"] = f"skipped: predicted ~{predicted:.0f} s, {runner.remaining():.0f} s left"
+            rows.append(row)
+            continue
         directory, _estate = runner.estate_dir("local", g, r0, i, variant)
         runner.log(f"  local cost {k}x: G={g} R={r0} I={i} ({variant}), {runner.remaining():.0f} s left")
+        start = time.monotonic()
         got = runner.measure("local", directory)
-        row: dict[str, Any] = {"size": f"{k}x", "G": g, "R": r0, "I": i}
+        spent.append((k, time.monotonic() - start))
         if "seconds" in got:
             row.update(wall=got["wall"], peak_rss_mb=got["peak_rss_mb"], **got["seconds"])
         else:
             row["status"] = _status(got)
         rows.append(row)
-        if "status" in row:
-            break  # a larger estate would only take longer
     return rows
+
+
+def _predict(spent: list[tuple[int, float]], k: int) -> float:
+    """Seconds the k× point should take, extrapolating the growth seen so far (at least linear)."""
+    if not spent:
+        return 0.0
+    (k1, t1) = spent[-1]
+    exponent = 1.0
+    if len(spent) >= 2:
+        (k0, t0) = spent[-2]
+        if t0 > 0 and k1 > k0:
+            exponent = max(1.0, math.log(max(t1, 1e-3) / t0) / math.log(k1 / k0))
+    return t1 * (k / k1) ** exponent
 
 
 def parser(runner: Runner) -> dict[str, Any]:
@@ -260,7 +294,14 @@ def run(profile: Profile, out: Path, *, only: tuple[str, ...] = SECTIONS, log: C
             if name not in only:
                 continue
             log(f"{name} ({runner.remaining():.0f} s of budget left)")
-            results[name] = step(runner)
+            if name == "calls":
+                results["calls"], largest = api_calls(runner)
+                if largest is not None:
+                    results.setdefault("wall", []).append(largest)
+            elif name == "wall":
+                results["wall"] = step(runner) + results.get("wall", [])
+            else:
+                results[name] = step(runner)
         results["seconds"] = round(time.monotonic() - runner.started, 1)
     results["machine"]["load_average_end"] = machine().get("load_average")
     results["scaling"] = scaling(results)

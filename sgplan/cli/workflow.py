@@ -4,6 +4,7 @@ read the live state and make the plan. Commands call these and only render and e
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from contextvars import ContextVar
@@ -80,6 +81,8 @@ def load_workspace(directory: Path, var_inputs: VarInputs, *, cloud_flag: str | 
     if not directory.is_dir():
         raise UserError(f"{directory}: no such configuration directory")
     cfg, diags = load_configuration(directory, var_inputs=var_inputs, env=env)
+    # The configuration lives for the whole run: keep the collector from rescanning its objects.
+    gc.freeze()
     if cfg is None or has_errors(diags):
         print_diagnostics(diags)
         raise ConfigErrors()

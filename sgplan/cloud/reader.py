@@ -38,13 +38,41 @@ def _tag_pairs(tags: Sequence[Mapping[str, Any]] | None) -> list[tuple[str, str]
     return [(str(t.get("Key")), "" if t.get("Value") is None else str(t.get("Value"))) for t in tags or []]
 
 
-def _rules(policies: Sequence[Mapping[str, Any]] | None) -> tuple[Rule, ...]:
+# Fields of a SecurityGroupPolicy that Rule.from_api ignores: they stay out of the memo key.
+_NOT_IN_RULE = frozenset({"PolicyIndex", "ModifyTime"})
+
+
+def _memo_key(policy: Mapping[str, Any]) -> tuple | None:
+    try:
+        return tuple(
+            (k, tuple(v.items()) if isinstance(v, dict) else v) for k, v in policy.items() if k not in _NOT_IN_RULE
+        )
+    except (AttributeError, TypeError):
+        return None
+
+
+def _rules(policies: Sequence[Mapping[str, Any]] | None, memo: dict[tuple, Rule] | None = None) -> tuple[Rule, ...]:
     ordered = sorted(policies or [], key=lambda p: int(p.get("PolicyIndex") or 0))
-    return tuple(Rule.from_api(p) for p in ordered)
+    if memo is None:
+        return tuple(Rule.from_api(p) for p in ordered)
+    # Estates repeat rules across groups (the same office CIDR on port 22, …); a Rule is a frozen
+    # value, so one refresh converts each distinct policy once (CIDR and port parsing dominate).
+    out = []
+    for policy in ordered:
+        key = _memo_key(policy)
+        rule = memo.get(key) if key is not None else None
+        if rule is None:
+            rule = Rule.from_api(policy)
+            if key is not None:
+                memo[key] = rule
+        out.append(rule)
+    return tuple(out)
 
 
-def to_group(group: Mapping[str, Any], policy_set: Mapping[str, Any]) -> SecurityGroup:
-    """A SecurityGroup value from a DescribeSecurityGroups item and its SecurityGroupPolicySet."""
+def to_group(group: Mapping[str, Any], policy_set: Mapping[str, Any],
+             memo: dict[tuple, Rule] | None = None) -> SecurityGroup:
+    """A SecurityGroup value from a DescribeSecurityGroups item and its SecurityGroupPolicySet
+    (`memo`, optional, shares converted rules between the groups of one refresh)."""
     pairs = _tag_pairs(group.get("TagSet"))
     own = {k: v for k, v in pairs if k in SGPLAN_TAGS}
     return SecurityGroup(
@@ -52,8 +80,8 @@ def to_group(group: Mapping[str, Any], policy_set: Mapping[str, Any]) -> Securit
         description=str(group.get("SecurityGroupDesc") or ""),
         project_id=str(group.get("ProjectId") if group.get("ProjectId") not in (None, "") else "0"),
         tags=make_tags((k, v) for k, v in pairs if k not in SGPLAN_TAGS),
-        ingress=_rules(policy_set.get("Ingress")),
-        egress=_rules(policy_set.get("Egress")),
+        ingress=_rules(policy_set.get("Ingress"), memo),
+        egress=_rules(policy_set.get("Egress"), memo),
         id=str(group["SecurityGroupId"]),
         address=own.get(ADDRESS_TAG),
         stack=own.get(STACK_TAG),
@@ -115,7 +143,8 @@ def _item_id(item: Mapping[str, Any], position: int) -> Any:
     return item.get("SecurityGroupId") or item.get("InstanceId") or position
 
 
-def _references_templates(groups: Iterable[SecurityGroup]) -> bool:
+def references_templates(groups: Iterable[SecurityGroup]) -> bool:
+    """Whether any rule of these groups names an address or service template (or template group)."""
     return any(
         r.address_template_id or r.address_template_group_id or r.service_template_id or r.service_template_group_id
         for g in groups
@@ -231,11 +260,12 @@ def read_live(
         return body.get("SecurityGroupPolicySet") or {}
 
     policy_sets = list(map_fn(policies, [g["SecurityGroupId"] for g in stage1]))
-    groups = [to_group(g, p) for g, p in zip(stage1, policy_sets) if p is not None]
+    memo: dict[tuple, Rule] = {}
+    groups = [to_group(g, p, memo) for g, p in zip(stage1, policy_sets) if p is not None]
     instances = [to_instance(i) for i in _paged(client, "cvm", "DescribeInstances", "InstanceSet", None,
                                                  as_text=False, map_fn=map_fn)]
     if with_templates is None:
-        with_templates = _references_templates(groups)
+        with_templates = references_templates(groups)
     return CloudState(
         region=client.region or "",
         groups=tuple(sorted(groups, key=lambda g: g.id or "")),

@@ -155,7 +155,7 @@ class ParseCache:
             _Pickler(buffer, source.path).dump((source.body, diags))
             payload = buffer.getvalue()
             self._write(self.entry_name(source.data), hmac.new(key, payload, hashlib.sha256).digest() + payload)
-        except (OSError, pickle.PicklingError, RecursionError):
+        except Exception:  # best-effort by contract: a cache that cannot be written is skipped
             return
 
     def _write(self, name: str, blob: bytes) -> None:

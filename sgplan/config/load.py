@@ -1,6 +1,7 @@
-"""Reading configuration files: discovery, parsing (python-hcl2's raw Lark tree) and the walk
-of that tree into positioned `Block`/`Attribute` records, with the structural checks Terraform
-makes and python-hcl2 skips (reference/hcl.md §1 "Leniencies")."""
+"""Reading configuration files: discovery, parsing (parser.py: python-hcl2's grammar, raw tree)
+and the walk of that tree into positioned `Block`/`Attribute` records (simple expressions made
+compact by nodes.py), with the structural checks Terraform makes and python-hcl2 skips
+(reference/hcl.md §1 "Leniencies")."""
 
 from __future__ import annotations
 

@@ -158,6 +158,11 @@ def _literal(expr: Tree) -> Any:
         return int(node.children[0])
     if kind == "float_lit":
         return number(float(node.children[0]))
+    if kind == "unary_op" and str(node.children[0]) == "-":  # -1 is unary minus on 1
+        value = _literal(node.children[1])
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return number(-value)
+        return _NOT
     if kind == "literal_value":
         return _LITERALS.get(str(node.children[0]), _NOT)
     if kind == "tuple":

@@ -60,7 +60,10 @@ def _spec(policy: Mapping[str, Any], name: str, first: str, second: str) -> dict
     return out
 
 
+@lru_cache(maxsize=65536)
 def _cidr(value: str, version: int, name: str) -> str:
+    # Memoised (a pure function of its text; errors are not cached): loading a state file
+    # checks every stored rule, and ipaddress parsing was most of that cost in big estates.
     try:
         network = ipaddress.ip_network(value, strict=False)
     except ValueError:
@@ -71,6 +74,16 @@ def _cidr(value: str, version: int, name: str) -> str:
     if version == 4 and network.network_address == ipaddress.IPv4Address(0):
         return "0.0.0.0/0"
     return value
+
+
+@lru_cache(maxsize=65536)
+def _port_problem(protocol: str, port_text: str) -> str:
+    """Why `port_text` is not a valid port for `protocol`, or "" (memoised like `_cidr`)."""
+    try:
+        normalize_port(protocol, port_text)
+    except ValueError as exc:
+        return str(exc)
+    return ""
 
 
 def parse_index(value: Any, name: str = "PolicyIndex") -> int | None:
@@ -125,10 +138,9 @@ def check_policy(policy: Any, now: str, *, strict_fields: bool = True) -> dict[s
         except ValueError as exc:
             raise CloudError("InvalidParameterValue", str(exc)) from None
         if protocol in PORTED:
-            try:
-                normalize_port(protocol, port_text)
-            except ValueError as exc:
-                raise CloudError("InvalidParameterValue.Malformed", str(exc)) from None
+            problem = _port_problem(protocol, port_text)
+            if problem:
+                raise CloudError("InvalidParameterValue.Malformed", problem)
             # No port on TCP/UDP means every port; `all` in any case is answered as `ALL`.
             port = "ALL" if not port_text or port_text.upper() == "ALL" else port_text
         elif port_text and port_text.upper() != "ALL":

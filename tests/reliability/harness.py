@@ -245,6 +245,7 @@ class Tally:
     unmanaged_touched: int = 0
     applies: int = 0
     unsafe_plans: int = 0
+    announced_states: int = 0  # exposures in runs whose plan said no safe order exists
     killed: int = 0
     killed_resumed: int = 0
     replan_extra_work: int = 0
@@ -257,7 +258,7 @@ class Tally:
         return (
             f"converged {self.converged}/{self.runs}, violations {self.violations}, "
             f"lost-or-duplicated {self.lost_or_duplicated}, unmanaged-touched {self.unmanaged_touched}, "
-            f"applies {self.applies}, announced-unsafe {self.unsafe_plans}; "
+            f"applies {self.applies}, announced-unsafe plans {self.unsafe_plans} ({self.announced_states} states as announced); "
             f"killed {self.killed}: resumed {self.killed_resumed}/{self.killed}, re-plan extra work {self.replan_extra_work}; "
             f"out-of-band {self.oob_injected}: detected {self.oob_detected}/{self.oob_injected}, clobbered {self.oob_clobbered}"
         )

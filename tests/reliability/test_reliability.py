@@ -66,11 +66,15 @@ def _converge(config_dir: Path, url: str, tally: Tally, attempts: int = 5) -> bo
     return False
 
 
-def _check_end(tally: Tally, before_state: dict, recorded: list, state_path: Path, after: Config) -> None:
+def _check_end(tally: Tally, before_state: dict, recorded: list, state_path: Path, after: Config,
+               announced: bool = False) -> None:
     final = load(state_path)
     bad = exposure_violations(before_state, final, recorded)
-    tally.violations += len(bad)
-    tally.notes += bad[:3]
+    if announced:
+        tally.announced_states += len(bad)  # the plan said so and apply ran with --allow-transient-exposure
+    else:
+        tally.violations += len(bad)
+        tally.notes += bad[:3]
     problems = managed_matches(final, after)
     tally.lost_or_duplicated += bool(problems)
     tally.notes += problems[:3]
@@ -86,14 +90,15 @@ def run_with_faults(tmp: Path, before: Config, after: Config, seed: int, tally: 
     handle = start_server(state, fault_rate=0.1, seed=seed, record=recorded)
     try:
         after_dir = write_config(tmp / "after", after)
-        code, _out, _err = cli("plan", after_dir, "--cloud", handle.url, "--out", tmp / "plan.json")
-        if code == 0 and read_plan(tmp / "plan.json").transient_exposure:
-            tally.unsafe_plans += 1
+        code, out, err = cli("plan", after_dir, "--cloud", handle.url, "--out", tmp / "plan.json")
+        assert code == 0, out + err
+        announced = bool(read_plan(tmp / "plan.json").transient_exposure)
+        tally.unsafe_plans += announced
         tally.runs += 1
         tally.converged += _converge(after_dir, handle.url, tally)
     finally:
         handle.stop()
-    _check_end(tally, start, recorded, state, after)
+    _check_end(tally, start, recorded, state, after, announced)
 
 
 def run_killed(tmp: Path, before: Config, after: Config, rng: random.Random, tally: Tally) -> None:
@@ -105,7 +110,10 @@ def run_killed(tmp: Path, before: Config, after: Config, rng: random.Random, tal
         after_dir = write_config(tmp / "after", after)
         code, out, err = cli("plan", after_dir, "--cloud", handle.url, "--out", tmp / "plan.json")
         assert code == 0, out + err
-        planned = {c.address for c in read_plan(tmp / "plan.json").resource_changes if c.is_change}
+        first = read_plan(tmp / "plan.json")
+        announced = bool(first.transient_exposure)
+        tally.unsafe_plans += announced
+        planned = {c.address for c in first.resource_changes if c.is_change}
         proc = subprocess.Popen([sys.executable, "-m", "sgplan", "apply", str(after_dir), "--cloud", handle.url, *APPLY_FLAGS],
                                 env=fake_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.4, 1.6))
@@ -125,7 +133,7 @@ def run_killed(tmp: Path, before: Config, after: Config, rng: random.Random, tal
         tally.killed_resumed += ok
     finally:
         handle.stop()
-    _check_end(tally, start, recorded, state, after)
+    _check_end(tally, start, recorded, state, after, announced)
 
 
 def run_out_of_band(tmp: Path, before: Config, after: Config, tally: Tally) -> None:

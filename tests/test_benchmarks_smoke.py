@@ -1,0 +1,73 @@
+"""Smoke test of the benchmark pieces at tiny sizes: estates, floors, tables, one measurement."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from benchmarks import measure
+from benchmarks.estate import make_estate, write_estate
+from benchmarks.floor import apply_floor, edit_runs, rate_floor_seconds, refresh_floor
+from benchmarks.report import growth_table, table
+
+
+def test_refresh_floor() -> None:
+    assert refresh_floor(0, 0) == 2
+    assert refresh_floor(2000, 5000) == 20 + 2000 + 50
+    assert refresh_floor(101, 1) == 2 + 101 + 1
+
+
+def test_edit_runs() -> None:
+    a, b, c, d = ({"Port": str(n), "Protocol": "tcp"} for n in range(4))
+    assert edit_runs([a, b, c], [a, b, c]) == 0
+    assert edit_runs([a, b, c], [a, d, c]) == 1  # one replace run
+    assert edit_runs([a, b, c, d], [b, d]) == 2  # two separate deletes
+    assert edit_runs([a], [dict(a, Protocol="TCP", PolicyIndex=3)]) == 0  # case and index do not count
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 5), max_size=12), st.lists(st.integers(0, 5), max_size=12))
+def test_edit_runs_bounds(live: list[int], desired: list[int]) -> None:
+    runs = edit_runs([{"Port": str(n)} for n in live], [{"Port": str(n)} for n in desired])
+    assert (runs == 0) == (live == desired)
+    assert runs <= min(len(live), len(desired)) + 1
+
+
+def test_rate_floor_is_calls_over_limits() -> None:
+    assert rate_floor_seconds({"DescribeSecurityGroupPolicies": 200, "ModifyInstancesAttribute": 5}) == pytest.approx(2.5)
+
+
+@pytest.mark.parametrize("variant", ["identical", "drift", "heavy"])
+def test_estate_variants(variant: str) -> None:
+    estate = make_estate(12, 9, 30, variant=variant)
+    assert len(estate.state["SecurityGroups"]) == 12 and len(estate.state["Instances"]) == 30
+    need = apply_floor(estate.state, estate.desired)
+    assert (need["total"] == 0) == (variant == "identical")
+    assert estate.config.count('security_group "') == 12
+    for group in estate.state["SecurityGroups"]:
+        for direction in ("Ingress", "Egress"):
+            rules = group["SecurityGroupPolicySet"][direction]
+            assert [p["PolicyIndex"] for p in rules] == list(range(len(rules)))
+
+
+def test_one_cloud_measurement_meets_the_refresh_floor(tmp_path: Path) -> None:
+    estate = make_estate(6, 5, 15, variant="drift")
+    write_estate(estate, tmp_path)
+    got = measure.cloud({"dir": str(tmp_path)})
+    json.dumps(got)
+    refresh = sum(n for a, n in got["refresh_calls"].items() if "Template" not in a)
+    assert refresh == refresh_floor(6, 15)
+    writes = sum(n for a, n in got["apply_calls"].items() if not a.startswith("Describe"))
+    assert writes >= apply_floor(estate.state, estate.desired)["total"]
+    assert got["apply_errors"] == []
+
+
+def test_tables() -> None:
+    text = table("T", [{"a": 1, "b": None}, {"a": 22, "b": 0.5}], [("a", "A"), ("b", "B"), ("z", "Z")])
+    assert text.splitlines() == ["T", "A   B", "--  ----", "1", "22  0.50"]
+    grown = growth_table({"local": {"wall": {"1x": 1.0, "10x": 9.5}}})
+    assert "local.wall" in grown and "9.50" in grown
