@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping, Sequence
 
 from sgplan.analysis.access import Evaluator, Templates
+from sgplan.analysis.layers import Layer
 from sgplan.analysis.space import (
     OTHERS,
     PORTED,
@@ -79,11 +80,13 @@ class AccessView:
     instance id to its group keys in binding order. Rules that reference a group by `GroupRef`
     are resolved to that group's key when a group of the view has that address. A key an
     instance lists but `groups` lacks counts as a group with no rules: give every group.
+    A view is read-only: it caches each group's resolved rules.
     """
 
     groups: Mapping[str, SecurityGroup]
     instances: Mapping[str, tuple[str, ...]]
     templates: Templates = field(default_factory=Templates)
+    _resolved: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @classmethod
     def from_state(cls, state: CloudState, templates: CloudState | None = None) -> "AccessView":
@@ -94,25 +97,51 @@ class AccessView:
             templates=Templates.from_state(templates or state),
         )
 
+    def group_rules(self, key: str, direction: Direction) -> tuple[Rule, ...]:
+        """One group's reference-resolved rules (empty for a key the view lacks)."""
+        memo = (key, direction)
+        found = self._resolved.get(memo)
+        if found is not None:
+            return found
+        group = self.groups.get(key)
+        if group is None:
+            found = ()
+        else:
+            ids = self._ref_ids()
+            found = tuple(
+                replace(rule, security_group_id=ids[rule.security_group_id.address])
+                if isinstance(rule.security_group_id, GroupRef) and rule.security_group_id.address in ids
+                else rule
+                for rule in group.rules(direction)
+            )
+        self._resolved[memo] = found
+        return found
+
     def rules(self, group_keys: Iterable[str], direction: Direction) -> tuple[Rule, ...]:
         """The concatenated, reference-resolved rules of these groups (one instance's policy)."""
-        ids = self._ref_ids()
-        out: list[Rule] = []
-        for key in group_keys:
-            group = self.groups.get(key)
-            if group is None:
-                continue
-            for rule in group.rules(direction):
-                if isinstance(rule.security_group_id, GroupRef) and rule.security_group_id.address in ids:
-                    rule = replace(rule, security_group_id=ids[rule.security_group_id.address])
-                out.append(rule)
-        return tuple(out)
+        return tuple(rule for key in group_keys for rule in self.group_rules(key, direction))
 
     def _ref_ids(self) -> dict[str, str]:
-        return {g.address: key for key, g in self.groups.items() if g.address}
+        found = self._resolved.get("refs")
+        if found is None:
+            found = self._resolved["refs"] = {g.address: key for key, g in self.groups.items() if g.address}
+        return found
 
     def bound_keys(self) -> set[str]:
-        return {key for keys in self.instances.values() for key in keys}
+        found = self._resolved.get("bound")
+        if found is None:
+            found = self._resolved["bound"] = {key for keys in self.instances.values() for key in keys}
+        return found
+
+    def subject_keys(self, subject: str, is_instance: bool) -> tuple[str, ...]:
+        """The group keys whose rules make up an instance's (or an unbound group's) policy."""
+        if is_instance:
+            return tuple(self.instances.get(subject, ()))
+        return (subject,) if subject in self.groups else ()
+
+    def layers(self, evaluator: Evaluator, group_keys: Iterable[str], direction: Direction) -> tuple[Layer, ...]:
+        """The evaluated layers of these groups, in order (shared through `evaluator`)."""
+        return tuple(evaluator.layer(self.group_rules(key, direction)) for key in group_keys)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,14 +235,40 @@ def _subjects(*views: AccessView) -> tuple[list[str], list[str]]:
 
 
 def _policy(view: AccessView, subject: str, is_instance: bool, direction: Direction) -> tuple[Rule, ...]:
-    keys = view.instances.get(subject, ()) if is_instance else ((subject,) if subject in view.groups else ())
-    return view.rules(keys, direction)
+    return view.rules(view.subject_keys(subject, is_instance), direction)
+
+
+class _Layers:
+    """Per view and direction: group key → signature, then layers only where they are needed."""
+
+    def __init__(self, view: AccessView, evaluator: Evaluator) -> None:
+        self.view = view
+        self.evaluator = evaluator
+        self._memo: dict[tuple[str, Direction], int] = {}
+
+    def signatures(self, subject: str, is_instance: bool, direction: Direction) -> tuple[int, ...]:
+        out = []
+        for key in self.view.subject_keys(subject, is_instance):
+            found = self._memo.get((key, direction))
+            if found is None:
+                rules = self.view.group_rules(key, direction)
+                found = self._memo[(key, direction)] = self.evaluator.signature(rules)
+            out.append(found)
+        return tuple(out)
+
+    def __call__(self, subject: str, is_instance: bool, direction: Direction) -> tuple[int, ...]:
+        return self.signatures(subject, is_instance, direction)
+
+    def stack(self, signatures: tuple[int, ...]) -> Traffic:
+        return self.evaluator.allowed(tuple(self.evaluator.layer_of(s) for s in signatures))
 
 
 def compare(before: AccessView, after: AccessView, evaluator: Evaluator | None = None) -> list[ExposureChange]:
     """Every instance's (and unbound group's) exposure difference from `before` to `after`.
 
-    A change that only reorders or renames without changing access yields nothing.
+    A change that only reorders or renames without changing access yields nothing. Groups are
+    evaluated once each and stacked per instance; an instance whose groups are unchanged in
+    access (same order, same rules but descriptions) is skipped without any set work.
 
     >>> from sgplan.model import Rule, SecurityGroup
     >>> ssh = Rule("ACCEPT", "TCP", "22", cidr_block="0.0.0.0/0")
@@ -223,26 +278,68 @@ def compare(before: AccessView, after: AccessView, evaluator: Evaluator | None =
     ['TCP 22 from 0.0.0.0/0: opened']
     """
     evaluator = evaluator or Evaluator(after.templates)
+    old_layers, new_layers = _Layers(before, evaluator), _Layers(after, evaluator)
     instances, unbound = _subjects(before, after)
     cache: dict[tuple, list[tuple[Piece, str]]] = {}
     changes: list[ExposureChange] = []
     for subject, is_instance in [(i, True) for i in instances] + [(g, False) for g in unbound]:
         for direction in Direction:
-            old = _policy(before, subject, is_instance, direction)
-            new = _policy(after, subject, is_instance, direction)
-            if old == new:
+            old = old_layers(subject, is_instance, direction)
+            new = new_layers(subject, is_instance, direction)
+            if old == new:  # equal signatures: the same rules in access, in the same order
                 continue
             key = (old, new)
             if key not in cache:
-                cache[key] = difference(evaluator(old).allowed, evaluator(new).allowed)
+                cache[key] = difference(old_layers.stack(old), new_layers.stack(new))
             for (protocol, ports, peer), effect in cache[key]:
                 changes.append(ExposureChange(subject, direction.value, protocol, ports, peer, effect))
     return changes
 
 
+def changed_subjects(before: AccessView, after: AccessView, evaluator: Evaluator | None = None) -> tuple[set[str], set[str]]:
+    """(instance ids, group keys) whose policy differs in access between the views.
+
+    A group counts when its own rules changed in access (or it is new); an instance when its
+    group list or any of its groups did. Plan-time findings are restricted to these.
+    """
+    evaluator = evaluator or Evaluator(after.templates)
+    old_layers, new_layers = _Layers(before, evaluator), _Layers(after, evaluator)
+    groups = {
+        key for key in after.groups
+        if any(old_layers(key, False, d) != new_layers(key, False, d) for d in Direction)
+        or key not in before.groups
+    }
+    instances = {
+        iid for iid, keys in after.instances.items()
+        if tuple(keys) != tuple(before.instances.get(iid, ())) or any(k in groups for k in keys)
+    }
+    return instances, groups
+
+
 def compare_states(before: CloudState, after: CloudState) -> list[ExposureChange]:
     """`compare` on two CloudStates (templates from `before`, the live state)."""
     return compare(AccessView.from_state(before), AccessView.from_state(after, templates=before))
+
+
+def group_changes(changes: Iterable[ExposureChange]) -> list[tuple[tuple[str, ...], ExposureChange]]:
+    """Changes that are the same on several instances, merged: (instance ids, one change).
+
+    For renderers that print `ins-a, ins-b (+3 more): TCP 22 from 0.0.0.0/0: opened`. The
+    change returned carries the first instance's id; groups keep first-seen order.
+
+    >>> a = ExposureChange("ins-a", "ingress", "TCP", "22", "0.0.0.0/0", OPENED)
+    >>> [(ids, str(c)) for ids, c in group_changes([a, replace(a, instance_id="ins-b")])]
+    [(('ins-a', 'ins-b'), 'TCP 22 from 0.0.0.0/0: opened')]
+    """
+    merged: dict[tuple[str, str, str, str, str], tuple[list[str], ExposureChange]] = {}
+    for change in changes:
+        key = (change.direction, change.protocol, change.ports, change.peer, change.effect)
+        entry = merged.get(key)
+        if entry is None:
+            merged[key] = ([change.instance_id], change)
+        elif change.instance_id not in entry[0]:
+            entry[0].append(change.instance_id)
+    return [(tuple(ids), change) for ids, change in merged.values()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,21 +361,23 @@ def transient_exposure(
 ) -> list[TransientExposure]:
     """What each intermediate state allows beyond `before ∪ after`, per instance and unbound group."""
     evaluator = evaluator or Evaluator(after.templates)
+    old_layers, new_layers = _Layers(before, evaluator), _Layers(after, evaluator)
     found: list[TransientExposure] = []
     cache: dict[tuple, list[Piece]] = {}
     for step, state in enumerate(intermediates):
+        mid_layers = _Layers(state, evaluator)
         instances, unbound = _subjects(before, after, state)
         for subject, is_instance in [(i, True) for i in instances] + [(g, False) for g in unbound]:
             for direction in Direction:
-                middle = _policy(state, subject, is_instance, direction)
-                old = _policy(before, subject, is_instance, direction)
-                new = _policy(after, subject, is_instance, direction)
+                middle = mid_layers(subject, is_instance, direction)
+                old = old_layers(subject, is_instance, direction)
+                new = new_layers(subject, is_instance, direction)
                 if middle == old or middle == new:
                     continue
                 key = (old, new, middle)
                 if key not in cache:
-                    ends = evaluator(old).allowed | evaluator(new).allowed
-                    cache[key] = describe(evaluator(middle).allowed - ends)
+                    ends = old_layers.stack(old) | new_layers.stack(new)
+                    cache[key] = describe(mid_layers.stack(middle) - ends)
                 for protocol, ports, peer in cache[key]:
                     change = ExposureChange(subject, direction.value, protocol, ports, peer, OPENED)
                     found.append(TransientExposure(step, change))

@@ -109,29 +109,51 @@ def intersect(boxes: Iterable[Box], others: Iterable[Box]) -> list[Box]:
 
 def merge_intervals(intervals: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     """Sorted, non-overlapping, non-adjacent intervals covering the same points."""
-    merged: list[list[int]] = []
-    for lo, hi in sorted(intervals):
-        if merged and lo <= merged[-1][1] + 1:
-            merged[-1][1] = max(merged[-1][1], hi)
+    ordered = sorted(intervals)
+    if len(ordered) < 2:
+        return ordered
+    out: list[tuple[int, int]] = []
+    cur_lo, cur_hi = ordered[0]
+    for lo, hi in ordered:
+        if lo <= cur_hi + 1:
+            if hi > cur_hi:
+                cur_hi = hi
         else:
-            merged.append([lo, hi])
-    return [(lo, hi) for lo, hi in merged]
+            out.append((cur_lo, cur_hi))
+            cur_lo, cur_hi = lo, hi
+    out.append((cur_lo, cur_hi))
+    return out
 
 
-def canonical(boxes: Iterable[Box]) -> tuple[tuple[tuple[int, int], tuple[tuple[int, int], ...]], ...]:
+Canonical = tuple[tuple[tuple[int, int], tuple[tuple[int, int], ...]], ...]
+
+
+def canonical(boxes: Iterable[Box]) -> Canonical:
     """One form per point set: port intervals (maximal) each with its merged peer intervals.
 
-    Two box lists cover the same points exactly when their canonical forms are equal.
+    Two box lists cover the same points exactly when their canonical forms are equal. A sweep
+    over the port axis keeps only the boxes active at each cut.
     """
     boxes = list(boxes)
     if not boxes:
         return ()
+    if len(boxes) == 1:
+        b = boxes[0]
+        return (((b[2], b[3]), ((b[0], b[1]),)),)
     cuts = sorted({b[2] for b in boxes} | {b[3] + 1 for b in boxes})
+    pending = sorted(boxes, key=lambda b: b[2])
+    count = len(pending)
+    k = 0
+    active: list[Box] = []
     segments: list[tuple[tuple[int, int], tuple[tuple[int, int], ...]]] = []
     for lo, nxt in zip(cuts, cuts[1:]):
-        peers = tuple(merge_intervals((b[0], b[1]) for b in boxes if b[2] <= lo <= b[3]))
-        if not peers:
+        while k < count and pending[k][2] <= lo:
+            active.append(pending[k])
+            k += 1
+        active = [b for b in active if b[3] >= lo]
+        if not active:
             continue
+        peers = tuple(merge_intervals([(b[0], b[1]) for b in active]))
         if segments and segments[-1][1] == peers and segments[-1][0][1] == lo - 1:
             segments[-1] = ((segments[-1][0][0], nxt - 1), peers)
         else:

@@ -259,7 +259,7 @@ class Tally:
             f"converged {self.converged}/{self.runs}, violations {self.violations}, "
             f"lost-or-duplicated {self.lost_or_duplicated}, unmanaged-touched {self.unmanaged_touched}, "
             f"applies {self.applies}, announced-unsafe plans {self.unsafe_plans} ({self.announced_states} states as announced); "
-            f"killed {self.killed}: resumed {self.killed_resumed}/{self.killed}, re-plan extra work {self.replan_extra_work}; "
+            f"kill runs: {self.killed} killed mid-apply, {self.killed_resumed} converged on resume, re-plan extra work {self.replan_extra_work}; "
             f"out-of-band {self.oob_injected}: detected {self.oob_detected}/{self.oob_injected}, clobbered {self.oob_clobbered}"
         )
 

@@ -1,0 +1,216 @@
+"""One group's first-match result as a layer, and layers stacked in binding order.
+
+An instance's policy is its groups' rules concatenated (API reference §5), so what it allows is
+A1 ∪ (A2 − D1) ∪ (A3 − D1 − D2) …, with A what a group accepts and D everything it decides.
+Each group is evaluated once, however many instances carry it, and the subtractions use the
+upper group's cached cut index: estates of thousands of distinct group lists stay cheap.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Sequence
+
+from sgplan.analysis.matching import NO_TEMPLATES, RuleTraffic, Templates, rule_traffic, symbols_of
+from sgplan.analysis.space import OTHERS, PROTOCOL_ORDER, V4, V6, Box, Key, Traffic, compact, cut_out
+from sgplan.model import Rule
+
+Parts = Mapping[Key, tuple[Box, ...]]
+_NARROW = 64  # ports: cuts at most this wide are found by bisection, wider ones by a scan
+_REFRAGMENT = 64  # pieces: past this many, re-merge so that long rule lists stay fast
+
+
+def _hits(box: Box, cuts: Iterable[Box]) -> list[Box]:
+    a0, a1, a2, a3 = box
+    return [c for c in cuts if c[0] <= a1 and a0 <= c[1] and c[2] <= a3 and a2 <= c[3]]
+
+
+def _minus(box: Box, hits: Sequence[Box]) -> list[Box]:
+    """`box` less the boxes `hits` (already known to overlap it)."""
+    pieces = [box]
+    for cut in hits:
+        pieces = cut_out(pieces, cut)
+        if not pieces:
+            break
+        if len(pieces) > _REFRAGMENT:
+            pieces = compact(pieces)
+    return pieces
+
+
+class _CutIndex:
+    """The boxes a group decides on one key, indexed by port for fast overlap queries."""
+
+    __slots__ = ("narrow", "starts", "wide")
+
+    def __init__(self, boxes: Iterable[Box]) -> None:
+        boxes = list(boxes)
+        self.narrow = sorted((b for b in boxes if b[3] - b[2] <= _NARROW), key=lambda b: b[2])
+        self.starts = [b[2] for b in self.narrow]
+        self.wide = [b for b in boxes if b[3] - b[2] > _NARROW]
+
+    def cut(self, boxes: Iterable[Box]) -> list[Box]:
+        out: list[Box] = []
+        starts, narrow, wide = self.starts, self.narrow, self.wide
+        for box in boxes:
+            lo = bisect_left(starts, box[2] - _NARROW)
+            hi = bisect_right(starts, box[3])
+            hits = _hits(box, narrow[lo:hi]) if hi > lo else []
+            if wide:
+                hits += _hits(box, wide)
+            out.extend(_minus(box, hits) if hits else (box,))
+        return out
+
+
+def _lookup(parts: Parts, symbols: frozenset[str], key: Key) -> tuple[Box, ...]:
+    """`parts[key]`, where a symbol the layer does not name holds what `*` holds (space.Traffic)."""
+    protocol, realm = key
+    if realm not in (V4, V6) and realm not in symbols:
+        realm = OTHERS
+    if protocol not in PROTOCOL_ORDER and protocol not in symbols:
+        protocol = OTHERS
+    return parts.get((protocol, realm), ())
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Layer:
+    """What one ordered rule list (one group, one direction) decides.
+
+    `allowed` and `denied` hold disjoint boxes; `covered` holds the boxes of every rule that
+    decides anything (they may overlap: they only serve as cuts). `decided[i]` is what rule i
+    decides, `matches[i]` the raw boxes rule i matches. Layers compare by identity: equal
+    rule lists share one layer through `Evaluator.layer`.
+    """
+
+    allowed: Parts
+    denied: Parts
+    covered: Parts
+    symbols: frozenset[str]
+    decided: tuple[Parts, ...] = ()
+    matches: tuple[RuleTraffic, ...] = ()
+    _cuts: dict[Key, _CutIndex] = field(default_factory=dict, repr=False)
+    _clips: dict[tuple, tuple[Box, ...]] = field(default_factory=dict, repr=False)
+
+    def allows(self, key: Key) -> tuple[Box, ...]:
+        return _lookup(self.allowed, self.symbols, key)
+
+    def covers(self, key: Key) -> tuple[Box, ...]:
+        return _lookup(self.covered, self.symbols, key)
+
+    def cut(self, key: Key, boxes: Sequence[Box]) -> list[Box]:
+        """`boxes` less everything this layer decides on `key` (what falls through it)."""
+        if not boxes:
+            return []
+        index = self._cuts.get(key)
+        if index is None:
+            index = self._cuts[key] = _CutIndex(self.covers(key))
+        if not index.narrow and not index.wide:
+            return list(boxes)
+        return index.cut(boxes)
+
+    def allows_in_ports(self, key: Key, ports: tuple[tuple[int, int], ...]) -> tuple[Box, ...]:
+        """The allowed boxes of `key` clipped to these port intervals (cached)."""
+        memo = (key, ports)
+        found = self._clips.get(memo)
+        if found is None:
+            out = []
+            for b in self.allows(key):
+                for lo, hi in ports:
+                    if b[2] <= hi and lo <= b[3]:
+                        out.append((b[0], b[1], max(b[2], lo), min(b[3], hi)))
+            found = self._clips[memo] = tuple(out)
+        return found
+
+    def allowed_traffic(self) -> Traffic:
+        return Traffic(dict(self.allowed), self.symbols)
+
+    def denied_traffic(self) -> Traffic:
+        return Traffic(dict(self.denied), self.symbols)
+
+
+def first_match(rules: Sequence[Rule], templates: Templates = NO_TEMPLATES,
+                symbols: frozenset[str] | None = None) -> Layer:
+    """Evaluate an ordered rule list: each rule decides what it matches less what earlier rules matched.
+
+    Only the earlier boxes that overlap a rule are subtracted from it, so disjoint rules (the
+    common case) cost one overlap scan each.
+    """
+    if symbols is None:
+        symbols = symbols_of(rules, templates)
+    seen: dict[Key, list[Box]] = {}
+    allowed: dict[Key, list[Box]] = {}
+    denied: dict[Key, list[Box]] = {}
+    decided: list[Parts] = []
+    matches: list[RuleTraffic] = []
+    for rule in rules:
+        boxes = rule_traffic(rule, templates, symbols)
+        target = allowed if rule.action == "ACCEPT" else denied
+        mine: dict[Key, list[Box]] = {}
+        for key, box in boxes:
+            earlier = seen.get(key)
+            if earlier is None:
+                seen[key] = [box]
+                pieces = [box]
+            else:
+                hits = _hits(box, earlier)
+                pieces = _minus(box, hits) if hits else [box]
+                if pieces:  # a box wholly decided before adds nothing to the cover
+                    earlier.append(box)
+            if pieces:
+                mine.setdefault(key, []).extend(pieces)
+                target.setdefault(key, []).extend(pieces)
+        decided.append({k: tuple(v) for k, v in mine.items()})
+        matches.append(boxes)
+    return Layer(
+        allowed={k: tuple(v) for k, v in allowed.items()},
+        denied={k: tuple(v) for k, v in denied.items()},
+        covered={k: tuple(v) for k, v in seen.items()},
+        symbols=symbols,
+        decided=tuple(decided),
+        matches=tuple(matches),
+    )
+
+
+def stack_keys(layers: Sequence[Layer]) -> tuple[set[Key], frozenset[str]]:
+    """Every key on which stacked layers may allow something, and all the symbols they name."""
+    symbols = frozenset().union(*(layer.symbols for layer in layers))
+    keys: set[Key] = set()
+    for layer in layers:
+        keys.update(k for k, v in layer.allowed.items() if v)
+    if symbols:
+        peers = [s for s in symbols if not s.startswith("ppm")] + [OTHERS]
+        services = [s for s in symbols if s.startswith("ppm")] + [OTHERS]
+        for protocol, realm in list(keys):
+            protocols = services if protocol == OTHERS else (protocol,)
+            realms = peers if realm == OTHERS else (realm,)
+            keys.update((p, r) for p in protocols for r in realms)
+    return keys, symbols
+
+
+def stack_key(layers: Sequence[Layer], key: Key, allowed: Sequence[Sequence[Box]] | None = None) -> list[Box]:
+    """What the stacked layers allow on one key: each layer's allowed boxes less the layers above.
+
+    `allowed` replaces each layer's own allowed boxes (e.g. clipped to some ports).
+    """
+    out: list[Box] = []
+    for k, layer in enumerate(layers):
+        boxes: Sequence[Box] = layer.allows(key) if allowed is None else allowed[k]
+        for upper in layers[:k]:
+            if not boxes:
+                break
+            boxes = upper.cut(key, boxes)
+        out.extend(boxes)
+    return out
+
+
+def stack(layers: Sequence[Layer]) -> Traffic:
+    """What an instance carrying these groups (in this order) allows."""
+    if len(layers) == 1:
+        return layers[0].allowed_traffic()
+    keys, symbols = stack_keys(layers)
+    parts: dict[Key, tuple[Box, ...]] = {}
+    for key in keys:
+        boxes = stack_key(layers, key)
+        if boxes:
+            parts[key] = tuple(boxes)
+    return Traffic(parts, symbols)
