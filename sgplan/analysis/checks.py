@@ -3,7 +3,8 @@
 Exposure checks run *after* first-match evaluation: per instance on its effective policy (its
 groups in binding order, so a DROP in an earlier group counts), and per group for groups bound
 to no instance. Rule hygiene checks (shadowed, redundant, quota, telnet) look at each group alone.
-A group suppresses a finding about itself with `ignore_findings = ["<check id>", …]`.
+A group suppresses a finding about itself with `ignore_findings = ["<check id>", …]`. Each group
+is evaluated once (`layers.py`); a `Scope` limits the findings to some instances and groups.
 """
 
 from __future__ import annotations
@@ -13,15 +14,9 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from sgplan.analysis.access import Evaluation, Evaluator, evaluate
 from sgplan.analysis.exposure import AccessView
-from sgplan.analysis.space import (
-    V4,
-    V6,
-    Traffic,
-    canonical,
-    merge_intervals,
-    network_interval,
-    ports_text,
-)
+from sgplan.analysis.internet import PUBLIC, THRESHOLD, internet_ports, open_ports, public_size
+from sgplan.analysis.layers import Layer
+from sgplan.analysis.space import V4, V6, Box, canonical, cut_out, ports_text
 from sgplan.model import DEFAULT_RULES_PER_DIRECTION, MAX_GROUPS_PER_INSTANCE, Direction, Rule, SourceRange
 
 SEVERITIES = ("low", "medium", "high")
@@ -80,41 +75,69 @@ class Subject:
     instance_ids: tuple[str, ...]  # empty for an unbound group evaluated alone
 
 
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The instances and groups to report on (plan-time findings: what the plan changes)."""
+
+    instances: frozenset[str] = frozenset()
+    groups: frozenset[str] = frozenset()
+
+
 class CheckContext:
     """The state the checks read, with one evaluation cache for all of them."""
 
-    def __init__(self, view: AccessView, *, rule_quota: int = DEFAULT_RULES_PER_DIRECTION) -> None:
+    def __init__(self, view: AccessView, *, rule_quota: int = DEFAULT_RULES_PER_DIRECTION,
+                 scope: Scope | None = None, evaluator: Evaluator | None = None) -> None:
         self.view = view
         self.rule_quota = rule_quota
-        self._evaluator = Evaluator(view.templates)
-        self._per_rule: dict[tuple[Rule, ...], Evaluation] = {}
+        self.scope = scope
+        self.evaluator = evaluator or Evaluator(view.templates)
+        self._layers: dict[tuple[str, Direction], Layer] = {}
+        self._open: dict[tuple, list[tuple[int, int]]] = {}
 
     def evaluate(self, rules: Sequence[Rule], *, per_rule: bool = False) -> Evaluation:
         if not per_rule:
-            return self._evaluator(rules)
-        key = tuple(rules)
-        if key not in self._per_rule:
-            self._per_rule[key] = evaluate(key, self.view.templates, per_rule=True)
-        return self._per_rule[key]
+            return self.evaluator(rules)
+        return evaluate(rules, self.view.templates, per_rule=True)
+
+    def layer(self, key: str, direction: Direction) -> Layer:
+        found = self._layers.get((key, direction))
+        if found is None:
+            found = self._layers[(key, direction)] = self.evaluator.layer(self.view.group_rules(key, direction))
+        return found
 
     def subjects(self) -> list[Subject]:
+        scope = self.scope
         by_list: dict[tuple[str, ...], list[str]] = {}
         for instance_id, keys in sorted(self.view.instances.items()):
-            by_list.setdefault(tuple(keys), []).append(instance_id)
+            if scope is None or instance_id in scope.instances:
+                by_list.setdefault(tuple(keys), []).append(instance_id)
         subjects = [Subject(keys, tuple(ids)) for keys, ids in by_list.items() if keys]
         bound = self.view.bound_keys()
-        subjects += [Subject((key,), ()) for key in sorted(self.view.groups) if key not in bound]
+        subjects += [Subject((key,), ()) for key in self.group_keys() if key not in bound]
         return subjects
+
+    def group_keys(self) -> list[str]:
+        """The groups to report on, sorted."""
+        if self.scope is None:
+            return sorted(self.view.groups)
+        return sorted(k for k in self.view.groups if k in self.scope.groups)
 
     def positions(self, group_keys: Sequence[str], direction: Direction) -> list[Position]:
         out = []
         for key in group_keys:
-            group = self.view.groups.get(key)
-            if group is None:
-                continue
-            rules = self.view.rules((key,), direction)
-            out.extend(Position(key, i, rule) for i, rule in enumerate(rules))
+            if key in self.view.groups:
+                out.extend(Position(key, i, rule) for i, rule in enumerate(self.view.group_rules(key, direction)))
         return out
+
+    def open_ports(self, group_keys: tuple[str, ...], protocol: str, wanted: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:
+        """Ports among `wanted` open to the internet on a policy of these groups (ingress)."""
+        memo = (group_keys, protocol, wanted)
+        found = self._open.get(memo)
+        if found is None:
+            layers = [self.layer(k, Direction.INGRESS) for k in group_keys]
+            found = self._open[memo] = open_ports(layers, protocol, wanted)
+        return found
 
     def address(self, group_key: str) -> str:
         group = self.view.groups.get(group_key)
@@ -133,52 +156,9 @@ class Check:
 
 
 # ---------------------------------------------------------------------------------------------
-# Internet exposure
+# Internet exposure (what "the internet" is: internet.py)
 
-# Not reachable from the internet: RFC 1918, loopback, link-local, CGNAT, multicast, reserved…
-_NOT_PUBLIC_V4 = [
-    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-    "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
-    "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
-]  # fmt: skip
-_PUBLIC_V6 = [(0x2000 << 112, (0x4000 << 112) - 1)]  # 2000::/3, global unicast
-# "Open to the internet": reachable from at least a /8 of public IPv4 or a /16 of public IPv6.
-# A single office address is a decision; a /8 or 0.0.0.0/0 is the internet.
-_THRESHOLD = {V4: 1 << 24, V6: 1 << 112}
-
-
-def _public_v4() -> list[tuple[int, int]]:
-    blocked = merge_intervals(network_interval(n)[1:] for n in _NOT_PUBLIC_V4)
-    out, start = [], 0
-    for lo, hi in blocked:
-        if lo > start:
-            out.append((start, lo - 1))
-        start = hi + 1
-    if start <= (1 << 32) - 1:
-        out.append((start, (1 << 32) - 1))
-    return out
-
-
-_PUBLIC = {V4: _public_v4(), V6: _PUBLIC_V6}
-
-
-def _public_size(realm: str, peers: Iterable[tuple[int, int]]) -> int:
-    total = 0
-    for lo, hi in peers:
-        for p_lo, p_hi in _PUBLIC[realm]:
-            if lo <= p_hi and p_lo <= hi:
-                total += min(hi, p_hi) - max(lo, p_lo) + 1
-    return total
-
-
-def internet_ports(allowed: Traffic, protocol: str) -> list[tuple[int, int]]:
-    """Port intervals of `protocol` reachable from the internet (see `_THRESHOLD`)."""
-    out: list[tuple[int, int]] = []
-    for realm in (V4, V6):
-        for ports, peers in canonical(allowed.boxes(protocol, realm)):
-            if _public_size(realm, peers) >= _THRESHOLD[realm]:
-                out.append(ports)
-    return merge_intervals(out)
+__all__ = ["CHECKS", "CHECK_IDS", "Check", "CheckContext", "Finding", "Scope", "fails", "internet_ports", "run_checks"]
 
 
 def _overlap(a: Iterable[tuple[int, int]], b: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -186,20 +166,31 @@ def _overlap(a: Iterable[tuple[int, int]], b: Iterable[tuple[int, int]]) -> list
     return [(max(x, y), min(p, q)) for x, p in a for y, q in b if x <= q and y <= p]
 
 
-def _grantor(ev: Evaluation, positions: Sequence[Position], protocol: str, ports: list[tuple[int, int]]) -> Position | None:
-    """The accepting rule that admits the most public addresses on these ports."""
-    best, best_size = None, 0
-    for pos, decided in zip(positions, ev.decided):
-        if pos.rule.action != "ACCEPT":
-            continue
-        size = 0.0
-        for realm in (V4, V6):
-            for seg_ports, peers in canonical(decided.boxes(protocol, realm)):
-                if _overlap([seg_ports], ports):
-                    size += _public_size(realm, peers) / _THRESHOLD[realm]
-        if size > best_size:
-            best, best_size = pos, size
+def _grantor(context: CheckContext, group_keys: Sequence[str], protocol: str,
+             ports: list[tuple[int, int]]) -> Position | None:
+    """The accepting rule that admits the most public addresses on these ports (after first match)."""
+    best, best_size = None, 0.0
+    layers = [context.layer(k, Direction.INGRESS) for k in group_keys]
+    for g, key in enumerate(group_keys):
+        layer = layers[g]
+        for i, rule in enumerate(context.view.group_rules(key, Direction.INGRESS)):
+            if rule.action != "ACCEPT":
+                continue
+            size = 0.0
+            for realm in (V4, V6):
+                part = (protocol, realm)
+                boxes: list[Box] = [b for b in layer.decided[i].get(part, ()) if _overlap([(b[2], b[3])], ports)]
+                for upper in layers[:g]:
+                    boxes = upper.cut(part, boxes)
+                for seg_ports, peers in canonical(boxes):
+                    if _overlap([seg_ports], ports):
+                        size += public_size(realm, peers) / THRESHOLD[realm]
+            if size > best_size:
+                best, best_size = Position(key, i, rule), size
     return best
+
+
+_PROBE = ((1, 1),)  # "every port open" needs port 1 open: a cheap test before the whole range
 
 
 def _exposure_check(protocol_ports: Sequence[tuple[str, list[tuple[int, int]]]], service: str, whole: bool = False):
@@ -207,17 +198,21 @@ def _exposure_check(protocol_ports: Sequence[tuple[str, list[tuple[int, int]]]],
 
     def run(context: CheckContext, check: Check) -> Iterator[Finding]:
         for subject in context.subjects():
-            positions = context.positions(subject.group_keys, Direction.INGRESS)
-            if not positions:
+            keys = subject.group_keys
+            if not any(context.view.group_rules(k, Direction.INGRESS) for k in keys):
                 continue
-            ev = context.evaluate([p.rule for p in positions], per_rule=True)
             for protocol, wanted in protocol_ports:
-                open_ports = internet_ports(ev.allowed, protocol)
-                hit = open_ports == [(1, 65535)] if whole else bool(_overlap(open_ports, wanted))
-                if not hit:
-                    continue
-                ports = wanted if whole else _overlap(open_ports, wanted)
-                grantor = _grantor(ev, positions, protocol, ports)
+                if whole:
+                    if not context.open_ports(keys, protocol, _PROBE):
+                        continue
+                    if context.open_ports(keys, protocol, ((1, 65535),)) != [(1, 65535)]:
+                        continue
+                    ports = list(wanted)
+                else:
+                    ports = context.open_ports(keys, protocol, tuple(sorted(wanted)))
+                    if not ports:
+                        continue
+                grantor = _grantor(context, keys, protocol, ports)
                 yield _exposure_finding(context, check, subject, protocol, ports, grantor, service)
                 break
 
@@ -260,12 +255,12 @@ DATABASE_PORTS = [(3306, 3306), (5432, 5432), (1433, 1433), (1521, 1521), (6379,
 # Rule hygiene (per group, alone)
 
 
-def _groups(context: CheckContext) -> Iterator[tuple[str, Direction, list[Position]]]:
-    for key in sorted(context.view.groups):
+def _groups(context: CheckContext) -> Iterator[tuple[str, Direction, list[Position], Layer]]:
+    for key in context.group_keys():
         for direction in Direction:
             positions = context.positions((key,), direction)
             if positions:
-                yield key, direction, positions
+                yield key, direction, positions, context.layer(key, direction)
 
 
 def _rule_finding(context: CheckContext, check: Check, key: str, direction: Direction, pos: Position,
@@ -285,11 +280,10 @@ def _describe(rule: Rule) -> str:
 
 
 def _shadowed(context: CheckContext, check: Check) -> Iterator[Finding]:
-    for key, direction, positions in _groups(context):
+    for key, direction, positions, layer in _groups(context):
         rules = [p.rule for p in positions]
-        ev = context.evaluate(rules, per_rule=True)
-        for i, (pos, decided) in enumerate(zip(positions, ev.decided)):
-            if not decided.is_empty():
+        for i, pos in enumerate(positions):
+            if any(layer.decided[i].values()):
                 continue
             earlier = context.evaluate(rules[:i])
             own = context.evaluate([Rule("ACCEPT", **_fields(pos.rule))]).allowed
@@ -307,22 +301,48 @@ def _fields(rule: Rule) -> dict:
     return {n: getattr(rule, n) for n in names}
 
 
+def is_redundant(layer: Layer, actions: Sequence[str], index: int) -> bool:
+    """Would the rules after `index` decide everything rule `index` decides, the same way?
+
+    One forward scan of the later rules over what the rule decides: a later rule of the other
+    action touching it, or traffic left over at the end (it would fall through the group), means
+    the rule matters. A shadowed rule (deciding nothing) is not called redundant.
+    """
+    left: dict = {k: list(v) for k, v in layer.decided[index].items() if v}
+    if not left:
+        return False
+    action = actions[index]
+    for j in range(index + 1, len(actions)):
+        for key, box in layer.matches[j]:
+            pieces = left.get(key)
+            if not pieces:
+                continue
+            a0, a1, a2, a3 = box
+            if not any(c[0] <= a1 and a0 <= c[1] and c[2] <= a3 and a2 <= c[3] for c in pieces):
+                continue
+            if actions[j] != action:
+                return False
+            pieces = cut_out(pieces, box)
+            if pieces:
+                left[key] = pieces
+            else:
+                del left[key]
+        if not left:
+            return True
+    return False
+
+
 def _redundant(context: CheckContext, check: Check) -> Iterator[Finding]:
     """Reached, but the rules after it decide its traffic the same way (group alone)."""
-    for key, direction, positions in _groups(context):
-        rules = [p.rule for p in positions]
-        ev = context.evaluate(rules, per_rule=True)
-        for i, (pos, decided) in enumerate(zip(positions, ev.decided)):
-            if decided.is_empty():
-                continue  # shadowed: reported by rule-shadowed
-            after = context.evaluate(rules[i + 1 :])
-            same = after.allowed if pos.rule.action == "ACCEPT" else after.denied
-            if (decided - same).is_empty():
+    for key, direction, positions, layer in _groups(context):
+        actions = [p.rule.action for p in positions]
+        for i, pos in enumerate(positions):
+            if is_redundant(layer, actions, i):
                 yield _rule_finding(context, check, key, direction, pos, "removing it changes nothing: later rules decide its traffic the same way")
 
 
 def _over_quota(context: CheckContext, check: Check) -> Iterator[Finding]:
-    for key in sorted(context.view.groups):
+    for key in context.group_keys():
         group = context.view.groups[key]
         for direction in Direction:
             count = len(group.rules(direction))
@@ -333,7 +353,10 @@ def _over_quota(context: CheckContext, check: Check) -> Iterator[Finding]:
 
 
 def _too_many_groups(context: CheckContext, check: Check) -> Iterator[Finding]:
+    scope = context.scope
     for instance_id, keys in sorted(context.view.instances.items()):
+        if scope is not None and instance_id not in scope.instances:
+            continue
         if len(keys) > MAX_GROUPS_PER_INSTANCE:
             yield Finding(check.id, check.severity, instance_id,
                           f"carries {len(keys)} security groups: the cloud allows at most {MAX_GROUPS_PER_INSTANCE}",
@@ -341,17 +364,15 @@ def _too_many_groups(context: CheckContext, check: Check) -> Iterator[Finding]:
 
 
 def _telnet_in_use(context: CheckContext, check: Check) -> Iterator[Finding]:
-    for key, direction, positions in _groups(context):
+    for key, direction, positions, layer in _groups(context):
         if direction is not Direction.INGRESS:
             continue
-        ev = context.evaluate([p.rule for p in positions], per_rule=True)
-        for pos, decided in zip(positions, ev.decided):
+        for i, pos in enumerate(positions):
             if pos.rule.action != "ACCEPT":
                 continue
-            if any(_overlap([ports], [(23, 23)]) for realm in (V4, V6, *decided.symbols, "*")
-                   for ports, _ in canonical(decided.boxes("TCP", realm))):
+            if any(b[2] <= 23 <= b[3] for (protocol, _), boxes in layer.decided[i].items() if protocol == "TCP"
+                   for b in boxes):
                 yield _rule_finding(context, check, key, direction, pos, "admits telnet (TCP 23), which sends passwords in clear text; use SSH")
-                break
 
 
 def _exposure(check_id: str, severity: str, title: str, protocol_ports, service: str, whole: bool = False) -> Check:
@@ -376,9 +397,14 @@ CHECKS: tuple[Check, ...] = (
 CHECK_IDS = tuple(c.id for c in CHECKS)
 
 
-def run_checks(view: AccessView, checks: Sequence[Check] = CHECKS, *, rule_quota: int = DEFAULT_RULES_PER_DIRECTION) -> list[Finding]:
-    """Every finding of `checks` on the view, minus those a group suppresses, highest severity first."""
-    context = CheckContext(view, rule_quota=rule_quota)
+def run_checks(view: AccessView, checks: Sequence[Check] = CHECKS, *, rule_quota: int = DEFAULT_RULES_PER_DIRECTION,
+               scope: Scope | None = None, evaluator: Evaluator | None = None) -> list[Finding]:
+    """Every finding of `checks` on the view, minus those a group suppresses, highest severity first.
+
+    `scope` limits the findings to some instances (exposure, group count) and groups (hygiene,
+    quota, exposure of unbound groups); `sgplan check` passes none and reports everything.
+    """
+    context = CheckContext(view, rule_quota=rule_quota, scope=scope, evaluator=evaluator)
     findings: list[Finding] = []
     for check in checks:
         for finding in check(context):

@@ -69,15 +69,9 @@ def open_apply_client(spec: str, region: str | None, rate_limits: dict[str, floa
 
 
 def is_thread_safe(client) -> bool:
-    """The SDK client is safe to share between threads (its docstring says so); the file cloud
-    is not, so apply serialises its calls."""
-    if getattr(client, "thread_safe", False):
-        return True
-    try:
-        from sgplan.cloud.tencent import TencentClient
-    except ImportError:  # pragma: no cover - the SDK is a dependency
-        return False
-    return isinstance(client, TencentClient)
+    """Clients that say so (the SDK client) may take parallel calls; the file cloud is not, so
+    apply serialises its calls."""
+    return bool(getattr(client, "thread_safe", False))
 
 
 def confirm(auto_approve: bool) -> None:

@@ -78,6 +78,8 @@ class TencentClient:
     clients, since one `requests.Session` shared between threads is not documented as safe).
     """
 
+    thread_safe = True  # apply may run independent calls on it in parallel
+
     def __init__(
         self,
         region: str | None,

@@ -73,6 +73,17 @@ def render_plan(plan: Plan, *, color: bool = False) -> str:
         for item in exposure:
             out.add(f"  {_exposure_line(item)}")
         out.add()
+    if plan.transient_exposure:
+        out.add("No exposure-safe order exists: these steps would briefly allow traffic that neither")
+        out.add("the current nor the planned state allows (apply needs --allow-transient-exposure):")
+        for item in plan.transient_exposure:
+            out.add(f"  after step {item.step + 1}: {_exposure_line(item.change)}")
+        out.add()
+    if plan.findings:
+        out.add("Findings:")
+        for finding in plan.findings:
+            out.add(f"  [{finding.severity}] {finding.rule}: {finding.address}: {finding.message}")
+        out.add()
     _outputs(out, plan.outputs)
     _warnings(out, plan.warnings)
     s = plan.summary
