@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from sgplan.analysis.access import Evaluation, Evaluator, evaluate
 from sgplan.analysis.exposure import AccessView
-from sgplan.analysis.internet import PUBLIC, THRESHOLD, internet_ports, open_ports, public_size
+from sgplan.analysis.internet import THRESHOLD, internet_ports, open_ports, public_size
 from sgplan.analysis.layers import Layer
 from sgplan.analysis.space import V4, V6, Box, canonical, cut_out, ports_text
 from sgplan.model import DEFAULT_RULES_PER_DIRECTION, MAX_GROUPS_PER_INSTANCE, Direction, Rule, SourceRange

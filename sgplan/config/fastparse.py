@@ -46,7 +46,6 @@ _LITERALS = {"true": True, "false": False, "null": None}
 # Names the grammar lexes as keywords in some states; in value positions the fast path leaves
 # them to Lark rather than guess which state's lexer applies.
 _KEYWORDS = frozenset({"if", "in", "for", "for_each", "else", "endif", "endfor"})
-_SCALARS = (str, int, float, bool, type(None))
 
 
 class _Decline(Exception):
@@ -177,8 +176,7 @@ class _Reader:
                 return self._list()
             if text == "{":
                 return self._object()
-        node = self._scalar_or_ref()
-        return node
+        return self._scalar_or_ref()
 
     def _scalar_or_ref(self) -> Const | Ref:
         i = self.i
@@ -210,8 +208,8 @@ class _Reader:
             names.append(texts[i + 1])
             i += 2
         for name in names:
-            if name in _KEYWORDS or (name in _LITERALS and name is not names[0]):
-                raise _Decline
+            if name in _KEYWORDS or name in _LITERALS:
+                raise _Decline  # `x.true` is not a plain traversal in the walk; keywords: see _KEYWORDS
         self.i = i
         return Ref(tuple(names), line, column)
 
@@ -290,4 +288,3 @@ def _number(text: str) -> int | float:
 
 
 __all__ = ["parse_body"]
-_ = _SCALARS  # the scalar shapes a list/map item may take (all the reader produces)

@@ -104,8 +104,12 @@ def read_file(path: Path, display: str, cache: "ParseCache | None" = None) -> tu
     return source, diags
 
 
-def parse_source(data: bytes, display: str) -> tuple[SourceFile, list[Diagnostic]]:
-    """Parse bytes (already read) named `display` into a `SourceFile` plus diagnostics."""
+def parse_source(data: bytes, display: str, fast: bool = True) -> tuple[SourceFile, list[Diagnostic]]:
+    """Parse bytes (already read) named `display` into a `SourceFile` plus diagnostics.
+
+    Plain files go through the hand-written reader (fastparse.py) unless `fast` is False; it
+    yields the same records, and declines to Lark on anything outside its subset.
+    """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -114,6 +118,13 @@ def parse_source(data: bytes, display: str) -> tuple[SourceFile, list[Diagnostic
         text = text[1:]
     if text and not text.endswith("\n"):
         text += "\n"  # the grammar wants a newline after the last attribute or heredoc
+    if fast:
+        from sgplan.config.fastparse import parse_body  # imports this module's records
+
+        with gc_paused():
+            walked = parse_body(text, display)
+        if walked is not None:
+            return SourceFile(display, data, walked[0]), walked[1]
     try:
         tree = parse_text(text)
     except UnexpectedInput as exc:
