@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Sequence
 
-from sgplan.analysis.access import Evaluation, Evaluator, evaluate
+from sgplan.analysis.access import Evaluation, Evaluator, evaluate, gc_paused
 from sgplan.analysis.exposure import AccessView
 from sgplan.analysis.internet import THRESHOLD, internet_ports, open_ports, public_size
 from sgplan.analysis.layers import Layer
-from sgplan.analysis.space import V4, V6, Box, canonical, cut_out, ports_text
+from sgplan.analysis.space import V4, V6, Box, canonical, cut_out, merge_intervals, ports_text
 from sgplan.model import DEFAULT_RULES_PER_DIRECTION, MAX_GROUPS_PER_INSTANCE, Direction, Rule, SourceRange
 
 SEVERITIES = ("low", "medium", "high")
@@ -94,6 +94,8 @@ class CheckContext:
         self.evaluator = evaluator or Evaluator(view.templates)
         self._layers: dict[tuple[str, Direction], Layer] = {}
         self._open: dict[tuple, list[tuple[int, int]]] = {}
+        self._positions: dict[tuple[str, Direction], list[Position]] = {}
+        self.watch: dict[str, tuple[tuple[int, int], ...]] = {}
 
     def evaluate(self, rules: Sequence[Rule], *, per_rule: bool = False) -> Evaluation:
         if not per_rule:
@@ -103,7 +105,9 @@ class CheckContext:
     def layer(self, key: str, direction: Direction) -> Layer:
         found = self._layers.get((key, direction))
         if found is None:
-            found = self._layers[(key, direction)] = self.evaluator.layer(self.view.group_rules(key, direction))
+            rules = self.view.group_rules(key, direction)
+            signature = self.evaluator.signature(rules, self.view.access_key(key, direction))
+            found = self._layers[(key, direction)] = self.evaluator.layer_of(signature)
         return found
 
     def subjects(self) -> list[Subject]:
@@ -124,14 +128,27 @@ class CheckContext:
         return sorted(k for k in self.view.groups if k in self.scope.groups)
 
     def positions(self, group_keys: Sequence[str], direction: Direction) -> list[Position]:
-        out = []
+        out: list[Position] = []
         for key in group_keys:
-            if key in self.view.groups:
-                out.extend(Position(key, i, rule) for i, rule in enumerate(self.view.group_rules(key, direction)))
+            found = self._positions.get((key, direction))
+            if found is None:
+                rules = self.view.group_rules(key, direction) if key in self.view.groups else ()
+                found = self._positions[(key, direction)] = [Position(key, i, rule) for i, rule in enumerate(rules)]
+            out.extend(found)
         return out
 
     def open_ports(self, group_keys: tuple[str, ...], protocol: str, wanted: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:
-        """Ports among `wanted` open to the internet on a policy of these groups (ingress)."""
+        """Ports among `wanted` open to the internet on a policy of these groups (ingress).
+
+        Wanted ports within the checks' watched ports are answered from one evaluation of all
+        the watched ports of that protocol, so six exposure checks cost one stack per list.
+        """
+        watched = self.watch.get(protocol, ())
+        if watched and all(any(w_lo <= lo and hi <= w_hi for w_lo, w_hi in watched) for lo, hi in wanted):
+            return merge_intervals(_overlap(self._open_ports(group_keys, protocol, watched), wanted))
+        return self._open_ports(group_keys, protocol, wanted)
+
+    def _open_ports(self, group_keys: tuple[str, ...], protocol: str, wanted: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:
         memo = (group_keys, protocol, wanted)
         found = self._open.get(memo)
         if found is None:
@@ -146,10 +163,14 @@ class CheckContext:
 
 @dataclass(frozen=True, slots=True)
 class Check:
+    """One check: `run(context, check)` yields findings. `watch` names the (protocol, ports) an
+    exposure check asks about, so the context can answer all of them from one evaluation."""
+
     id: str
     severity: str
     title: str
     run: Callable[[CheckContext, "Check"], Iterable[Finding]]
+    watch: tuple[tuple[str, tuple[tuple[int, int], ...]], ...] = ()
 
     def __call__(self, context: CheckContext) -> Iterable[Finding]:
         return self.run(context, self)
@@ -179,7 +200,7 @@ def _grantor(context: CheckContext, group_keys: Sequence[str], protocol: str,
             size = 0.0
             for realm in (V4, V6):
                 part = (protocol, realm)
-                boxes: list[Box] = [b for b in layer.decided[i].get(part, ()) if _overlap([(b[2], b[3])], ports)]
+                boxes: list[Box] = [b for k, b in layer.decided[i] if k == part and _overlap([(b[2], b[3])], ports)]
                 for upper in layers[:g]:
                     boxes = upper.cut(part, boxes)
                 for seg_ports, peers in canonical(boxes):
@@ -283,7 +304,7 @@ def _shadowed(context: CheckContext, check: Check) -> Iterator[Finding]:
     for key, direction, positions, layer in _groups(context):
         rules = [p.rule for p in positions]
         for i, pos in enumerate(positions):
-            if any(layer.decided[i].values()):
+            if layer.decided[i]:
                 continue
             earlier = context.evaluate(rules[:i])
             own = context.evaluate([Rule("ACCEPT", **_fields(pos.rule))]).allowed
@@ -308,7 +329,9 @@ def is_redundant(layer: Layer, actions: Sequence[str], index: int) -> bool:
     action touching it, or traffic left over at the end (it would fall through the group), means
     the rule matters. A shadowed rule (deciding nothing) is not called redundant.
     """
-    left: dict = {k: list(v) for k, v in layer.decided[index].items() if v}
+    if not layer.overlapped[index]:  # nothing later even touches it: it falls through
+        return False
+    left = layer.decided_parts(index)
     if not left:
         return False
     action = actions[index]
@@ -336,8 +359,9 @@ def _redundant(context: CheckContext, check: Check) -> Iterator[Finding]:
     """Reached, but the rules after it decide its traffic the same way (group alone)."""
     for key, direction, positions, layer in _groups(context):
         actions = [p.rule.action for p in positions]
+        overlapped = layer.overlapped
         for i, pos in enumerate(positions):
-            if is_redundant(layer, actions, i):
+            if overlapped[i] and is_redundant(layer, actions, i):
                 yield _rule_finding(context, check, key, direction, pos, "removing it changes nothing: later rules decide its traffic the same way")
 
 
@@ -370,13 +394,13 @@ def _telnet_in_use(context: CheckContext, check: Check) -> Iterator[Finding]:
         for i, pos in enumerate(positions):
             if pos.rule.action != "ACCEPT":
                 continue
-            if any(b[2] <= 23 <= b[3] for (protocol, _), boxes in layer.decided[i].items() if protocol == "TCP"
-                   for b in boxes):
+            if any(key[0] == "TCP" and b[2] <= 23 <= b[3] for key, b in layer.decided[i]):
                 yield _rule_finding(context, check, key, direction, pos, "admits telnet (TCP 23), which sends passwords in clear text; use SSH")
 
 
 def _exposure(check_id: str, severity: str, title: str, protocol_ports, service: str, whole: bool = False) -> Check:
-    return Check(check_id, severity, title, _exposure_check(protocol_ports, service, whole))
+    watch = tuple((protocol, _PROBE if whole else tuple(sorted(ports))) for protocol, ports in protocol_ports)
+    return Check(check_id, severity, title, _exposure_check(protocol_ports, service, whole), watch)
 
 
 CHECKS: tuple[Check, ...] = (
@@ -404,7 +428,18 @@ def run_checks(view: AccessView, checks: Sequence[Check] = CHECKS, *, rule_quota
     `scope` limits the findings to some instances (exposure, group count) and groups (hygiene,
     quota, exposure of unbound groups); `sgplan check` passes none and reports everything.
     """
+    with gc_paused():
+        return _run_checks(view, checks, rule_quota, scope, evaluator)
+
+
+def _run_checks(view: AccessView, checks: Sequence[Check], rule_quota: int, scope: Scope | None,
+                evaluator: Evaluator | None) -> list[Finding]:
     context = CheckContext(view, rule_quota=rule_quota, scope=scope, evaluator=evaluator)
+    watched: dict[str, list[tuple[int, int]]] = {}
+    for check in checks:
+        for protocol, ports in check.watch:
+            watched.setdefault(protocol, []).extend(ports)
+    context.watch = {protocol: tuple(merge_intervals(ports)) for protocol, ports in watched.items()}
     findings: list[Finding] = []
     for check in checks:
         for finding in check(context):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping, Sequence
 
-from sgplan.analysis.access import Evaluator, Templates
+from sgplan.analysis.access import Evaluator, Templates, access_key, gc_paused
 from sgplan.analysis.layers import Layer
 from sgplan.analysis.space import (
     OTHERS,
@@ -115,6 +115,14 @@ class AccessView:
                 for rule in group.rules(direction)
             )
         self._resolved[memo] = found
+        return found
+
+    def access_key(self, key: str, direction: Direction) -> tuple:
+        """`access.access_key` of one group's resolved rules (cached)."""
+        memo = ("access", key, direction)
+        found = self._resolved.get(memo)
+        if found is None:
+            found = self._resolved[memo] = access_key(self.group_rules(key, direction))
         return found
 
     def rules(self, group_keys: Iterable[str], direction: Direction) -> tuple[Rule, ...]:
@@ -252,7 +260,7 @@ class _Layers:
             found = self._memo.get((key, direction))
             if found is None:
                 rules = self.view.group_rules(key, direction)
-                found = self._memo[(key, direction)] = self.evaluator.signature(rules)
+                found = self._memo[(key, direction)] = self.evaluator.signature(rules, self.view.access_key(key, direction))
             out.append(found)
         return tuple(out)
 
@@ -277,7 +285,11 @@ def compare(before: AccessView, after: AccessView, evaluator: Evaluator | None =
     >>> [str(c) for c in compare(old, new)]
     ['TCP 22 from 0.0.0.0/0: opened']
     """
-    evaluator = evaluator or Evaluator(after.templates)
+    with gc_paused():
+        return _compare(before, after, evaluator or Evaluator(after.templates))
+
+
+def _compare(before: AccessView, after: AccessView, evaluator: Evaluator) -> list[ExposureChange]:
     old_layers, new_layers = _Layers(before, evaluator), _Layers(after, evaluator)
     instances, unbound = _subjects(before, after)
     cache: dict[tuple, list[tuple[Piece, str]]] = {}

@@ -12,7 +12,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
-from sgplan.analysis.matching import NO_TEMPLATES, RuleTraffic, Templates, rule_traffic, symbols_of
+from sgplan.analysis.matching import NO_TEMPLATES, RuleBoxes, RuleTraffic, Templates, symbols_of
 from sgplan.analysis.space import OTHERS, PROTOCOL_ORDER, V4, V6, Box, Key, Traffic, compact, cut_out
 from sgplan.model import Rule
 
@@ -28,6 +28,10 @@ def _hits(box: Box, cuts: Iterable[Box]) -> list[Box]:
 
 def _minus(box: Box, hits: Sequence[Box]) -> list[Box]:
     """`box` less the boxes `hits` (already known to overlap it)."""
+    a0, a1, a2, a3 = box
+    for c in hits:
+        if c[0] <= a0 and a1 <= c[1] and c[2] <= a2 and a3 <= c[3]:
+            return []  # wholly inside one cut: the common case when groups repeat rules
     pieces = [box]
     for cut in hits:
         pieces = cut_out(pieces, cut)
@@ -72,22 +76,28 @@ def _lookup(parts: Parts, symbols: frozenset[str], key: Key) -> tuple[Box, ...]:
     return parts.get((protocol, realm), ())
 
 
+Pieces = tuple[tuple[Key, Box], ...]  # what one rule decides: (key, box) pairs, boxes disjoint
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Layer:
     """What one ordered rule list (one group, one direction) decides.
 
     `allowed` and `denied` hold disjoint boxes; `covered` holds the boxes of every rule that
-    decides anything (they may overlap: they only serve as cuts). `decided[i]` is what rule i
-    decides, `matches[i]` the raw boxes rule i matches. Layers compare by identity: equal
-    rule lists share one layer through `Evaluator.layer`.
+    decides anything (they may overlap, and carry their rule's index as a fifth item: they only
+    serve as cuts). `decided[i]` is what rule i
+    decides, `matches[i]` the raw boxes rule i matches, `overlapped[i]` whether a later rule's
+    box touches one of rule i's. Layers compare by identity: equal rule lists share one layer
+    through `Evaluator.layer`.
     """
 
     allowed: Parts
     denied: Parts
     covered: Parts
     symbols: frozenset[str]
-    decided: tuple[Parts, ...] = ()
+    decided: tuple[Pieces, ...] = ()
     matches: tuple[RuleTraffic, ...] = ()
+    overlapped: tuple[bool, ...] = ()
     _cuts: dict[Key, _CutIndex] = field(default_factory=dict, repr=False)
     _clips: dict[tuple, tuple[Box, ...]] = field(default_factory=dict, repr=False)
 
@@ -96,6 +106,13 @@ class Layer:
 
     def covers(self, key: Key) -> tuple[Box, ...]:
         return _lookup(self.covered, self.symbols, key)
+
+    def decided_parts(self, index: int) -> dict[Key, list[Box]]:
+        """What rule `index` decides, by key."""
+        out: dict[Key, list[Box]] = {}
+        for key, box in self.decided[index]:
+            out.setdefault(key, []).append(box)
+        return out
 
     def cut(self, key: Key, boxes: Sequence[Box]) -> list[Box]:
         """`boxes` less everything this layer decides on `key` (what falls through it)."""
@@ -137,29 +154,43 @@ def first_match(rules: Sequence[Rule], templates: Templates = NO_TEMPLATES,
     """
     if symbols is None:
         symbols = symbols_of(rules, templates)
-    seen: dict[Key, list[Box]] = {}
+    traffic = RuleBoxes(templates, symbols)
+    # Cover boxes carry their rule's index as a fifth item (cuts only read the first four).
+    seen: dict[Key, list[tuple[int, int, int, int, int]]] = {}
     allowed: dict[Key, list[Box]] = {}
     denied: dict[Key, list[Box]] = {}
-    decided: list[Parts] = []
+    decided: list[Pieces] = []
     matches: list[RuleTraffic] = []
-    for rule in rules:
-        boxes = rule_traffic(rule, templates, symbols)
+    overlapped = [False] * len(rules)
+    for index, rule in enumerate(rules):
+        boxes = traffic(rule)
         target = allowed if rule.action == "ACCEPT" else denied
-        mine: dict[Key, list[Box]] = {}
+        mine: list[tuple[Key, Box]] = []
         for key, box in boxes:
             earlier = seen.get(key)
+            a0, a1, a2, a3 = box
             if earlier is None:
-                seen[key] = [box]
-                pieces = [box]
+                seen[key] = [(a0, a1, a2, a3, index)]
+                mine.append((key, box))
+                continue
+            hits = [c for c in earlier if c[0] <= a1 and a0 <= c[1] and c[2] <= a3 and a2 <= c[3]]
+            if not hits:
+                earlier.append((a0, a1, a2, a3, index))
+                mine.append((key, box))
+                continue
+            for c in hits:
+                overlapped[c[4]] = True
+            pieces = _minus(box, hits)
+            if pieces:  # a box wholly decided before adds nothing to the cover
+                earlier.append((a0, a1, a2, a3, index))
+                mine.extend((key, piece) for piece in pieces)
+        for key, box in mine:
+            found = target.get(key)
+            if found is None:
+                target[key] = [box]
             else:
-                hits = _hits(box, earlier)
-                pieces = _minus(box, hits) if hits else [box]
-                if pieces:  # a box wholly decided before adds nothing to the cover
-                    earlier.append(box)
-            if pieces:
-                mine.setdefault(key, []).extend(pieces)
-                target.setdefault(key, []).extend(pieces)
-        decided.append({k: tuple(v) for k, v in mine.items()})
+                found.append(box)
+        decided.append(tuple(mine))
         matches.append(boxes)
     return Layer(
         allowed={k: tuple(v) for k, v in allowed.items()},
@@ -168,6 +199,7 @@ def first_match(rules: Sequence[Rule], templates: Templates = NO_TEMPLATES,
         symbols=symbols,
         decided=tuple(decided),
         matches=tuple(matches),
+        overlapped=tuple(overlapped),
     )
 
 

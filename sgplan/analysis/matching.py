@@ -165,8 +165,8 @@ def _product(services: Services, peers: Iterable[tuple[str, int, int]]) -> RuleT
 
 @lru_cache(maxsize=65536)
 def _plain(protocol: str | None, port: str | None, cidr: str | None, cidr6: str | None,
-           group: str | None) -> tuple[Services, tuple[tuple[str, int, int], ...], tuple[tuple[Key, Box], ...]]:
-    """Services, peers and boxes of a rule without templates (estates repeat these a lot)."""
+           group: str | None) -> tuple[Services, tuple[tuple[str, int, int], ...], tuple[tuple[Key, Box], ...], bool]:
+    """Services, peers, boxes and broadness of a rule without templates (estates repeat these)."""
     services = _protocol_ports(protocol or "ALL", port)
     if cidr is not None:
         peers: tuple[tuple[str, int, int], ...] = (_cidr(cidr),)
@@ -176,7 +176,44 @@ def _plain(protocol: str | None, port: str | None, cidr: str | None, cidr6: str 
         peers = ((group, 0, 0),)
     else:
         peers = ()
-    return services, peers, tuple(_product(services, peers))
+    broad = any(realm == V4 and lo == 0 and hi == V4_MAX for realm, lo, hi in peers)
+    return services, peers, tuple(_product(services, peers)), broad
+
+
+class RuleBoxes:
+    """`rule_traffic` for the rules of one list (one set of symbols), with the expansion precomputed."""
+
+    __slots__ = ("templates", "symbols", "realms_for_any", "services_for_all")
+
+    def __init__(self, templates: Templates, symbols: Iterable[str]) -> None:
+        self.templates = templates
+        self.symbols = tuple(sorted(symbols))
+        self.realms_for_any = [s for s in self.symbols if not s.startswith("ppm")] + [OTHERS]
+        self.services_for_all = [(s, [(0, 0)]) for s in self.symbols if s.startswith("ppm")]
+
+    def __call__(self, rule: Rule) -> RuleTraffic:
+        all_services = rule.protocol == "ALL" and not (rule.service_template_id or rule.service_template_group_id)
+        if _uses_templates(rule):
+            services = services_of(rule, self.templates)
+            peers = peers_of(rule, self.templates)
+            broad = any(realm == V4 and lo == 0 and hi == V4_MAX for realm, lo, hi in peers)
+        else:
+            group = str(rule.security_group_id) if rule.security_group_id is not None else None
+            services, peers_t, plain, broad = _plain(rule.protocol, rule.port, rule.cidr_block,
+                                                     rule.ipv6_cidr_block, group)
+            if not broad and not (all_services and self.services_for_all):
+                return list(plain)
+            peers = list(peers_t)
+        if all_services and self.services_for_all:
+            services = services + self.services_for_all
+        if broad:
+            expanded: list[tuple[str, int, int]] = []
+            for realm, lo, hi in peers:
+                expanded.append((realm, lo, hi))
+                if realm == V4 and lo == 0 and hi == V4_MAX:
+                    expanded.extend((r, 0, 0) for r in self.realms_for_any)
+            peers = expanded
+        return _product(services, peers)
 
 
 def rule_traffic(rule: Rule, templates: Templates, symbols: Iterable[str] = ()) -> RuleTraffic:
@@ -187,28 +224,4 @@ def rule_traffic(rule: Rule, templates: Templates, symbols: Iterable[str] = ()) 
     (API reference §1.2). `symbols` lists the symbolic names of the whole rule list so that such
     broad rules cover them too; `*` stands for the ones not named.
     """
-    if _uses_templates(rule):
-        services = services_of(rule, templates)
-        peers = peers_of(rule, templates)
-        boxes = None
-    else:
-        group = str(rule.security_group_id) if rule.security_group_id is not None else None
-        services, peers_t, plain = _plain(rule.protocol, rule.port, rule.cidr_block, rule.ipv6_cidr_block, group)
-        peers = list(peers_t)
-        boxes = plain
-    broad = any(realm == V4 and lo == 0 and hi == V4_MAX for realm, lo, hi in peers)
-    all_services = rule.protocol == "ALL" and not (rule.service_template_id or rule.service_template_group_id)
-    if boxes is not None and not broad and not (all_services and symbols):
-        return list(boxes)
-    symbols = tuple(symbols)
-    if all_services and symbols:
-        services = services + [(s, [(0, 0)]) for s in sorted(s for s in symbols if s.startswith("ppm"))]
-    if broad:
-        realms_for_any = sorted(s for s in symbols if not s.startswith("ppm")) + [OTHERS]
-        expanded: list[tuple[str, int, int]] = []
-        for realm, lo, hi in peers:
-            expanded.append((realm, lo, hi))
-            if realm == V4 and lo == 0 and hi == V4_MAX:
-                expanded.extend((r, 0, 0) for r in realms_for_any)
-        peers = expanded
-    return _product(services, peers)
+    return RuleBoxes(templates, symbols)(rule)

@@ -48,15 +48,15 @@ binding "web" {
 
 @pytest.fixture
 def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Record every real parse (the text parsed)."""
-    seen: list[str] = []
-    real = load_module.parse
+    """Record every real parse, fast path or Lark (the bytes parsed)."""
+    seen: list[bytes] = []
+    real = load_module.parse_source
 
-    def counting(text: str):
-        seen.append(text)
-        return real(text)
+    def counting(data: bytes, display: str, fast: bool = True):
+        seen.append(data)
+        return real(data, display, fast)
 
-    monkeypatch.setattr(load_module, "parse", counting)
+    monkeypatch.setattr(load_module, "parse_source", counting)
     return seen
 
 
