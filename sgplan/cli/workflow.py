@@ -109,11 +109,13 @@ def managed_ids(live: CloudState, stack: str) -> dict[str, str]:
 
 
 def read_live_for(ws: Workspace, client: ApiClient) -> CloudState:
-    from sgplan.cloud.reader import read_live
+    from sgplan.cloud.reader import read_live, references_templates
 
     pinned = [g.id for g in ws.settings_desired.groups if g.id]
+    # Templates are read when the configuration or a live rule names one (None: live decides).
+    templates = True if references_templates(ws.settings_desired.groups) else None
     # Backends that can run calls concurrently (the SDK client, under its rate limits) offer `map`.
-    return read_live(client, stack=ws.settings_desired.settings.stack, pinned_ids=pinned, with_templates=True,
+    return read_live(client, stack=ws.settings_desired.settings.stack, pinned_ids=pinned, with_templates=templates,
                      map_fn=getattr(client, "map", map))
 
 
