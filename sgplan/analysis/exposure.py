@@ -242,10 +242,6 @@ def _subjects(*views: AccessView) -> tuple[list[str], list[str]]:
     return instances, unbound
 
 
-def _policy(view: AccessView, subject: str, is_instance: bool, direction: Direction) -> tuple[Rule, ...]:
-    return view.rules(view.subject_keys(subject, is_instance), direction)
-
-
 class _Layers:
     """Per view and direction: group key → signature, then layers only where they are needed."""
 

@@ -1,14 +1,15 @@
 """A plan as markdown for a pull-request comment (`plan --markdown`, `show --markdown`).
 
-Order of sections: summary line, exposure widened then narrowed, destroy warnings, findings,
-then the rule-level diff folded in `<details>`. Pure (plan → text); kept under GitHub's 65,536
-character comment limit with a visible note when cut.
+Sections: summary, exposure widened then narrowed (one row per distinct change, naming its
+instances), destroy warnings, findings, then the rule diff folded in `<details>`. Pure (plan →
+text); kept under GitHub's 65,536-character comment limit with a visible note when cut.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable
 
+from sgplan.analysis.exposure import group_changes
 from sgplan.plan.plan import DELETE, INSERT, Plan, ResourceChange, RuleChange
 
 MAX_CHARS = 65_000  # GitHub rejects comments over 65,536 characters; keep room for the note
@@ -31,20 +32,30 @@ def _summary(plan: Plan) -> str:
     return f"**Plan:** {', '.join(parts)}."
 
 
+_SHOWN_INSTANCES = 3  # per merged exposure row; the rest is counted
+
+
+def _instances_cell(ids: tuple[str, ...]) -> str:
+    shown = ", ".join(f"`{_cell(i)}`" for i in ids[:_SHOWN_INSTANCES])
+    more = len(ids) - _SHOWN_INSTANCES
+    return f"{shown} (+{more} more)" if more > 0 else shown
+
+
 def _exposure(plan: Plan) -> list[str]:
+    """Exposure rows, one per distinct change: instances with the same change share a row."""
     changes = list(plan.exposure_changes)
     lines = ["### Exposure"]
     if not changes:
-        lines.append("No change in access." if plan.has_changes else "No change in access.")
+        lines.append("No change in access.")
         return lines
     for effect, title in (("opened", "⚠️ Access widened"), ("closed", "Access narrowed")):
-        items = [c for c in changes if getattr(c, "effect", "") == effect]
+        items = group_changes(c for c in changes if getattr(c, "effect", "") == effect)
         if not items:
             continue
         lines += ["", f"**{title}**", "", "| instance / group | direction | protocol | ports | peer |", "|---|---|---|---|---|"]
-        for c in items:
+        for ids, c in items:
             lines.append(
-                f"| `{_cell(c.instance_id)}` | {c.direction} | {_cell(c.protocol)} | {_cell(c.ports)} | `{_cell(c.peer)}` |"
+                f"| {_instances_cell(ids)} | {c.direction} | {_cell(c.protocol)} | {_cell(c.ports)} | `{_cell(c.peer)}` |"
             )
     return lines
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from sgplan.analysis.checks import CHECK_IDS, fails, run_checks
+from sgplan.analysis.checks import CHECK_IDS, Scope, fails, run_checks
 from sgplan.analysis.exposure import AccessView
 from sgplan.model import Rule, SecurityGroup, SourceRange
 
@@ -93,3 +93,60 @@ def test_fail_on_and_ids_are_stable() -> None:
     assert {f.severity for f in findings} == {"low"}
     assert fails(findings, "low") and not fails(findings, "medium") and not fails(findings, None)
     assert len(set(CHECK_IDS)) == len(CHECK_IDS) == 11
+
+
+SSH_DROP = Rule("DROP", "TCP", "22", cidr_block="0.0.0.0/0")
+
+
+def test_ssh_open_but_preceded_by_a_drop_of_0_0_0_0_on_tcp_22() -> None:
+    # Same group, DROP first: first match drops SSH from everywhere, so no finding.
+    assert "ssh-open-to-internet" not in ids(run_checks(one_group(SSH_DROP, accept("22"))))
+    # The DROP in a lower-priority group (bound after the one that accepts): SSH stays open.
+    groups = {"sg-ssh": SecurityGroup("ssh", address="security_group.ssh", ingress=(accept("22", line=4),)),
+              "sg-deny": SecurityGroup("deny", ingress=(SSH_DROP,))}
+    findings = run_checks(AccessView(groups, {"ins-1": ("sg-ssh", "sg-deny")}))
+    (ssh,) = [f for f in findings if f.rule == "ssh-open-to-internet"]
+    assert (ssh.address, ssh.instance_id, ssh.origin) == ("security_group.ssh", "ins-1", SourceRange("main.sg.hcl", 4))
+    assert "ingress[0]" in ssh.message and "0.0.0.0/0" in ssh.message
+    # … and with the DROP in the higher-priority group, none.
+    quiet = run_checks(AccessView(groups, {"ins-1": ("sg-deny", "sg-ssh")}))
+    assert "ssh-open-to-internet" not in ids(quiet)
+
+
+@pytest.mark.parametrize(
+    "rules,check",
+    [
+        # Reachable only from private or small ranges, or closed by an earlier DROP: no exposure finding.
+        ((accept("3389", "81.69.102.0/24"), accept("3389", "106.55.203.0/24")), "rdp-open-to-internet"),
+        ((Rule("DROP", "TCP", "23", cidr_block="0.0.0.0/0"), accept("ALL")), "telnet-open-to-internet"),
+        ((accept("20-21", "192.168.0.0/16"),), "ftp-open-to-internet"),
+        ((accept("80,443"), accept("3306", "10.0.0.0/8")), "database-open-to-internet"),
+        ((Rule("DROP", "TCP", "1", cidr_block="0.0.0.0/0"), accept("ALL"), accept("ALL", protocol="UDP", cidr="10.0.0.0/8")),
+         "all-ports-open-to-internet"),
+        ((accept("22", "10.0.0.0/8"), accept("80", "10.0.0.0/8")), "rule-shadowed"),
+        ((accept("22", "10.0.0.0/8"), accept("80", "10.0.0.0/8")), "rule-redundant"),
+        ((accept("22", "10.0.0.0/8"), Rule("DROP", "TCP", "23", cidr_block="0.0.0.0/0")), "telnet-in-use"),
+    ],
+)
+def test_each_check_stays_quiet_when_its_case_is_absent(rules: tuple[Rule, ...], check: str) -> None:
+    assert check not in ids(run_checks(one_group(*rules)))
+
+
+def test_more_checks_positive() -> None:
+    assert "all-ports-open-to-internet" in ids(run_checks(one_group(accept("ALL", protocol="UDP"))))
+    assert "database-open-to-internet" in ids(run_checks(one_group(accept("5000-6000"))))  # 5432
+    assert "telnet-in-use" in ids(run_checks(one_group(accept("20-30", "10.0.0.0/8"))))
+    assert "group-over-rule-quota" not in ids(run_checks(one_group(accept("1"), accept("2")), rule_quota=2))
+    five = {f"sg-{i}": SecurityGroup(f"g{i}") for i in range(5)}
+    assert "instance-over-5-groups" not in ids(run_checks(AccessView(five, {"ins-1": tuple(five)})))
+
+
+def test_scope_limits_findings_to_changed_groups_and_instances() -> None:
+    open_ssh = SecurityGroup("a", address="security_group.a", ingress=(accept("22"), accept("22", "10.0.0.0/8")))
+    other = SecurityGroup("b", address="security_group.b", ingress=(accept("22"),))
+    view = AccessView({"sg-a": open_ssh, "sg-b": other}, {"ins-1": ("sg-a",), "ins-2": ("sg-b",)})
+    everything = run_checks(view)
+    assert {f.group_id for f in everything} == {"sg-a", "sg-b"}
+    only_b = run_checks(view, scope=Scope(frozenset({"ins-2"}), frozenset({"sg-b"})))
+    assert {f.group_id for f in only_b} == {"sg-b"} and {f.instance_id for f in only_b} == {"ins-2"}
+    assert run_checks(view, scope=Scope()) == []

@@ -49,3 +49,12 @@ def test_truncated_under_limit_with_note() -> None:
     assert "**Plan:**" in text
     small = render_markdown(make_plan(n_rules=3))
     assert TRUNCATED not in small
+
+
+def test_same_change_on_many_instances_is_one_row() -> None:
+    exposure = [ExposureChange(f"ins-{n}", "ingress", "TCP", "22", "0.0.0.0/0", "opened") for n in range(5)]
+    exposure.append(ExposureChange("ins-9", "ingress", "TCP", "80", "0.0.0.0/0", "opened"))
+    text = render_markdown(make_plan(exposure=exposure))
+    assert "| `ins-0`, `ins-1`, `ins-2` (+2 more) | ingress | TCP | 22 | `0.0.0.0/0` |" in text
+    assert "| `ins-9` | ingress | TCP | 80 | `0.0.0.0/0` |" in text
+    assert text.count("| ingress | TCP |") == 2
