@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sgplan.analysis.exposure import group_changes
 from sgplan.model import Output, Rule
 from sgplan.plan.plan import DELETE, INSERT, REPLACE, Plan, ResourceChange, RuleChange
 
@@ -70,8 +71,9 @@ def render_plan(plan: Plan, *, color: bool = False) -> str:
     exposure = getattr(plan, "exposure_changes", ())
     if exposure:
         out.add("Exposure changes:")
-        for item in exposure:
-            out.add(f"  {_exposure_line(item)}")
+        for ids, change in group_changes(exposure):
+            shown = ", ".join(ids[:3]) + (f" (+{len(ids) - 3} more)" if len(ids) > 3 else "")
+            out.add(f"  {shown}: {change}")
         out.add()
     if plan.transient_exposure:
         out.add("No exposure-safe order exists: these steps would briefly allow traffic that neither")
