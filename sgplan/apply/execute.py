@@ -304,6 +304,15 @@ def _looks_applied(op: Operation, sent: list[dict[str, Any]], rules: list[dict[s
         return False
     if op.action == "DeleteSecurityGroupPolicies":
         return True
+    if op.action in ("ReplaceSecurityGroupPolicy", "ReplaceSecurityGroupPolicies"):
+        # Each replaced rule sits at its own PolicyIndex (a batch need not be contiguous).
+        try:
+            return all(
+                Rule.from_api(rules[int(body["PolicyIndex"])]) == Rule.from_api({k: v for k, v in body.items() if k != "PolicyIndex"})
+                for body in sent
+            )
+        except (IndexError, ValueError, KeyError):
+            return False
     start = sent[0].get("PolicyIndex")
     if start is None:
         start = len(rules) - len(sent)

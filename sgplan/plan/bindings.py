@@ -37,9 +37,10 @@ def binding_changes(
     diags: list[Diagnostic] = []
     targets: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}  # instance → (params, display)
     named: set[str] = set()
+    by_id = {i.instance_id: i for i in live.instances}  # CloudState.instance scans: quadratic at 5,000
     for b in bindings:
         named.add(b.instance_id)
-        instance = live.instance(b.instance_id)
+        instance = by_id.get(b.instance_id)
         if instance is None:
             diags.append(error(f"instance {b.instance_id} named in {b.address} does not exist", b.origin, b.resource_address))
             continue

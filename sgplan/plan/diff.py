@@ -48,7 +48,8 @@ def make_plan(desired: DesiredState, live: CloudState, *, cloud: str, region: st
     matching, diags = match_groups(desired, live, stack)
     matched = matching.matched
 
-    replaced = {a: g for a, g in matched.items() if _needs_replace(a, g, desired)}
+    by_address = {d.address: d for d in desired.groups}
+    replaced = {a: g for a, g in matched.items() if _needs_replace(by_address.get(a), g)}
     for d in desired.groups:
         g = matched.get(d.address)
         if g is not None and d.id is not None and g.project_id != d.project_id:
@@ -145,9 +146,10 @@ def make_plan(desired: DesiredState, live: CloudState, *, cloud: str, region: st
         touched[g.id] = _version(g)
 
     instances = {}
+    by_id = {i.instance_id: i for i in live.instances}
     for op in ops:
         for instance_id in op.instance_ids:
-            instance = live.instance(instance_id)
+            instance = by_id.get(instance_id)
             if instance is not None:
                 instances[instance_id] = instance.security_group_ids
     fingerprint = Fingerprint(
@@ -195,11 +197,8 @@ def _safe_sequence(
     return with_footprints(before, ordered), exposures
 
 
-def _needs_replace(address: str, g: SecurityGroup, desired: DesiredState) -> bool:
-    for d in desired.groups:
-        if d.address == address:
-            return d.id is None and g.project_id != d.project_id
-    return False
+def _needs_replace(d: SecurityGroup | None, g: SecurityGroup) -> bool:
+    return d is not None and d.id is None and g.project_id != d.project_id
 
 
 def _version(g: SecurityGroup) -> int:
@@ -222,12 +221,16 @@ def _resolved_group(d: SecurityGroup, ids: Mapping[str, str], rewrite: Mapping[s
     """`d` with references to existing groups as ids and references to replaced groups as GroupRefs."""
 
     def fix(rule: Rule) -> Rule:
+        if rule.security_group_id is None:
+            return rule
         rule = rule.resolved(ids)
         sg = rule.security_group_id
         if isinstance(sg, str) and sg in rewrite:
             rule = replace(rule, security_group_id=GroupRef(rewrite[sg]))
         return rule
 
+    if not any(r.security_group_id is not None for r in (*d.ingress, *d.egress)):
+        return d
     return replace(d, ingress=tuple(fix(r) for r in d.ingress), egress=tuple(fix(r) for r in d.egress))
 
 
@@ -238,18 +241,21 @@ def _check_rules(groups: Sequence[SecurityGroup], known: set[str], deleted: Mapp
         for direction in DIRECTIONS:
             seen: dict[tuple, int] = {}
             for index, rule in enumerate(d.rules(direction)):
-                origin = rule.origin or d.origin
-                if rule.key() in seen:
+                key = rule.key()
+                if key in seen:
                     diags.append(
                         error(
-                            f"{direction.value} rule {index} duplicates rule {seen[rule.key()]} "
+                            f"{direction.value} rule {index} duplicates rule {seen[key]} "
                             "(the cloud compares rules without their description)",
-                            origin,
+                            rule.origin or d.origin,
                             d.address,
                         )
                     )
-                seen.setdefault(rule.key(), index)
+                seen.setdefault(key, index)
                 sg = rule.security_group_id
+                if sg is None:
+                    continue
+                origin = rule.origin or d.origin
                 if isinstance(sg, GroupRef) and sg.address not in known:
                     diags.append(error(f"reference to unknown group {sg.address}", origin, d.address))
                 if isinstance(sg, str) and sg in deleted:
@@ -385,8 +391,12 @@ def _update(
     version = alt_version = _version(g)
     lines = []
     alternative = list(ops)  # the "inserts before deletes" sequence, offered to the ordering
+    unchanged = True
     for direction in DIRECTIONS:
         live_rules, want = g.rules(direction), d.rules(direction)
+        if live_rules == want:  # the common case at scale: one comparison instead of two alignments
+            continue
+        unchanged = False
         script = edit_script(live_rules, want)
         calls = rule_calls(
             script, live_rules, want, direction.value, group=g.id, address=d.address,
@@ -408,13 +418,16 @@ def _update(
         alternative += alt
     if alternative != ops and g.id:
         alternatives[g.id] = tuple(alternative)
+    before = g.to_hcl()
+    same = unchanged and (d.name, d.description, d.project_id, d.tags) == (g.name, g.description, g.project_id, g.tags)
     change = ResourceChange(
         address=d.address,
         type="security_group",
         name=_name(d.address),
         actions=("update",) if ops else ("no-op",),
-        before=g.to_hcl(),
-        after=replace(d, id=g.id).to_hcl(),
+        before=before,
+        # Equal groups have equal HCL: share the dict rather than build it again (read-only).
+        after=before if same else replace(d, id=g.id).to_hcl(),
         module_address=_module(d.address),
         id=g.id,
         rule_changes=tuple(lines),

@@ -46,15 +46,20 @@ def match_groups(desired: DesiredState, live: CloudState, stack: str) -> tuple[M
 
     managed = [g for g in live.groups if g.stack == stack and g.address and g.id not in used]
     pinned_addresses = {d.address for d in desired.groups if d.id is not None}
+    by_address: dict[str, list[SecurityGroup]] = {}
+    for g in managed:
+        by_address.setdefault(g.address or "", []).append(g)
     for d in desired.groups:
         if d.id is not None:
             continue
-        candidates = [g for g in managed if g.address == d.address and g.id not in used]
+        candidates = [g for g in by_address.get(d.address, ()) if g.id not in used]
         if not candidates:
             continue
         # Prefer the copy that already has the configured project (a half-done replacement), then
         # the one whose state matches, then the oldest id for a stable choice.
-        best = min(candidates, key=lambda g: (g.project_id != d.project_id, not _same(g, d), g.id or ""))
+        best = candidates[0] if len(candidates) == 1 else min(
+            candidates, key=lambda g: (g.project_id != d.project_id, not _same(g, d), g.id or "")
+        )
         matched[d.address] = best
         used.add(best.id)
 

@@ -118,5 +118,5 @@ class Operation:
 
 
 RULE_EDIT_ACTIONS = frozenset(
-    {"CreateSecurityGroupPolicies", "DeleteSecurityGroupPolicies", "ReplaceSecurityGroupPolicy"}
+    {"CreateSecurityGroupPolicies", "DeleteSecurityGroupPolicies", "ReplaceSecurityGroupPolicy", "ReplaceSecurityGroupPolicies"}
 )

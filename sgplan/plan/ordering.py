@@ -15,11 +15,12 @@ group). Everything else — edits, bindings, unbinding, reference removal — ma
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Sequence
 
-from sgplan.analysis.access import Evaluator, Templates
+from sgplan.analysis.access import Evaluator, Templates, access_key
 from sgplan.analysis.exposure import TransientExposure, transient_exposure
+from sgplan.model import GroupRef, SecurityGroup
 from sgplan.plan.operation import Operation, Stage, placeholder, placeholder_address
 from sgplan.plan.simulate import SimState, affected, step
 
@@ -74,10 +75,21 @@ def make_units(operations: Sequence[Operation], alternatives: dict[str, tuple[Op
 
 @dataclass
 class _Checker:
+    """Checks the states an order passes through. One `evaluator` serves the whole ordering, so a
+    group's rule list is evaluated once however many states it appears in.
+
+    Before any set work, each subject a call can change (its carrying instances, or the group
+    itself when nothing carries it) is compared by access keys: a subject whose policy in the
+    new state equals its policy before the whole plan or after it cannot be exposed (that is
+    exactly the test `transient_exposure` starts with), so most calls need no evaluation at all.
+    Only the subjects left go to `transient_exposure`, with the views it would otherwise get.
+    """
+
     before: SimState
     after: SimState
     templates: Templates
     evaluator: Evaluator
+    _keys: dict[int, tuple[SecurityGroup, tuple, tuple]] = field(default_factory=dict)
 
     def run(self, state: SimState, ops: Sequence[Operation], first_step: int) -> tuple[SimState, list[TransientExposure]]:
         """Apply `ops` to `state`, checking the state after each call."""
@@ -87,11 +99,57 @@ class _Checker:
             new = step(state, op)
             instances |= affected(new, op)[0]
             if instances or groups:
-                views = [s.view(self.templates, instances, groups) for s in (self.before, self.after, new)]
-                for item in transient_exposure(views[0], views[1], [views[2]], self.evaluator):
+                for item in self._check(new, instances, groups):
                     found.append(TransientExposure(first_step + offset, item.change))
             state = new
         return state, found
+
+    def _check(self, new: SimState, instances: set[str], groups: set[str]) -> list[TransientExposure]:
+        ends = (self.before, self.after)
+        exposed = sorted(i for i in instances if not self._settled(new, ends, (s.instances.get(i, ()) for s in (new, *ends))))
+        # A group is its own subject only when no instance in question carries it in any state
+        # (as `exposure._subjects` decides on the views below).
+        alone = [g for g in groups if not any(g in s.instances.get(i, ()) for i in instances for s in (new, *ends))]
+        exposed_groups = [g for g in alone if not self._settled(new, ends, ((g,), (g,), (g,)))]
+        if not exposed and not exposed_groups:
+            return []
+        views = [s.view(self.templates, exposed, exposed_groups) for s in (*ends, new)]
+        return transient_exposure(views[0], views[1], [views[2]], self.evaluator)
+
+    def _settled(self, new: SimState, ends: tuple[SimState, SimState], lists: Iterable[tuple[str, ...]]) -> bool:
+        """Whether the subject with these group lists (in `new`, before, after) has, in both
+        directions, the same access in `new` as at one end."""
+        mid_list, old_list, new_list = lists
+        mid = self._policy(new, mid_list)
+        old = self._policy(ends[0], old_list)
+        end = self._policy(ends[1], new_list)
+        if mid is None or old is None or end is None:
+            return False
+        return all(m == o or m == e for m, o, e in zip(mid, old, end))
+
+    def _policy(self, state: SimState, keys: tuple[str, ...]) -> tuple[tuple, tuple] | None:
+        """(ingress, egress) access keys of a group list in `state`; None when a rule names a
+        group by address (its resolution depends on the view: leave it to the full check)."""
+        ingress, egress = [], []
+        for key in keys:
+            group = state.groups.get(key)
+            if group is None:
+                ingress.append(())
+                egress.append(())
+                continue
+            cached = self._keys.get(id(group))
+            if cached is None or cached[0] is not group:
+                if any(isinstance(r.security_group_id, GroupRef) for r in (*group.ingress, *group.egress)):
+                    cached = (group, None, None)
+                else:
+                    cached = (group, access_key(group.ingress), access_key(group.egress))
+                # The group object is kept so that its id cannot be reused while cached.
+                self._keys[id(group)] = cached
+            if cached[1] is None:
+                return None
+            ingress.append(cached[1])
+            egress.append(cached[2])
+        return tuple(ingress), tuple(egress)
 
 
 def final_state(before: SimState, operations: Sequence[Operation]) -> SimState:

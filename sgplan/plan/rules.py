@@ -6,6 +6,7 @@ Pure: `plan/diff.py` calls it per group and direction; the calls it returns are 
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -74,7 +75,8 @@ class RuleScript:
 
 
 def edit_script(live: Sequence[Rule], desired: Sequence[Rule]) -> RuleScript:
-    """The minimal edit script: a delete and an insert in the same gap become a replacement.
+    """The minimal edit script: a delete and an insert in the same gap become a replacement
+    (rules that differ only in their description pair first, see `_gap_pairs`).
 
     A replacement is only paired when its new rule cannot collide (DuplicatePolicy, reference
     §2.7/§2.9: duplicates compare everything but the description) with another live rule that is
@@ -87,7 +89,7 @@ def edit_script(live: Sequence[Rule], desired: Sequence[Rule]) -> RuleScript:
     for i, j in [*pairs, (len(live), len(desired))]:
         gaps.append((list(range(prev_i + 1, i)), list(range(prev_j + 1, j))))
         prev_i, prev_j = i, j
-    candidates = [(d, s) for dels, ins in gaps for d, s in zip(dels, ins)]
+    candidates = [pair for dels, ins in gaps for pair in _gap_pairs(live, desired, dels, ins)]
     replaced_keys: dict[tuple, set[int]] = {}
     for d, _ in candidates:
         replaced_keys.setdefault(live[d].key(), set()).add(d)
@@ -101,6 +103,30 @@ def edit_script(live: Sequence[Rule], desired: Sequence[Rule]) -> RuleScript:
     deletes = tuple(d for dels, _ in gaps for d in dels if d not in paired_live)
     inserts = tuple(s for _, ins in gaps for s in ins if s not in paired_desired)
     return RuleScript(deletes, tuple(replaces), inserts)
+
+
+def _gap_pairs(live: Sequence[Rule], desired: Sequence[Rule], dels: list[int], ins: list[int]) -> list[tuple[int, int]]:
+    """Replacement candidates in one gap, in order (positions stay right only for monotone pairs).
+
+    Rules that differ only in their description pair first (a longest common subsequence of
+    keys): such a replacement changes no access and cannot collide. The rest pair up in order
+    between them. Pairing the first live rule with the first desired one regardless would, for
+    live [a, x, b] and desired [a', b'], replace x by b' — which collides with b (still present)
+    and so becomes a delete plus an insert: one call more, and a rule that changes access.
+    """
+    if not dels or not ins:
+        return []
+    anchors = [(dels[i], ins[j]) for i, j in _lcs([live[d].key() for d in dels], [desired[s].key() for s in ins])]
+    pairs: list[tuple[int, int]] = []
+    prev_d, prev_s = dels[0] - 1, ins[0] - 1
+    for d, s in [*anchors, (dels[-1] + 1, ins[-1] + 1)]:
+        between_dels = [x for x in dels if prev_d < x < d]
+        between_ins = [y for y in ins if prev_s < y < s]
+        pairs += zip(between_dels, between_ins)
+        if d <= dels[-1]:
+            pairs.append((d, s))
+        prev_d, prev_s = d, s
+    return pairs
 
 
 def rule_changes(script: RuleScript, live: Sequence[Rule], desired: Sequence[Rule], direction: str) -> tuple[RuleChange, ...]:
@@ -120,6 +146,11 @@ def _runs(indices: Sequence[int]) -> list[list[int]]:
         else:
             runs.append([index])
     return runs
+
+
+def _ranges(indices: Sequence[int]) -> str:
+    """`3-5, 9` for [3, 4, 5, 9]."""
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in _runs(indices))
 
 
 def rule_calls(
@@ -148,7 +179,7 @@ def rule_calls(
     count = len(live)
     label = address or group
 
-    def emit(action: str, rules: list[dict], summary: str, count_after: int) -> None:
+    def emit(action: str, rules: list[dict], summary: str, count_after: int, extra: Mapping[str, str] | None = None) -> None:
         expected = version + len(calls)
         policy_set: dict = {api_direction: rules}
         if not relative:
@@ -158,7 +189,7 @@ def rule_calls(
                 stage=stage,
                 service="vpc",
                 action=action,
-                params={"SecurityGroupId": group, "SecurityGroupPolicySet": policy_set},
+                params={"SecurityGroupId": group, "SecurityGroupPolicySet": policy_set, **(extra or {})},
                 address=address,
                 group=group,
                 expected_version=None if relative else expected,
@@ -180,11 +211,27 @@ def rule_calls(
             count,
         )
     inserted = sorted(script.inserts)
-    for d, s in script.replaces:
+    replacements = []
+    for _, s in sorted(script.replaces, key=lambda pair: pair[1]):
         # After the deletes and before the inserts the list is the desired one minus the inserts.
-        position = s - sum(1 for k in inserted if k < s)
-        body = {"PolicyIndex": position, **desired[s].to_api(resolve)}
+        position = s - bisect_left(inserted, s)
+        replacements.append((position, {"PolicyIndex": position, **desired[s].to_api(resolve)}))
+    if len(replacements) == 1:
+        position, body = replacements[0]
         emit("ReplaceSecurityGroupPolicy", [body], f"replace {direction} rule {position} of {label}", count)
+    elif replacements:
+        # One batch call (reference §2.10, UpdateType "Policy": content only, indices kept) for
+        # every replacement of the direction. The cloud checks duplicates on the list after the
+        # whole batch, which is the list the single calls would end on; and the group passes
+        # through fewer intermediate states (a subset of those of the single calls).
+        positions = [position for position, _ in replacements]
+        emit(
+            "ReplaceSecurityGroupPolicies",
+            [body for _, body in replacements],
+            f"replace {direction} rules {_ranges(positions)} of {label}",
+            count,
+            extra={"UpdateType": "Policy"},
+        )
     for run in _runs(inserted):
         start = run[0]
         count += len(run)

@@ -7,7 +7,7 @@ their placeholder (`${security_group.web.id}`), as the operations name them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 
 from sgplan.analysis.access import Templates
@@ -22,6 +22,9 @@ class SimState:
 
     groups: Mapping[str, SecurityGroup]
     instances: Mapping[str, tuple[str, ...]]
+    # Derived from `instances` (group key → carrying instances), built on first use. States that
+    # share `instances` share it (`replace` copies it along); a binding change updates a copy.
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_cloud(cls, live: CloudState) -> "SimState":
@@ -29,7 +32,36 @@ class SimState:
 
     def carriers(self, key: str) -> set[str]:
         """Instances whose policy includes group `key`."""
-        return {i for i, keys in self.instances.items() if key in keys}
+        return set(self._carrier_index().get(key, ()))
+
+    def _carrier_index(self) -> dict[str, set[str]]:
+        index = self.memo.get("carriers")
+        if index is None:
+            index = {}
+            for instance_id, keys in self.instances.items():
+                for key in keys:
+                    index.setdefault(key, set()).add(instance_id)
+            self.memo["carriers"] = index
+        return index
+
+    def rebound(self, targets: Mapping[str, tuple[str, ...]]) -> "SimState":
+        """This state with some instances carrying other group lists."""
+        memo: dict[str, Any] = {}
+        index = self.memo.get("carriers")
+        if index is not None:
+            index = dict(index)
+            copied: set[str] = set()
+            for instance_id, target in targets.items():
+                for key in (*self.instances.get(instance_id, ()), *target):
+                    if key not in copied:
+                        index[key] = set(index.get(key, ()))
+                        copied.add(key)
+                for key in self.instances.get(instance_id, ()):
+                    index[key].discard(instance_id)
+                for key in target:
+                    index[key].add(instance_id)
+            memo["carriers"] = index
+        return replace(self, instances={**self.instances, **targets}, memo=memo)
 
     def view(self, templates: Templates, instances: Iterable[str], groups: Iterable[str]) -> AccessView:
         """An AccessView restricted to some instances (with all their groups) and some groups."""
@@ -64,11 +96,11 @@ def step(state: SimState, op: Operation) -> SimState:
         return replace(state, groups={**state.groups, op.group or "": group})
     if op.action == "ModifyInstancesAttribute":
         target = tuple(params.get("SecurityGroups") or ())
-        return replace(state, instances={**state.instances, **{i: target for i in params.get("InstanceIds") or ()}})
+        return state.rebound({i: target for i in params.get("InstanceIds") or ()})
     if op.action == "DeleteSecurityGroup":
         key = params["SecurityGroupId"]
         return replace(state, groups={k: g for k, g in state.groups.items() if k != key})
-    if op.action in ("CreateSecurityGroupPolicies", "DeleteSecurityGroupPolicies", "ReplaceSecurityGroupPolicy"):
+    if op.is_rule_edit:
         key = params["SecurityGroupId"]
         group = state.groups[key]
         policy_set = {k: v for k, v in params["SecurityGroupPolicySet"].items() if k != "Version"}
@@ -88,7 +120,7 @@ def _edit(rules: list[Rule], action: str, bodies: list[dict[str, Any]]) -> list[
     if action == "DeleteSecurityGroupPolicies":
         doomed = {int(b["PolicyIndex"]) for b in bodies}
         return [r for i, r in enumerate(rules) if i not in doomed]
-    if action == "ReplaceSecurityGroupPolicy":
+    if action in ("ReplaceSecurityGroupPolicy", "ReplaceSecurityGroupPolicies"):
         for body in bodies:
             rules[int(body["PolicyIndex"])] = _rule(body)
         return rules

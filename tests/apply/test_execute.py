@@ -283,3 +283,27 @@ def test_parallel_apply_serialises_a_client_that_is_not_thread_safe():
     assert result.ok, result.errors
     assert not Watch.overlap
     assert not plan_for(client, want).has_changes
+
+
+def test_dropped_answer_of_a_batch_replacement_is_recognised_as_done():
+    # Two rules apart change their descriptions: one ReplaceSecurityGroupPolicies call whose
+    # indices are not contiguous; the answer is lost after the write happened.
+    rules = [tcp(p) for p in (22, 80, 443, 8080)]
+    before = desired(group("web", *rules))
+    after = desired(group("web", tcp(22, desc="a"), tcp(80), tcp(443), tcp(8080, desc="b")))
+    client = EngineClient(instances())
+    converge(client, before)
+    plan = plan_for(client, after)
+    assert [op.action for op in plan.operations] == ["ReplaceSecurityGroupPolicies"]
+    dropped: list[str] = []
+
+    def fault(n, action, params):
+        if action == "ReplaceSecurityGroupPolicies" and not dropped:
+            dropped.append(action)
+            return CloudError("ClientNetworkError", "connection reset")
+        return None
+
+    result = execute(plan, Faulty(client, fault, after=True), sleep=lambda s: None, rng=random.Random(0))
+    assert result.ok, result.errors
+    assert dropped and result.retries == 1
+    assert not plan_for(client, after).has_changes

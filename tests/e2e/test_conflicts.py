@@ -11,7 +11,8 @@ import pytest
 from sgplan.cloud.filecloud import FileCloud
 from tests.e2e.cli import run_cli
 
-RULE_EDITS = {"CreateSecurityGroupPolicies", "DeleteSecurityGroupPolicies", "ReplaceSecurityGroupPolicy"}
+RULE_EDITS = {"CreateSecurityGroupPolicies", "DeleteSecurityGroupPolicies", "ReplaceSecurityGroupPolicy",
+              "ReplaceSecurityGroupPolicies"}
 RULE = '  ingress {{\n    action     = "ACCEPT"\n    protocol   = "TCP"\n    port       = "{port}"\n    cidr_block = "10.0.0.0/8"\n  }}\n'
 
 

@@ -27,13 +27,21 @@ def apply_call(group: SimGroup, action: str, params: dict) -> None:
         indices = [int(b["PolicyIndex"]) for b in bodies]
         assert all(0 <= i < len(rules) for i in indices), indices
         rules = [r for i, r in enumerate(rules) if i not in set(indices)]
-    elif action == "ReplaceSecurityGroupPolicy":
-        (body,) = bodies
-        index = int(body["PolicyIndex"])
-        new = Rule.from_api(body)
-        if any(r.key() == new.key() for i, r in enumerate(rules) if i != index):
-            raise CloudError("UnsupportedOperation.DuplicatePolicy", str(new))
-        rules[index] = new
+    elif action in ("ReplaceSecurityGroupPolicy", "ReplaceSecurityGroupPolicies"):
+        if action == "ReplaceSecurityGroupPolicy":
+            assert len(bodies) == 1
+        else:
+            assert params.get("UpdateType", "Policy") == "Policy" and len(bodies) >= 2
+            assert len({int(b["PolicyIndex"]) for b in bodies}) == len(bodies), "an index given twice"
+        # The batch is modelled as its single replacements one after another, the strictest
+        # reading of §2.10 (a cloud that checks duplicates per rule against the list so far).
+        for body in bodies:
+            index = int(body["PolicyIndex"])
+            assert 0 <= index < len(rules), index
+            new = Rule.from_api(body)
+            if any(r.key() == new.key() for i, r in enumerate(rules) if i != index):
+                raise CloudError("UnsupportedOperation.DuplicatePolicy", str(new))
+            rules[index] = new
     elif action == "CreateSecurityGroupPolicies":
         indices = {b.get("PolicyIndex") for b in bodies}
         assert len(indices) == 1

@@ -4,7 +4,7 @@ that no intermediate state opens traffic that neither end allows; otherwise it s
 from __future__ import annotations
 
 from sgplan.analysis.access import Templates
-from sgplan.model import CloudState, DesiredState, Instance, Rule, SecurityGroup, Settings
+from sgplan.model import Binding, CloudState, DesiredState, Instance, Rule, SecurityGroup, Settings
 from sgplan.plan import make_plan
 from sgplan.plan.operation import Operation, Stage
 from sgplan.plan.ordering import Unit, footprint, safe_order
@@ -91,3 +91,71 @@ def test_footprints_name_instances_and_groups():
     bind = Operation(Stage.SET_BINDINGS, "cvm", "ModifyInstancesAttribute", {"InstanceIds": ["ins-2"], "SecurityGroups": ["sg-a"]})
     assert footprint(state, edit) == ("i:ins-1", "w:sg-a")
     assert footprint(state, bind) == ("i:ins-2", "r:sg-a")
+
+
+# -- the fast checker against the plain one ------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from sgplan.analysis.access import Evaluator  # noqa: E402
+from sgplan.analysis.exposure import TransientExposure, transient_exposure  # noqa: E402
+from sgplan.plan.ordering import _Checker, final_state, make_units  # noqa: E402
+from sgplan.plan.simulate import affected  # noqa: E402
+
+_small_rule = st.builds(
+    lambda action, port, cidr: Rule(action, "TCP", port, cidr_block=cidr),
+    st.sampled_from(["ACCEPT", "DROP"]), st.sampled_from(["22", "80", "20-30"]), st.sampled_from(["0.0.0.0/0", "10.0.0.0/8"]),
+)
+_rule_list = st.lists(_small_rule, max_size=4, unique_by=lambda r: r.key())
+_group_lists = st.lists(st.sampled_from(["sg-a", "sg-b", "sg-c"]), max_size=3, unique=True).map(tuple)
+
+
+def _plain_check(before: SimState, after: SimState, state: SimState, ops) -> list[TransientExposure]:
+    """The check without shortcuts: every affected subject goes through `transient_exposure`."""
+    templates, evaluator, found = Templates(), Evaluator(), []
+    for number, op in enumerate(ops):
+        instances, groups = affected(state, op)
+        new = step(state, op)
+        instances |= affected(new, op)[0]
+        views = [s.view(templates, instances, groups) for s in (before, after, new)]
+        found += [TransientExposure(number, x.change) for x in transient_exposure(views[0], views[1], [views[2]], evaluator)]
+        state = new
+    return found
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_rule_list, min_size=3, max_size=3), st.lists(_rule_list, min_size=3, max_size=3),
+       st.lists(_group_lists, min_size=1, max_size=4), st.lists(_group_lists, min_size=1, max_size=4), st.randoms())
+def test_fast_checker_finds_what_the_plain_check_finds(live_rules, want_rules, live_lists, want_lists, rng):
+    keys = ["sg-a", "sg-b", "sg-c"]
+    live = CloudState(
+        groups=tuple(group(k, f"security_group.{k[-1]}", *r) for k, r in zip(keys, live_rules)),
+        instances=tuple(Instance(f"ins-{n}", lists) for n, lists in enumerate(live_lists)),
+    )
+    want = desired(*(group(k, f"security_group.{k[-1]}", *r) for k, r in zip(keys, want_rules)))
+    want = DesiredState(settings=want.settings, groups=want.groups, bindings=tuple(
+        Binding(f"binding.b{n}", f"ins-{n}", lists)
+        for n, lists in enumerate(want_lists[: len(live_lists)])
+    ))
+    plan = plan_for(live, want)
+    units = make_units(list(plan.operations))
+    rng.shuffle(units)  # any order of whole units is a valid call sequence here (no creates)
+    ops = [op for u in units for op in u.variants[0]]
+    before = SimState.from_cloud(live)
+    after = final_state(before, ops)
+    checker = _Checker(before, after, Templates(), Evaluator())
+    _, fast = checker.run(before, ops, 0)
+    assert fast == _plain_check(before, after, before, ops)
+
+
+def test_carrier_index_follows_binding_changes():
+    live = CloudState(groups=(group("sg-a", "security_group.a"), group("sg-b", "security_group.b")),
+                      instances=(Instance("ins-1", ("sg-a",)), Instance("ins-2", ("sg-a", "sg-b"))))
+    state = SimState.from_cloud(live)
+    assert state.carriers("sg-a") == {"ins-1", "ins-2"}  # builds the index
+    bind = Operation(Stage.SET_BINDINGS, "cvm", "ModifyInstancesAttribute", {"InstanceIds": ["ins-2", "ins-3"], "SecurityGroups": ["sg-b"]})
+    new = step(state, bind)
+    assert new.carriers("sg-a") == {"ins-1"} and new.carriers("sg-b") == {"ins-2", "ins-3"}
+    assert state.carriers("sg-a") == {"ins-1", "ins-2"} and state.carriers("sg-b") == {"ins-2"}  # untouched
+    assert new.carriers("sg-b") == {i for i, ks in new.instances.items() if "sg-b" in ks}

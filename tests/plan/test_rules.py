@@ -63,6 +63,44 @@ def test_changed_rule_is_replaced_in_place():
     assert calls[0].params["SecurityGroupPolicySet"]["Ingress"][0]["PolicyIndex"] == 1
 
 
+def test_a_run_of_replacements_is_one_batch_call():
+    live = [tcp(i) for i in range(1, 7)]
+    desired = [tcp(1), tcp(2, "a"), tcp(3, "b"), tcp(4, "c"), tcp(5), tcp(6)]
+    calls, _ = run(live, desired)
+    assert [c.action for c in calls] == ["ReplaceSecurityGroupPolicies"]
+    params = calls[0].params
+    assert params["UpdateType"] == "Policy"
+    assert params["SecurityGroupPolicySet"]["Version"] == "7"
+    assert [b["PolicyIndex"] for b in params["SecurityGroupPolicySet"]["Ingress"]] == [1, 2, 3]
+    assert calls[0].summary == "replace ingress rules 1-3 of security_group.a"
+
+
+def test_replacements_of_a_direction_share_one_call_even_apart():
+    live = [tcp(i) for i in range(1, 7)]
+    desired = [tcp(1, "a"), tcp(2), tcp(3), tcp(4), tcp(5), tcp(6, "b")]
+    calls, _ = run(live, desired)
+    assert [c.action for c in calls] == ["ReplaceSecurityGroupPolicies"]
+    assert [b["PolicyIndex"] for b in calls[0].params["SecurityGroupPolicySet"]["Ingress"]] == [0, 5]
+
+
+def test_replacement_positions_account_for_deletes_and_inserts():
+    live = [tcp(1), tcp(2), tcp(3), tcp(4), tcp(5)]
+    desired = [tcp(9), tcp(2, "x"), tcp(3), tcp(4, "y"), tcp(6), tcp(7)]
+    calls, _ = run(live, desired)
+    assert [c.action for c in calls].count("ReplaceSecurityGroupPolicies") == 1
+
+
+def test_rules_that_differ_in_description_pair_first():
+    # live [a, x, b] → desired [a', b']: pairing x with b' would collide with b (still present)
+    # and cost a delete plus an insert; pairing by key is one delete and one batch of two.
+    live = [tcp(1), tcp(2), tcp(6379, cidr="0.0.0.0/0"), tcp(3), tcp(4)]
+    desired = [tcp(1), tcp(2, "a"), tcp(3, "b"), tcp(4)]
+    script = edit_script(live, desired)
+    assert script.replaces == ((1, 1), (3, 2)) and script.deletes == (2,) and script.inserts == ()
+    calls, _ = run(live, desired)
+    assert [c.action for c in calls] == ["DeleteSecurityGroupPolicies", "ReplaceSecurityGroupPolicies"]
+
+
 def test_versions_count_up_per_call():
     calls, group = run([tcp(1), tcp(2), tcp(3)], [tcp(9), tcp(2), tcp(4), tcp(5)], version=3)
     assert [c.expected_version for c in calls] == list(range(3, 3 + len(calls)))
@@ -119,3 +157,9 @@ def test_planned_calls_turn_live_into_desired(live, desired, version):
     inserts = sorted(set(edit_script(live, desired).inserts))
     runs = sum(1 for i, s in enumerate(inserts) if i == 0 or inserts[i - 1] != s - 1)
     assert len([c for c in calls if c.action == "CreateSecurityGroupPolicies"]) == runs
+    # At most one replace call per direction, and a single replacement keeps the single action.
+    replaces = [c for c in calls if c.action.startswith("ReplaceSecurityGroupPolic")]
+    assert len(replaces) <= 1
+    for c in replaces:
+        bodies = c.params["SecurityGroupPolicySet"]["Ingress"]
+        assert (c.action == "ReplaceSecurityGroupPolicy") == (len(bodies) == 1)
