@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from sgplan.cloud.snapshot import empty_state, load_state, write_state
+from sgplan.cloud.snapshot import empty_state, invalid_state, read_state_file, write_state
+from sgplan.fakecloud.collector import gc_paused
 from sgplan.fakecloud.engine import Engine
 
 
@@ -29,11 +30,19 @@ class FileCloud:
         self.path = Path(path)
         if not self.path.exists():
             write_state(self.path, empty_state(region or ""))
-        state = load_state(self.path)
-        if region and not state["Region"]:
-            state["Region"] = region
-        self.engine = Engine(state, clock=clock, bind_delay=bind_delay, rng_seed=rng_seed)
-        self.region: str = region or state["Region"]
+        # The file's JSON goes to the engine as read: the engine normalises it (once) into its
+        # own structures, and nothing here keeps the raw dict (issue 8: it was normalised twice).
+        # Parsing and normalising build a value per group and rule, and no cycles (see gc_paused).
+        with gc_paused():
+            raw = read_state_file(self.path)
+            if region and isinstance(raw, dict) and not raw.get("Region"):
+                raw["Region"] = region
+            try:
+                self.engine = Engine(raw, clock=clock, bind_delay=bind_delay, rng_seed=rng_seed)
+            except ValueError as exc:
+                raise invalid_state(self.path, exc) from None
+            del raw
+        self.region: str = region or self.engine.region
         self.calls = 0
         self.retries = 0  # nothing to retry in-process; kept for the ApiClient protocol
 

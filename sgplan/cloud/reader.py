@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from sgplan.cloud.base import ApiClient, CloudError
 from sgplan.cloud.snapshot import paged
+from sgplan.fakecloud.collector import gc_paused
 from sgplan.model import (
     ADDRESS_TAG,
     PREVENT_DESTROY_TAG,
@@ -38,17 +39,28 @@ def _tag_pairs(tags: Sequence[Mapping[str, Any]] | None) -> list[tuple[str, str]
     return [(str(t.get("Key")), "" if t.get("Value") is None else str(t.get("Value"))) for t in tags or []]
 
 
-# Fields of a SecurityGroupPolicy that Rule.from_api ignores: they stay out of the memo key.
-_NOT_IN_RULE = frozenset({"PolicyIndex", "ModifyTime"})
+# The fields Rule.from_api reads: a policy's values for these (and nothing else) decide its Rule.
+_RULE_FIELDS = ("Action", "Protocol", "Port", "CidrBlock", "Ipv6CidrBlock", "SecurityGroupId", "PolicyDescription")
+_SPEC_FIELDS = (("ServiceTemplate", "ServiceId", "ServiceGroupId"), ("AddressTemplate", "AddressId", "AddressGroupId"))
 
 
 def _memo_key(policy: Mapping[str, Any]) -> tuple | None:
-    try:
-        return tuple(
-            (k, tuple(v.items()) if isinstance(v, dict) else v) for k, v in policy.items() if k not in _NOT_IN_RULE
-        )
-    except (AttributeError, TypeError):
-        return None
+    """The values Rule.from_api reads, or None unless they are all text (or missing): 1, 1.0
+    and True are equal keys, yet from_api spells them differently."""
+    get = policy.get
+    key = [get(name) for name in _RULE_FIELDS]
+    for spec_name, first, second in _SPEC_FIELDS:
+        spec = get(spec_name)
+        if spec:
+            if type(spec) is not dict:
+                return None
+            key += (spec.get(first), spec.get(second))
+        else:
+            key += (None, None)
+    for value in key:
+        if value is not None and type(value) is not str:
+            return None
+    return tuple(key)
 
 
 def _rules(policies: Sequence[Mapping[str, Any]] | None, memo: dict[tuple, Rule] | None = None) -> tuple[Rule, ...]:
@@ -259,11 +271,15 @@ def read_live(
             raise
         return body.get("SecurityGroupPolicySet") or {}
 
-    policy_sets = list(map_fn(policies, [g["SecurityGroupId"] for g in stage1]))
     memo: dict[tuple, Rule] = {}
-    groups = [to_group(g, p, memo) for g, p in zip(stage1, policy_sets) if p is not None]
-    instances = [to_instance(i) for i in _paged(client, "cvm", "DescribeInstances", "InstanceSet", None,
-                                                 as_text=False, map_fn=map_fn)]
+    # Each answer becomes a SecurityGroup as it arrives (`map_fn` yields in order), so the
+    # answers of a whole estate are never held at once; the collector stays paused while
+    # thousands of short-lived answer dicts come and go (nothing here makes cycles).
+    with gc_paused():
+        answers = map_fn(policies, [g["SecurityGroupId"] for g in stage1])
+        groups = [to_group(g, p, memo) for g, p in zip(stage1, answers) if p is not None]
+        instances = [to_instance(i) for i in _paged(client, "cvm", "DescribeInstances", "InstanceSet", None,
+                                                     as_text=False, map_fn=map_fn)]
     if with_templates is None:
         with_templates = references_templates(groups)
     return CloudState(

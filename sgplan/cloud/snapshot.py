@@ -37,11 +37,38 @@ def _tags(raw: Any, where: str) -> list[dict[str, str]]:
     return [{"Key": str(t["Key"]), "Value": "" if t.get("Value") is None else str(t["Value"])} for t in raw]
 
 
-def normalize_group(raw: Any, now: str = "") -> dict[str, Any]:
+# Fields of a stored or answered rule that do not change how it is stored: left out of the memo key.
+_NOT_STORED = frozenset({"PolicyIndex"})
+
+
+def _policy_key(policy: Any) -> tuple | None:
+    """A hashable spelling of a rule as given, or None unless every value is text (or an object
+    of texts): 1 == True == 1.0 as keys, yet they are stored differently."""
+    if type(policy) is not dict:
+        return None
+    parts = []
+    for k, v in policy.items():
+        if k in _NOT_STORED:
+            continue
+        if type(v) is dict:
+            if not all(type(x) is str for x in v.values()):
+                return None
+            v = tuple(v.items())
+        elif type(v) is not str:
+            return None
+        parts.append((k, v))
+    return tuple(parts)
+
+
+def normalize_group(raw: Any, now: str = "", memo: dict[tuple, dict[str, Any]] | None = None) -> dict[str, Any]:
     """One SecurityGroup (with its SecurityGroupPolicySet) with every optional field filled.
 
     Rules are stored as the API answers them, without PolicyIndex (the position is the index).
     Raises ValueError naming the group when something is malformed.
+
+    `memo` (optional) shares one stored dict between rules given identically (estates repeat
+    rules across groups): stored rules are read-only values, the engine replaces them, never
+    edits them. Checking each distinct rule once was most of the cost of loading a big state.
     """
     if not isinstance(raw, Mapping) or not str(raw.get("SecurityGroupId") or "").startswith("sg-"):
         raise ValueError(f"security group {raw!r:.80}: SecurityGroupId (sg-…) is required")
@@ -51,10 +78,17 @@ def normalize_group(raw: Any, now: str = "") -> dict[str, Any]:
     for direction in ("Ingress", "Egress"):
         rules = []
         for position, policy in enumerate(policy_set.get(direction) or []):
-            try:
-                stored = check_policy(policy, str(policy.get("ModifyTime") or now), strict_fields=False)
-            except CloudError as exc:
-                raise ValueError(f"{group_id} {direction}[{position}]: {exc.message or exc.code}") from None
+            key = _policy_key(policy) if memo is not None else None
+            stored = memo.get(key) if key is not None else None  # type: ignore[union-attr]
+            if stored is None:
+                try:
+                    stored = check_policy(policy, str(policy.get("ModifyTime") or now), strict_fields=False)
+                except CloudError as exc:
+                    raise ValueError(f"{group_id} {direction}[{position}]: {exc.message or exc.code}") from None
+                except AttributeError:  # not an object at all
+                    raise ValueError(f"{group_id} {direction}[{position}]: a rule must be an object") from None
+                if key is not None:
+                    memo[key] = stored  # type: ignore[index]
             rules.append(stored)
         directions[direction] = rules
     version = str(policy_set.get("Version") if policy_set.get("Version") not in (None, "") else "0")
@@ -128,7 +162,8 @@ def normalize_state(raw: Any, now: str = "") -> dict[str, Any]:
     if not isinstance(raw, Mapping):
         raise ValueError("the state must be a JSON object")
     state = empty_state(str(raw.get("Region") or ""))
-    state["SecurityGroups"] = [normalize_group(g, now) for g in raw.get("SecurityGroups") or []]
+    memo: dict[tuple, dict[str, Any]] = {}
+    state["SecurityGroups"] = [normalize_group(g, now, memo) for g in raw.get("SecurityGroups") or []]
     state["Instances"] = [normalize_instance(i) for i in raw.get("Instances") or []]
     for kind in TEMPLATE_LISTS:
         state[kind] = [normalize_template(kind, t, now) for t in raw.get(kind) or []]
@@ -157,13 +192,29 @@ def state_with_indices(state: Mapping[str, Any]) -> dict[str, Any]:
 def load_state(path: Path) -> dict[str, Any]:
     """Read and normalise a state file; a missing file is the empty state. UserError when unreadable."""
     path = Path(path)
+    raw = read_state_file(path)
+    try:
+        return normalize_state(raw)
+    except ValueError as exc:
+        raise invalid_state(path, exc) from None
+
+
+def read_state_file(path: Path) -> Any:
+    """A state file's JSON as it is, not normalised (the fake engine normalises what it is given,
+    so `--cloud file:` reads through this and normalises once); a missing file is the empty
+    state. UserError when the file cannot be read or is not JSON."""
+    path = Path(path)
     if not path.exists():
         return empty_state()
     try:
-        raw = json.loads(path.read_text(encoding="utf-8") or "{}")
-        return normalize_state(raw)
-    except (OSError, json.JSONDecodeError, ValueError) as exc:
-        raise UserError(f"{path}: not a valid sgplan state file: {exc}") from None
+        # Bytes, not text: json decodes UTF-8 itself, and the text copy is never held.
+        return json.loads(path.read_bytes() or b"{}")
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise invalid_state(path, exc) from None
+
+
+def invalid_state(path: Path, exc: Exception) -> UserError:
+    return UserError(f"{path}: not a valid sgplan state file: {exc}")
 
 
 def write_state(path: Path, state: Mapping[str, Any]) -> None:

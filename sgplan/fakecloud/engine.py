@@ -185,6 +185,10 @@ class Engine:
         return state_with_indices(state)
 
     @property
+    def region(self) -> str:
+        return self._region
+
+    @property
     def limits(self) -> dict[str, int]:
         return dict(self._limits)
 

@@ -115,6 +115,8 @@ class InstanceTable:
             self._check_format(instance_id)
         if ids:
             matches = [i for i in ids if i in self._items]
+        elif not chosen:  # the common case (a refresh lists everything): no per-item test
+            matches = list(self._items)
         else:
             matches = [i for i, item in self._items.items() if all(self._match(item, n, v) for n, v in chosen)]
         rows, total = page(params, matches, text_ok=False)

@@ -208,7 +208,14 @@ def _key(action: Any, protocol: Any, port: Any, cidr: Any, cidr6: Any, group: An
 
 def answer(stored: Mapping[str, Any], index: int) -> dict[str, Any]:
     """A stored rule as the API answers it, with its current 0-based PolicyIndex (§1.2)."""
-    out: dict[str, Any] = {"PolicyIndex": index}
-    for name, value in stored.items():
-        out[name] = dict(value) if isinstance(value, dict) else value
+    out: dict[str, Any] = {"PolicyIndex": index, **stored}
+    # Stored rules share their nested specs (snapshot.normalize_group): the answer gets its own.
+    for name in _NESTED:
+        value = out.get(name)
+        if type(value) is dict:
+            out[name] = value.copy()
     return out
+
+
+# The nested objects of a stored rule (check_policy makes no others).
+_NESTED = ("ServiceTemplate", "AddressTemplate")

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Mapping, Sequence
 
 import sgplan
-from sgplan.analysis.access import Templates
+from sgplan.analysis.access import Templates, gc_paused
 from sgplan.analysis.exposure import TransientExposure
 from sgplan.diagnostics import Diagnostic, error, has_errors, warning
 from sgplan.model import (
@@ -44,6 +44,14 @@ def make_plan(desired: DesiredState, live: CloudState, *, cloud: str, region: st
     >>> plan.has_changes, diags
     (False, [])
     """
+    # Planning allocates a value per rule of every group (before/after, edit scripts) and
+    # makes no reference cycles: with an estate on the heap, each automatic collection would
+    # rescan it, which made this stage grow faster than the estate (issue 8).
+    with gc_paused():
+        return _make_plan(desired, live, cloud=cloud, region=region)
+
+
+def _make_plan(desired: DesiredState, live: CloudState, *, cloud: str, region: str) -> tuple[Plan | None, list[Diagnostic]]:
     stack = desired.settings.stack
     matching, diags = match_groups(desired, live, stack)
     matched = matching.matched
@@ -69,11 +77,12 @@ def make_plan(desired: DesiredState, live: CloudState, *, cloud: str, region: st
     changes: list[ResourceChange] = []
     ops: list[Operation] = []
     touched: dict[str, int] = {}
+    hcl: dict[Rule, dict] = {}  # one before/after dict per distinct rule (see _hcl)
     alternatives: dict[str, tuple[Operation, ...]] = {}
 
     # Stage 1: create new groups (and replacements) in reference order.
     create_changes, create_ops, create_diags = _creates(
-        [d for d in groups if d.address in new], resolve, stack, replaced
+        [d for d in groups if d.address in new], resolve, stack, replaced, hcl
     )
     ops += create_ops
     diags += create_diags
@@ -87,7 +96,7 @@ def make_plan(desired: DesiredState, live: CloudState, *, cloud: str, region: st
         g = matched.get(d.address)
         if g is None:
             continue
-        change, group_ops, group_diags = _update(d, g, resolve, alternatives)
+        change, group_ops, group_diags = _update(d, g, resolve, alternatives, hcl)
         changes.append(change)
         ops += group_ops
         diags += group_diags
@@ -104,7 +113,7 @@ def make_plan(desired: DesiredState, live: CloudState, *, cloud: str, region: st
                 type="security_group",
                 name=_name(g.address or ""),
                 actions=("delete",),
-                before=g.to_hcl(),
+                before=_hcl(g, hcl),
                 after=None,
                 module_address=_module(g.address or ""),
                 id=g.id,
@@ -273,7 +282,8 @@ def _tags(d: SecurityGroup, stack: str) -> list[dict[str, str]]:
 
 
 def _creates(
-    new: Sequence[SecurityGroup], resolve: Mapping[str, str], stack: str, replaced: Mapping[str, SecurityGroup]
+    new: Sequence[SecurityGroup], resolve: Mapping[str, str], stack: str, replaced: Mapping[str, SecurityGroup],
+    hcl: dict[Rule, dict],
 ) -> tuple[list[ResourceChange], list[Operation], list[Diagnostic]]:
     """Create operations in an order where referenced new groups exist first.
 
@@ -343,8 +353,8 @@ def _creates(
                 type="security_group",
                 name=_name(d.address),
                 actions=("delete", "create") if old is not None else ("create",),
-                before=old.to_hcl() if old is not None else None,
-                after=d.to_hcl(),
+                before=_hcl(old, hcl) if old is not None else None,
+                after=_hcl(d, hcl),
                 module_address=_module(d.address),
                 id=old.id if old is not None else None,
                 rule_changes=tuple(rule_lines),
@@ -353,12 +363,39 @@ def _creates(
     return changes, creates + follow_ups, diags
 
 
+def _hcl(g: SecurityGroup, memo: dict[Rule, dict]) -> dict:
+    """`g.to_hcl()` with one dict per distinct rule, shared by every group that has the rule.
+
+    Estates repeat rules across groups, and the plan holds before/after of every group (DESIGN
+    §5): building each rule's dict once made this stage and the plan's memory grow with the
+    distinct rules, not with all of them. The dicts are read-only, like the rest of a Plan.
+    """
+    def rules(direction: tuple[Rule, ...]) -> list[dict]:
+        out = []
+        for rule in direction:
+            shown = memo.get(rule)
+            if shown is None:
+                shown = memo[rule] = rule.to_hcl()
+            out.append(shown)
+        return out
+
+    return {
+        "name": g.name,
+        "description": g.description,
+        "project_id": g.project_id,
+        "tags": dict(g.tags),
+        "ingress": rules(g.ingress),
+        "egress": rules(g.egress),
+    }
+
+
 def _refs(d: SecurityGroup) -> set[str]:
     return {a for r in (*d.ingress, *d.egress) for a in r.refs()}
 
 
 def _update(
-    d: SecurityGroup, g: SecurityGroup, resolve: Mapping[str, str], alternatives: dict[str, tuple[Operation, ...]]
+    d: SecurityGroup, g: SecurityGroup, resolve: Mapping[str, str], alternatives: dict[str, tuple[Operation, ...]],
+    hcl: dict[Rule, dict],
 ) -> tuple[ResourceChange, list[Operation], list[Diagnostic]]:
     """In-place changes of an existing group: attributes, then each direction's edit script.
 
@@ -418,7 +455,7 @@ def _update(
         alternative += alt
     if alternative != ops and g.id:
         alternatives[g.id] = tuple(alternative)
-    before = g.to_hcl()
+    before = _hcl(g, hcl)
     same = unchanged and (d.name, d.description, d.project_id, d.tags) == (g.name, g.description, g.project_id, g.tags)
     change = ResourceChange(
         address=d.address,
@@ -427,7 +464,7 @@ def _update(
         actions=("update",) if ops else ("no-op",),
         before=before,
         # Equal groups have equal HCL: share the dict rather than build it again (read-only).
-        after=before if same else replace(d, id=g.id).to_hcl(),
+        after=before if same else _hcl(d, hcl),
         module_address=_module(d.address),
         id=g.id,
         rule_changes=tuple(lines),

@@ -70,3 +70,22 @@ def test_corrupt_file_is_a_user_error(tmp_path: Path) -> None:
     path.write_text(json.dumps({"SecurityGroups": [{"SecurityGroupName": "no id"}]}))
     with pytest.raises(UserError, match="SecurityGroupId"):
         FileCloud(path)
+
+
+def test_state_is_normalised_once_and_answers_are_detached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `--cloud file:` hands the file's JSON to the engine, which normalises it once (issue 8).
+    from sgplan.cloud import snapshot
+
+    path = tmp_path / "live.json"
+    rule = {"Protocol": "tcp", "Port": "22", "CidrBlock": "10.0.0.0/8", "Action": "ACCEPT", "PolicyIndex": 0}
+    path.write_text(json.dumps({"SecurityGroups": [
+        {"SecurityGroupId": f"sg-{n}", "SecurityGroupPolicySet": {"Ingress": [rule]}} for n in range(2)]}))
+    calls = []
+    real = snapshot.normalize_state
+    monkeypatch.setattr("sgplan.fakecloud.engine.normalize_state", lambda *a, **k: calls.append(1) or real(*a, **k))
+    cloud = FileCloud(path, "ap-guangzhou")
+    assert calls == [1] and cloud.region == "ap-guangzhou"
+    first = cloud.call("vpc", "DescribeSecurityGroupPolicies", {"SecurityGroupId": "sg-0"})
+    first["SecurityGroupPolicySet"]["Ingress"][0]["AddressTemplate"]["AddressId"] = "ipm-changed"
+    second = cloud.call("vpc", "DescribeSecurityGroupPolicies", {"SecurityGroupId": "sg-1"})
+    assert second["SecurityGroupPolicySet"]["Ingress"][0]["AddressTemplate"]["AddressId"] == ""

@@ -87,3 +87,24 @@ def test_round_trip_property(groups: list) -> None:
     replay = Recorder(Engine(json.loads(json.dumps(snapshot(original)))))
     ids = [f"sg-{n:08d}" for n in range(len(groups))]
     assert read_live(replay, stack="s", pinned_ids=ids) == read_live(original, stack="s", pinned_ids=ids)
+
+
+def test_identical_rules_share_one_stored_dict_and_odd_values_are_not_merged() -> None:
+    # Loading memoises rule checks (issue 8): equal rules share a value, yet 1 and True differ.
+    rule = {"Protocol": "TCP", "Port": "22", "CidrBlock": "10.0.0.0/8", "Action": "accept", "PolicyIndex": 0}
+    groups = [
+        {"SecurityGroupId": f"sg-{n}", "SecurityGroupPolicySet": {"Ingress": [dict(rule, PolicyIndex=0)]}}
+        for n in range(3)
+    ]
+    groups.append({"SecurityGroupId": "sg-odd", "SecurityGroupPolicySet": {"Ingress": [
+        dict(rule, PolicyDescription=1), dict(rule, PolicyDescription=True)]}})
+    state = normalize_state({"SecurityGroups": groups})
+    stored = [g["SecurityGroupPolicySet"]["Ingress"] for g in state["SecurityGroups"]]
+    assert stored[0][0] is stored[1][0] is stored[2][0]
+    assert stored[0][0]["Protocol"] == "tcp" and stored[0][0]["Action"] == "ACCEPT"
+    assert [r["PolicyDescription"] for r in stored[3]] == ["1", "True"]
+
+
+def test_malformed_rule_names_its_group_and_position() -> None:
+    with pytest.raises(ValueError, match=r"sg-1 Ingress\[0\]"):
+        normalize_state({"SecurityGroups": [{"SecurityGroupId": "sg-1", "SecurityGroupPolicySet": {"Ingress": ["x"]}}]})

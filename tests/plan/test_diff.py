@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -172,3 +173,30 @@ def test_apply_reaches_desired_rules(live_in, live_out, want_in, want_out):
     assert not again.has_changes
     (g,) = [g for g in again.resource_changes if g.type == "security_group"]
     assert g.after["ingress"] == [r.to_hcl() for r in want_in]
+
+
+def test_before_after_match_to_hcl_and_share_rule_dicts() -> None:
+    # The plan's before/after are the groups' to_hcl(), with one dict per distinct rule (issue 8).
+    ssh = Rule(action="ACCEPT", protocol="TCP", port="22", cidr_block="10.0.0.0/8", description="ssh")
+    web = Rule(action="ACCEPT", protocol="TCP", port="443", cidr_block="0.0.0.0/0")
+    live_groups = tuple(
+        SecurityGroup(name=f"g{n}", ingress=(ssh,), id=f"sg-{n:08d}", address=f"security_group.g{n}", stack="s",
+                      version="1")
+        for n in range(3)
+    )
+    desired_groups = tuple(
+        # An equal but distinct Rule object, as each configured group evaluates its own.
+        SecurityGroup(name=f"g{n}", ingress=(replace(ssh), web) if n else (ssh,), address=f"security_group.g{n}")
+        for n in range(3)
+    )
+    plan, diags = make_plan(DesiredState(groups=desired_groups, settings=Settings(stack="s")),
+                            CloudState(groups=live_groups), cloud="file:x", region="r")
+    assert plan is not None and not [d for d in diags if d.severity is Severity.ERROR]
+    by_address = {c.address: c for c in plan.resource_changes}
+    for n in range(3):
+        change = by_address[f"security_group.g{n}"]
+        assert change.before == live_groups[n].to_hcl()
+        assert change.after == desired_groups[n].to_hcl()
+    first, second = by_address["security_group.g1"], by_address["security_group.g2"]
+    assert first.after["ingress"][0] is second.after["ingress"][0]
+    assert first.before["ingress"][0] is by_address["security_group.g0"].after["ingress"][0]
