@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from contextlib import contextmanager
@@ -54,6 +55,7 @@ def load(config_dir: Path) -> tuple[Any, Any, dict[str, float]]:
     seconds: dict[str, float] = {}
     with _timed(seconds, "parse"):
         cfg, diags = load_configuration(config_dir, var_inputs=[], env={})
+        gc.freeze()  # as load_workspace does: the configuration lives for the whole run
     if cfg is None or has_errors(diags):
         raise RuntimeError(f"the benchmark configuration does not load: {[str(d) for d in diags][:3]}")
     with _timed(seconds, "evaluate"):
@@ -95,7 +97,7 @@ def plan(ws: Any, client: ApiClient, *, cloud_spec: str, seconds: dict[str, floa
 
         with _timed(seconds, "render"):
             render_plan(result, color=False)
-            json.dumps(plan_to_json(result), indent=2)
+            json.dumps(plan_to_json(result), separators=(",", ":"))  # as `sgplan plan --json`
     return PlanRun(result, live, seconds, read_actions)
 
 

@@ -120,8 +120,10 @@ def read_live_for(ws: Workspace, client: ApiClient) -> CloudState:
 
 
 def evaluate_against(ws: Workspace, live: CloudState) -> DesiredState:
-    """Evaluate again now that the ids of existing groups are known."""
-    desired, diags = ws.configuration.evaluate(managed_ids(live, ws.settings_desired.settings.stack))
+    """Evaluate again now that the ids of existing groups are known: the ids are substituted into
+    the first evaluation when it shows that settles everything (`Configuration.evaluate`)."""
+    desired, diags = ws.configuration.evaluate(managed_ids(live, ws.settings_desired.settings.stack),
+                                               previous=ws.settings_desired)
     if desired is None or has_errors(diags):
         print_diagnostics(diags)
         raise ConfigErrors()

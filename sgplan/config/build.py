@@ -4,13 +4,13 @@ expanded), `Binding`s (one per instance), root `Output`s and `Settings`."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable
 
 from sgplan.config.evaluate import Scope
-from sgplan.config.instance import FAILED, ModuleInstance
+from sgplan.config.instance import FAILED, ModuleInstance, is_plain_group_ref
 from sgplan.config.load import Attribute, Block
-from sgplan.config.nodes import Ref
-from sgplan.config.rules import GROUP_ID, build_rules
+from sgplan.config.nodes import ListOf, Ref
+from sgplan.config.rules import GROUP_ID, build_rules, literal_rule
 from sgplan.config.values import Unknown, has_unknown, iterate, type_name
 from sgplan.diagnostics import error
 from sgplan.model import MAX_DESCRIPTION, MAX_GROUPS_PER_INSTANCE, MAX_NAME, Binding, GroupRef, Output, Rule, SecurityGroup, Settings, make_tags
@@ -77,7 +77,11 @@ def build_group(inst: ModuleInstance, label: str, block: Block) -> SecurityGroup
     for nested in block.blocks:
         if nested.type in ("ingress", "egress"):
             target = ingress if nested.type == "ingress" else egress
-            target.extend(build_rules(nested, inst.value, FAILED, address, diags))
+            rule = literal_rule(nested, inst.plain_group_id, address, diags)
+            if rule is not None:
+                target.append(rule)
+                continue
+            target.extend(build_rules(nested, _getter(inst, nested), FAILED, address, diags))
         elif nested.type == "dynamic" and nested.labels:
             target = ingress if nested.labels[0] == "ingress" else egress
             target.extend(_dynamic_rules(inst, nested, address))
@@ -96,6 +100,15 @@ def build_group(inst: ModuleInstance, label: str, block: Block) -> SecurityGroup
         ignore_findings=tuple(ignore or ()),
         origin=block.range,
     )
+
+
+def _getter(inst: ModuleInstance, block: Block) -> Callable[[Attribute], Any]:
+    """How build_rules evaluates a static rule's attributes: its `security_group_id` through
+    `plain_group_id`, so a plain `security_group.x.id` counts as a substitution-settled use."""
+    sg_attr = block.attributes.get("security_group_id")
+    if sg_attr is None:
+        return inst.value
+    return lambda attr: inst.plain_group_id(attr) if attr is sg_attr else inst.value(attr)
 
 
 def _dynamic_rules(inst: ModuleInstance, block: Block, address: str) -> list[Rule]:
@@ -136,6 +149,11 @@ def build_binding(inst: ModuleInstance, label: str, block: Block) -> list[Bindin
     instances = _typed(inst, block, "instance_ids", (list,), "a list of instance ids", address)
     groups_attr: Attribute | None = block.attributes.get("security_groups")
     groups = inst.value(groups_attr) if groups_attr else None
+    if groups_attr is not None and type(groups_attr.expr) is ListOf and isinstance(groups, list):
+        # Plain `security_group.x.id` items are substitution-settled uses (instance.Context).
+        for node, item in zip(groups_attr.expr.items, groups):
+            if type(item) is Unknown and is_plain_group_ref(node, inst.prefix, item.address):
+                inst.ctx.plain_uses += 1
     if instances in (None, FAILED) or groups in (None, FAILED):
         return []
     ok = True

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -16,10 +16,23 @@ from sgplan.config.instance import Context, ModuleInstance
 from sgplan.config.load import file_hash, gc_paused
 from sgplan.config.modules import ModuleConfig, load_module
 from sgplan.config.validate import validate
-from sgplan.config.values import EvalError
+from sgplan.config.rules import GROUP_ID
+from sgplan.config.values import EvalError, Unknown
 from sgplan.config.variables import MISSING, finalize, root_values
 from sgplan.diagnostics import Diagnostic, error, has_errors
-from sgplan.model import DesiredState, SecurityGroup
+from sgplan.model import Binding, DesiredState, GroupRef, SecurityGroup
+
+
+@dataclass(frozen=True)
+class _Substitutable:
+    """What an evaluation with no known ids leaves for a later one to substitute ids into:
+    its result, its diagnostics before and after the root outputs (re-evaluated each time),
+    and the id each referenced group had."""
+
+    desired: DesiredState
+    diags_before_outputs: tuple[Diagnostic, ...]
+    diags_after_outputs: tuple[Diagnostic, ...]
+    group_ids: dict[str, Any]
 
 
 @dataclass
@@ -31,9 +44,18 @@ class Configuration:
     variables: dict[str, Any]
     config_hash: str
     load_failed: bool = False  # load_configuration reported errors: evaluate gives no state
+    _substitutable: _Substitutable | None = field(default=None, repr=False, compare=False)
 
-    def evaluate(self, known_ids: Mapping[str, str] | None = None) -> tuple[DesiredState | None, list[Diagnostic]]:
+    def evaluate(self, known_ids: Mapping[str, str] | None = None, *, previous: DesiredState | None = None
+                 ) -> tuple[DesiredState | None, list[Diagnostic]]:
+        """See `_evaluate`. With `previous` (an earlier result of this method with no known ids),
+        the ids are substituted into it when that evaluation saw unknown ids only where a
+        substitution settles them exactly (`instance.Context`), else everything is evaluated again."""
         with gc_paused():
+            if previous is not None and self._substitutable is not None and self._substitutable.desired is previous:
+                fast = self._substitute(self._substitutable, known_ids or {})
+                if fast is not None:
+                    return fast
             return self._evaluate(known_ids)
 
     def _evaluate(self, known_ids: Mapping[str, str] | None) -> tuple[DesiredState | None, list[Diagnostic]]:
@@ -46,7 +68,10 @@ class Configuration:
         settings = build_settings(root)
         groups: list[SecurityGroup] = []
         bindings = []
+        outputs_start, uses_before = len(diags), ctx.unknown_uses
         outputs = build_outputs(root)
+        # Reads of unknown ids made for the root outputs are settled by evaluating them again.
+        outputs_end, output_uses = len(diags), ctx.unknown_uses - uses_before
         for inst in _instances(root):
             force_all(inst)
             for label, block in inst.config.groups.items():
@@ -62,6 +87,7 @@ class Configuration:
                     except EvalError as exc:  # a reference error inside was reported already
                         if not exc.reported:
                             diags.append(error(exc.message, inst.config.outputs[name].range))
+        validated = len(diags)
         diags.extend(validate(tuple(groups), tuple(bindings)))
         desired = DesiredState(
             settings=settings,
@@ -70,12 +96,58 @@ class Configuration:
             outputs=tuple(outputs),
             config_hash=self.config_hash,
         )
-        return (None if self.load_failed or has_errors(diags) else desired), _dedupe(diags)
+        failed = self.load_failed or has_errors(diags)
+        if not known_ids and not failed and not ctx.opaque and ctx.unknown_uses - output_uses == ctx.plain_uses:
+            self._substitutable = _Substitutable(desired, tuple(diags[:outputs_start]),
+                                                 tuple(diags[outputs_end:validated]), dict(ctx.group_ids))
+        return (None if failed else desired), _dedupe(diags)
+
+    def _substitute(self, first: _Substitutable, known_ids: Mapping[str, str]
+                    ) -> tuple[DesiredState | None, list[Diagnostic]] | None:
+        """`first.desired` with GroupRefs replaced by `known_ids` and the root outputs evaluated
+        again: exactly what `_evaluate(known_ids)` gives, or None when that cannot be promised."""
+        ids: dict[str, str] = {}
+        for address, group_id in known_ids.items():
+            seen = first.group_ids.get(address)
+            if seen is None:
+                continue  # never referenced: the id changes nothing
+            if type(seen) is not Unknown:
+                if seen != group_id:
+                    return None  # a pinned group's references would change value
+                continue
+            if not isinstance(group_id, str) or not GROUP_ID.match(group_id):
+                return None  # a full evaluation would report it
+            ids[address] = group_id
+        desired = first.desired
+        groups = tuple(_resolve_group(g, ids) for g in desired.groups) if ids else desired.groups
+        bindings: list[Binding] = []
+        for binding in desired.bindings:
+            if ids and any(type(g) is GroupRef and g.address in ids for g in binding.security_groups):
+                resolved = tuple(ids.get(g.address, g) if type(g) is GroupRef else g for g in binding.security_groups)
+                if len({str(g) for g in resolved}) != len(resolved):
+                    return None  # now listed twice: a full evaluation reports it
+                binding = replace(binding, security_groups=resolved)
+            bindings.append(binding)
+        diags: list[Diagnostic] = list(first.diags_before_outputs)
+        ctx = Context(Evaluator(), known_ids, diags)
+        outputs = build_outputs(ModuleInstance(self.root, "", self.variables, ctx))
+        diags.extend(first.diags_after_outputs)
+        diags.extend(validate(groups, tuple(bindings)))
+        result = replace(desired, groups=groups, bindings=tuple(bindings), outputs=tuple(outputs))
+        return (None if has_errors(diags) else result), _dedupe(diags)
 
     def pinned_ids(self) -> dict[str, str]:
         """Root-module addresses of groups pinned with a literal `id = "sg-…"`."""
         desired, _ = self.evaluate()
         return {g.address: g.id for g in desired.groups if g.id and g.address} if desired else {}
+
+
+def _resolve_group(group: SecurityGroup, ids: Mapping[str, str]) -> SecurityGroup:
+    ingress = tuple(r.resolved(ids) for r in group.ingress)
+    egress = tuple(r.resolved(ids) for r in group.egress)
+    if all(a is b for a, b in zip(ingress, group.ingress)) and all(a is b for a, b in zip(egress, group.egress)):
+        return group
+    return replace(group, ingress=ingress, egress=egress)
 
 
 def _instances(root: ModuleInstance) -> list[ModuleInstance]:

@@ -8,7 +8,8 @@ from typing import Any, Mapping
 from sgplan.config.evaluate import Evaluator, Namespace, Scope
 from sgplan.config.load import Attribute, Block
 from sgplan.config.modules import META_ARGUMENTS, ModuleConfig
-from sgplan.config.values import EvalError, Unknown, attribute_message
+from sgplan.config.nodes import Ref
+from sgplan.config.values import EvalError, Unknown, attribute_message, has_unknown
 from sgplan.config.variables import MISSING, finalize
 from sgplan.diagnostics import Diagnostic, error
 from sgplan.model import SourceRange
@@ -17,13 +18,26 @@ FAILED: Any = object()  # an attribute whose error is already reported
 
 
 class Context:
-    """What all instances of one evaluation share."""
+    """What all instances of one evaluation share.
+
+    It also tracks where unknown group ids flow, so that a later evaluation with the ids known
+    can substitute them instead of evaluating again (`Configuration.evaluate(previous=…)`):
+    `unknown_uses` counts every read of a group whose id is unknown (replayed when a cached value
+    that read one is used again, so caching hides nothing); `plain_uses` counts the reads in
+    positions a substitution settles (a rule's `security_group_id`, a binding's
+    `security_groups` item, each written as plain `security_group.x.id`); `opaque` is set when
+    an unknown reaches something counting cannot follow (a module input).
+    """
 
     def __init__(self, evaluator: Evaluator, known_ids: Mapping[str, str], diags: list[Diagnostic]) -> None:
         self.evaluator = evaluator
         self.known_ids = known_ids
         self.diags = diags
         self.in_progress: list[str] = []
+        self.unknown_uses = 0
+        self.plain_uses = 0
+        self.opaque = False
+        self.group_ids: dict[str, Any] = {}  # address → the id `security_group.x.id` gave
 
 
 class ModuleInstance:
@@ -43,6 +57,7 @@ class ModuleInstance:
             }
         )
         self._cache: dict[int, Any] = {}
+        self._taint: dict[int, int] = {}  # id(attr) → unknown reads its cached value stands for
         self._children: dict[str, ModuleInstance | None] = {}
         self._groups: dict[str, dict[str, Any]] = {}
 
@@ -51,9 +66,25 @@ class ModuleInstance:
     def value(self, attr: Attribute) -> Any:
         """The attribute's value in this module's scope (cached), or FAILED once reported."""
         key = id(attr)
-        if key not in self._cache:
-            self._cache[key] = self.value_in(attr, self.scope)
-        return self._cache[key]
+        ctx = self.ctx
+        if key in self._cache:
+            taint = self._taint.get(key)
+            if taint:
+                ctx.unknown_uses += taint
+            return self._cache[key]
+        before = ctx.unknown_uses
+        value = self._cache[key] = self.value_in(attr, self.scope)
+        if ctx.unknown_uses != before:
+            self._taint[key] = ctx.unknown_uses - before
+        return value
+
+    def plain_group_id(self, attr: Attribute) -> Any:
+        """`attr`'s value (uncached), counting a plain-substitution use when it is written as
+        `security_group.x.id` and gives x's unknown id (see `Context`)."""
+        value = self.value_in(attr, self.scope)
+        if type(value) is Unknown and is_plain_group_ref(attr.expr, self.prefix, value.address):
+            self.ctx.plain_uses += 1
+        return value
 
     def value_in(self, attr: Attribute, scope: Scope) -> Any:
         """The attribute's value in `scope` (e.g. with a dynamic block's iterator), or FAILED."""
@@ -121,7 +152,11 @@ class ModuleInstance:
             if group_id is None:
                 group_id = Unknown((address,), address)
             self._groups[label] = {"id": group_id, "name": name}
-        return self._groups[label]
+            self.ctx.group_ids[address] = group_id
+        entry = self._groups[label]
+        if type(entry["id"]) is Unknown:
+            self.ctx.unknown_uses += 1
+        return entry
 
     # -- child modules and outputs -------------------------------------------------------------
 
@@ -159,6 +194,8 @@ class ModuleInstance:
             if value is FAILED:
                 ok = False
                 continue
+            if has_unknown(value):
+                self.ctx.opaque = True  # the module's uses of it are not counted
             raw[input_name] = (value, attr.range)
         values: dict[str, Any] = {}
         for var_name, var in config.variables.items():
@@ -191,3 +228,13 @@ class ModuleInstance:
             if child is not None:
                 out.append(child)
         return out
+
+
+def is_plain_group_ref(expr: Any, prefix: str, address: str | None) -> bool:
+    """Whether `expr` is the compact reference `security_group.<label>.id` naming `address`
+    from a module with address prefix `prefix`."""
+    if type(expr) is not Ref or address is None:
+        return False
+    names = expr.names
+    return len(names) == 3 and names[0] == "security_group" and names[2] == "id" and (
+        address == f"{prefix}security_group.{names[1]}")

@@ -9,6 +9,7 @@ import re
 from typing import Any, Callable
 
 from sgplan.config.load import Attribute, Block
+from sgplan.config.nodes import Const, Ref
 from sgplan.config.values import Unknown, has_unknown, type_name
 from sgplan.diagnostics import Diagnostic, error, warning
 from sgplan.model import (
@@ -32,6 +33,75 @@ _FAILED_MARK = object()
 # cached (lru_cache does not cache exceptions), so every bad value is still reported.
 _normalize_cidr = functools.lru_cache(maxsize=1 << 16, typed=True)(normalize_cidr)
 _normalize_port = functools.lru_cache(maxsize=1 << 12, typed=True)(normalize_port)
+_normalize_action = functools.lru_cache(maxsize=64, typed=True)(normalize_action)
+_normalize_protocol = functools.lru_cache(maxsize=64, typed=True)(normalize_protocol)
+_CIDR_VERSION = {"cidr_block": 4, "ipv6_cidr_block": 6}
+
+
+def literal_rule(
+    block: Block, group_id_of: Callable[[Attribute], Any], address: str, diags: list[Diagnostic]
+) -> Rule | None:
+    """The straight path for the common rule: every attribute a literal string (the source may
+    also be a plain reference, resolved by `group_id_of`), action, protocol and one source set,
+    no service template, nothing to report but the 0.0.0.0/n warning. None when the block is
+    anything else or anything is wrong: `build_rules` then takes it (and reports)."""
+    action = protocol = port = description = None
+    source_name: str | None = None
+    source_attr: Attribute | None = None
+    for name, attr in block.attributes.items():
+        expr = attr.expr
+        if type(expr) is Const:
+            value = expr.value
+            if type(value) is not str:
+                return None
+        elif name == "security_group_id" and type(expr) is Ref:
+            value = None
+        else:
+            return None
+        if name == "action":
+            action = value
+        elif name == "protocol":
+            protocol = value
+        elif name == "port":
+            port = value
+        elif name == "description":
+            description = value
+        elif name in SOURCE_FIELDS and source_name is None:
+            source_name, source_attr = name, attr
+        else:
+            return None
+    if action is None or protocol is None or source_attr is None:
+        return None
+    try:
+        action = _normalize_action(action)
+        protocol = _normalize_protocol(protocol)
+        port = _normalize_port(protocol, port)
+    except ValueError:
+        return None
+    expr = source_attr.expr
+    version = _CIDR_VERSION.get(source_name)
+    if version:
+        raw = expr.value
+        try:
+            source: Any = _normalize_cidr(raw, version)
+        except ValueError:
+            return None
+        if (protocol == "ICMP" and version == 6) or (protocol == "ICMPv6" and version == 4):
+            return None
+        if source == "0.0.0.0/0":
+            _warn_zero_network(raw, source, source_name, source_attr.range, address, diags)
+    elif type(expr) is Ref:
+        source = group_id_of(source_attr)
+        if type(source) is Unknown and source.address is not None:
+            source = GroupRef(source.address)
+        elif type(source) is not str or not GROUP_ID.match(source):
+            return None
+    else:
+        source = expr.value
+        if source_name == "security_group_id" and not GROUP_ID.match(source):
+            return None
+    return Rule(action=action, protocol=protocol, port=port if protocol in PORTED else None,
+                description=description or "", origin=block.range, **{source_name: source})
 
 
 def build_rules(

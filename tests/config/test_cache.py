@@ -231,3 +231,49 @@ def test_modules_are_cached_too(config_dir, parses) -> None:
         desired, _ = cfg.evaluate()
         assert [g.address for g in desired.groups] == ["module.m.security_group.g"]
     assert len(parses) == 2 and len(_entries(d)) == 2
+
+
+def _codec(directory: Path) -> bytes:
+    (entry,) = _entries(directory)
+    return entry.read_bytes()[32:33]  # after the 32-byte MAC
+
+
+def test_plain_files_are_stored_as_tuples_and_come_back_identical(tmp_path: Path, parses) -> None:
+    from sgplan.config.load import parse_source
+
+    text = ('security_group "g" {\n  name = "g"\n  tags = { a = "b" }\n  n = -1.5\n  ok = true\n'
+            '  refs = [var.a, "x", 3]\n  lst = ["p", null]\n  ingress {\n    cidr_block = var.x.y\n  }\n}\n'
+            'binding "b" {\n  name = "a" description = "b"\n}\n')
+    source = tmp_path / "main.sg.hcl"
+    source.write_text(text)
+    cache = ParseCache(tmp_path)
+    read_file(source, "main.sg.hcl", cache)
+    assert _codec(tmp_path) == b"M" or _codec(tmp_path) == b"P"
+    hit, diags = read_file(source, "again.sg.hcl", cache)
+    assert cache.hits == 1
+    fresh, fresh_diags = parse_source(source.read_bytes(), "again.sg.hcl")
+    assert hit.body == fresh.body and diags == fresh_diags
+
+    def ranges(block):
+        yield block.range
+        for a in block.attributes.values():
+            yield a.range
+            yield (a.expr.line, a.expr.column)
+        for b in block.blocks:
+            yield from ranges(b)
+
+    assert list(ranges(hit.body)) == list(ranges(fresh.body))
+
+
+def test_fast_path_files_use_the_plain_codec_and_trees_use_pickle(tmp_path: Path) -> None:
+    plain, tree = tmp_path / "plain", tmp_path / "tree"
+    plain.mkdir()
+    tree.mkdir()
+    (plain / "main.sg.hcl").write_text('security_group "g" {\n  name = "g"\n  x = [var.a]\n}\n')
+    (tree / "main.sg.hcl").write_text('security_group "g" {\n  name = "g-${var.a}"\n}\n')
+    for d in (plain, tree):
+        read_file(d / "main.sg.hcl", "main.sg.hcl", ParseCache(d))
+    assert _codec(plain) == b"M"
+    assert _codec(tree) == b"P"
+    hit, _ = read_file(tree / "main.sg.hcl", "main.sg.hcl", ParseCache(tree))
+    assert hit.body.blocks[0].attributes["name"].expr.data != "sgplan_const"
