@@ -114,9 +114,12 @@ def read_live_for(ws: Workspace, client: ApiClient) -> CloudState:
     pinned = [g.id for g in ws.settings_desired.groups if g.id]
     # Templates are read when the configuration or a live rule names one (None: live decides).
     templates = True if references_templates(ws.settings_desired.groups) else None
+    # The other groups on the instances this plan binds or whose groups it manages: their rules
+    # are part of each instance's access (read only, for exposure and transient checks).
+    bound = [b.instance_id for b in ws.settings_desired.bindings]
     # Backends that can run calls concurrently (the SDK client, under its rate limits) offer `map`.
     return read_live(client, stack=ws.settings_desired.settings.stack, pinned_ids=pinned, with_templates=templates,
-                     map_fn=getattr(client, "map", map))
+                     map_fn=getattr(client, "map", map), neighbours_of=bound)
 
 
 def evaluate_against(ws: Workspace, live: CloudState) -> DesiredState:

@@ -242,6 +242,7 @@ def read_live(
     pinned_ids: Iterable[str] = (),
     with_templates: bool | None = False,
     map_fn: MapFn = map,
+    neighbours_of: Iterable[str] | None = None,
 ) -> CloudState:
     """The live CloudState sgplan plans against: groups tagged `sgplan-stack = stack`, the pinned
     groups, every instance, and (with `with_templates`) the four template lists.
@@ -252,6 +253,12 @@ def read_live(
     `map_fn` runs the per-group policy reads (e.g. a rate-limited thread pool's map); it must
     return results in input order, like the builtin `map`. Groups and instances come back
     sorted by id so the result does not depend on the API's listing order.
+
+    `neighbours_of` (instance ids) also reads the other groups — unmanaged ones included — that
+    share an instance with a group read above or sit on one of these instances: an instance's
+    access is all its groups in order, so exposure analysis and the transient-exposure check need
+    their rules (they are read, never changed). That adds calls beyond the refresh floor only
+    when such groups exist.
     """
     stage1 = _paged(client, "vpc", "DescribeSecurityGroups", "SecurityGroupSet",
                     {"Filters": [{"Name": f"tag:{STACK_TAG}", "Values": [stack]}]}, as_text=True, map_fn=map_fn)
@@ -280,6 +287,18 @@ def read_live(
         groups = [to_group(g, p, memo) for g, p in zip(stage1, answers) if p is not None]
         instances = [to_instance(i) for i in _paged(client, "cvm", "DescribeInstances", "InstanceSet", None,
                                                      as_text=False, map_fn=map_fn)]
+        if neighbours_of is not None:
+            named = set(neighbours_of)
+            neighbours = [
+                gid
+                for i in instances
+                if i.instance_id in named or seen.intersection(i.security_group_ids)
+                for gid in i.security_group_ids
+                if gid not in seen
+            ]
+            extra = _pinned_groups(client, list(dict.fromkeys(neighbours))) if neighbours else []
+            answers = map_fn(policies, [g["SecurityGroupId"] for g in extra])
+            groups += [to_group(g, p, memo) for g, p in zip(extra, answers) if p is not None]
     if with_templates is None:
         with_templates = references_templates(groups)
     return CloudState(
