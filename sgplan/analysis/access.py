@@ -7,12 +7,11 @@ accepts (and the set it explicitly drops); `first_match` scans for one packet.
 
 from __future__ import annotations
 
-import gc
 import ipaddress
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Sequence
 
+from sgplan.collector import gc_paused
 from sgplan.analysis import layers as _layers
 from sgplan.analysis.layers import Layer, stack
 from sgplan.analysis.matching import (
@@ -46,23 +45,6 @@ __all__ = [
     "rule_traffic",
     "symbols_of",
 ]
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector around allocation-heavy set work.
-
-    The analysis allocates millions of short-lived tuples and no reference cycles; with a large
-    heap (a parsed estate), each automatic collection rescans it, which cost a third of the time.
-    Reference counting still frees everything; the collector is restored on exit.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def policy(groups: Sequence[SecurityGroup], direction: Direction) -> tuple[Rule, ...]:

@@ -11,7 +11,7 @@ from sgplan.cli import options
 from sgplan.cli.plan import render
 from sgplan.cli.workflow import load_workspace, make_plan_for, print_diagnostics, var_inputs_in_order
 from sgplan.cloud import open_client
-from sgplan.diagnostics import UserError, has_errors
+from sgplan.diagnostics import UserError
 
 
 DEFAULT_PARALLELISM = 8

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from sgplan.cloud.snapshot import empty_state, invalid_state, read_state_file, write_state
-from sgplan.fakecloud.collector import gc_paused
+from sgplan.collector import gc_paused
 from sgplan.fakecloud.engine import Engine
 
 

@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from sgplan.cloud.base import ApiClient, CloudError
 from sgplan.cloud.snapshot import paged
-from sgplan.fakecloud.collector import gc_paused
+from sgplan.collector import gc_paused
 from sgplan.model import (
     ADDRESS_TAG,
     PREVENT_DESTROY_TAG,

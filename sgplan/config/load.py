@@ -5,16 +5,15 @@ compact by nodes.py), with the structural checks Terraform makes and python-hcl2
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from lark import Token, Tree
 from lark.exceptions import UnexpectedInput
 
+from sgplan.collector import gc_paused
 from sgplan.config.nodes import Expr, position, simplify
 from sgplan.config.parser import parse
 from sgplan.diagnostics import Diagnostic, error
@@ -63,19 +62,6 @@ def config_files(directory: Path) -> list[Path]:
         (p for p in directory.iterdir() if p.is_file() and p.name.endswith(CONFIG_SUFFIXES)),
         key=lambda p: p.name,
     )
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC: parse trees hold millions of small objects, and every collection
-    would walk them all again, making parsing and evaluation superlinear (reference/hcl.md §3)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def parse_text(text: str) -> Tree:

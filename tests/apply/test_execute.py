@@ -255,8 +255,6 @@ def test_binding_that_never_settles_times_out():
 def test_parallel_apply_serialises_a_client_that_is_not_thread_safe():
     import threading
 
-    from sgplan.model import Instance
-
     class Watch(EngineClient):
         inside = 0
         overlap = False

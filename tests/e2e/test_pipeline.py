@@ -9,8 +9,6 @@ import json
 import os
 from pathlib import Path
 
-import pytest
-
 from tests.e2e.cli import run_cli
 
 INSTANCES = [
