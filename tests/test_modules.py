@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sgplan.model import MAX_DESCRIPTION, normalize_cidr
+from tests.e2e.cli import run
 
 REPO = Path(__file__).resolve().parents[1]
 MODULES = REPO / "modules"
@@ -100,22 +101,6 @@ CASES: list[tuple[str, dict[str, str], tuple[str, ...], tuple[str, ...]]] = [
         "ACCEPT ICMP 0.0.0.0/0",
     ), ("ACCEPT ALL 0.0.0.0/0",)),
 ]
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    """Run the CLI in-process; returns (exit code, stdout, stderr)."""
-    from typer.testing import CliRunner
-
-    from sgplan.cli import app
-    from sgplan.cli.workflow import ConfigErrors
-
-    argv = list(args)
-    result = CliRunner().invoke(app, argv)
-    if isinstance(result.exception, ConfigErrors):
-        return 1, result.stdout, result.stderr  # what `main` makes of it: diagnostics printed, exit 1
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def rule_text(rule: dict[str, Any]) -> str:

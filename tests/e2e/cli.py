@@ -41,3 +41,20 @@ def run_subprocess(*args: str | Path, cwd: Path | None = None, env: dict | None 
     proc = subprocess.run([sys.executable, "-m", "sgplan", *map(str, args)], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=120)
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def run(*args: str | Path) -> tuple[int, str, str]:
+    """`run_cli` for tests without capsys: (exit code, stdout, stderr) of one in-process call."""
+    import contextlib
+    import io
+
+    from sgplan.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return code, out.getvalue(), err.getvalue()

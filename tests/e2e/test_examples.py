@@ -18,6 +18,7 @@ import pytest
 
 from sgplan.analysis.access import Packet, first_match, policy
 from sgplan.model import ADDRESS_TAG, STACK_TAG, Direction, Rule, SecurityGroup
+from tests.e2e.cli import run
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -152,22 +153,6 @@ ACCESS: dict[str, tuple[tuple[str, str, int | None, str, str], ...]] = {
         ("egress", "TCP", 443, "8.8.8.8", "DROP"),
     ),
 }
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    """Run the CLI in-process (DESIGN §5 contract); returns (exit code, stdout, stderr)."""
-    from typer.testing import CliRunner
-
-    from sgplan.cli import app
-    from sgplan.cli.workflow import ConfigErrors
-
-    argv = list(args)
-    result = CliRunner().invoke(app, argv)
-    if isinstance(result.exception, ConfigErrors):
-        return 1, result.stdout, result.stderr  # what `main` makes of it: diagnostics printed, exit 1
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def rule_text(rule: dict[str, Any]) -> str:
