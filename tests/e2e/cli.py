@@ -24,17 +24,8 @@ class Result:
 
 def run_cli(capsys: pytest.CaptureFixture, *args: str | Path) -> Result:
     """Call `sgplan.cli.main` with argv; capture exit code, stdout and stderr."""
-    from sgplan.cli import main
-
     capsys.readouterr()
-    code = 0
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    captured = capsys.readouterr()
-    return Result(code, captured.out, captured.err)
-
+    return Result(*run(*args))
 
 def run_subprocess(*args: str | Path, cwd: Path | None = None, env: dict | None = None) -> Result:
     full_env = {**os.environ, **(env or {})}

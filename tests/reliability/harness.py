@@ -5,8 +5,6 @@ access engine alone (it never looks at the planner's ordering code).
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -17,6 +15,7 @@ from hypothesis import strategies as st
 
 from sgplan.analysis.access import evaluate
 from sgplan.model import Direction, Rule
+from tests.e2e.cli import run as cli  # `sgplan ARGS` in-process: (exit code, stdout, stderr)
 
 STACK = "rel"
 REGION = "ap-guangzhou"
@@ -114,20 +113,6 @@ def initial_state() -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------
 # Running the CLI
-
-
-def cli(*args: str | Path) -> tuple[int, str, str]:
-    """`sgplan ARGS` in-process: (exit code, stdout, stderr)."""
-    from sgplan.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([str(a) for a in args])
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    return code, out.getvalue(), err.getvalue()
 
 
 def write_config(directory: Path, config: Config) -> Path:
