@@ -405,7 +405,9 @@ class Settings:
     """The `sgplan {}` block after defaults."""
 
     region: str | None = None
-    stack: str = "default"
+    # No default: two configurations that both fell back to one name would delete each other's
+    # groups (issue 11). Required once a configuration declares groups or bindings.
+    stack: str | None = None
     cloud: str | None = None
     origin: SourceRange | None = field(default=None, compare=False, repr=False)
 

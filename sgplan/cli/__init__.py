@@ -10,6 +10,13 @@ import sys
 
 import typer
 
+from typer import Abort
+
+try:  # recent typer vendors click; older releases use the click package
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+except ImportError:  # pragma: no cover
+    from click.exceptions import ClickException, NoArgsIsHelpError
+
 from sgplan.cloud.base import CloudError
 from sgplan.diagnostics import UserError
 
@@ -19,7 +26,22 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from sgplan import __version__
+
+        print(f"sgplan {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Plan and apply Tencent Cloud security groups from HCL."""
 
 # Command modules, in help order. A module missing from a partial checkout is skipped.
 _COMMANDS = (
@@ -52,7 +74,18 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else list(argv)
     COMMAND_LINE.set(tuple(args))
     try:
-        app(args=args, standalone_mode=True)
+        # Not standalone: click would exit 2 on a usage error, the code that means "changes
+        # present" under --detailed-exitcode (DESIGN §5: nothing else ever exits 2).
+        code = app(args=args, standalone_mode=False, prog_name="sgplan")
+    except ClickException as exc:
+        if isinstance(exc, NoArgsIsHelpError):
+            print("error: no command given (the help above lists them)", file=sys.stderr)
+        else:
+            print(f"error: {_one_line(exc.format_message())}", file=sys.stderr)
+        sys.exit(1)
+    except Abort:
+        print("error: aborted", file=sys.stderr)
+        sys.exit(1)
     except ConfigErrors:
         sys.exit(1)
     except (UserError, CloudError) as exc:
@@ -71,3 +104,8 @@ def main(argv: list[str] | None = None) -> None:
             raise
         print(f"error: internal error: {type(exc).__name__}: {exc} (set SGPLAN_DEBUG=1 for a traceback)", file=sys.stderr)
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())

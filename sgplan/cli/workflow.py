@@ -105,7 +105,7 @@ def load_workspace(directory: Path, var_inputs: VarInputs, *, cloud_flag: str | 
 
 def managed_ids(live: CloudState, stack: str) -> dict[str, str]:
     """Address → id of the live groups this stack manages (DESIGN §3: the tags are the state)."""
-    return {g.address: g.id for g in live.groups if g.stack == stack and g.address and g.id}
+    return {g.address: g.id for g in live.groups if stack and g.stack == stack and g.address and g.id}
 
 
 def read_live_for(ws: Workspace, client: ApiClient) -> CloudState:

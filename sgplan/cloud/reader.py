@@ -238,7 +238,7 @@ def _templates(client: ApiClient) -> dict[str, tuple[Any, ...]]:
 def read_live(
     client: ApiClient,
     *,
-    stack: str,
+    stack: str | None,
     pinned_ids: Iterable[str] = (),
     with_templates: bool | None = False,
     map_fn: MapFn = map,
@@ -260,8 +260,10 @@ def read_live(
     their rules (they are read, never changed). That adds calls beyond the refresh floor only
     when such groups exist.
     """
+    # No stack (a configuration that declares nothing): no group is this configuration's.
     stage1 = _paged(client, "vpc", "DescribeSecurityGroups", "SecurityGroupSet",
-                    {"Filters": [{"Name": f"tag:{STACK_TAG}", "Values": [stack]}]}, as_text=True, map_fn=map_fn)
+                    {"Filters": [{"Name": f"tag:{STACK_TAG}", "Values": [stack]}]}, as_text=True,
+                    map_fn=map_fn) if stack else []
     seen = {g["SecurityGroupId"] for g in stage1}
     wanted = [i for i in dict.fromkeys(pinned_ids) if i not in seen]
     for group in _pinned_groups(client, wanted) if wanted else []:

@@ -20,7 +20,7 @@ from sgplan.config.rules import GROUP_ID
 from sgplan.config.values import EvalError, Unknown
 from sgplan.config.variables import MISSING, finalize, root_values
 from sgplan.diagnostics import Diagnostic, error, has_errors
-from sgplan.model import Binding, DesiredState, GroupRef, SecurityGroup
+from sgplan.model import Binding, DesiredState, GroupRef, SecurityGroup, Settings
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,7 @@ class Configuration:
                             diags.append(error(exc.message, inst.config.outputs[name].range))
         validated = len(diags)
         diags.extend(validate(tuple(groups), tuple(bindings)))
+        diags.extend(_require_stack(settings, groups, bindings))
         desired = DesiredState(
             settings=settings,
             groups=tuple(groups),
@@ -140,6 +141,18 @@ class Configuration:
         """Root-module addresses of groups pinned with a literal `id = "sg-…"`."""
         desired, _ = self.evaluate()
         return {g.address: g.id for g in desired.groups if g.id and g.address} if desired else {}
+
+
+def _require_stack(settings: Settings, groups: list[SecurityGroup], bindings: list[Binding]) -> list[Diagnostic]:
+    """DESIGN §2: `stack` is required once anything is declared: the stack tag is what a plan
+    may delete, so there is no shared fallback name."""
+    if settings.stack is not None or not (groups or bindings):
+        return []
+    where = settings.origin or next((g.origin for g in groups if g.origin), None)
+    if where is None:
+        where = next((b.origin for b in bindings if getattr(b, "origin", None)), None)
+    return [error('stack is required: add `sgplan { stack = "<name>" }` (it names the groups this '
+                  "configuration owns; plans delete that stack's groups that are no longer declared)", where)]
 
 
 def _resolve_group(group: SecurityGroup, ids: Mapping[str, str]) -> SecurityGroup:

@@ -93,7 +93,14 @@ def _index(module: ModuleConfig, blocks: list[Block], evaluator: Evaluator, diag
     seen_vars: dict[str, SourceRange] = {}
     for block in blocks:
         if block.type == "sgplan":
-            module.settings = module.settings or block
+            if module.settings is not None:
+                # A second block would silently replace the first (its `cloud` dropped, the run
+                # aimed at the real API): refuse, naming both (issue 11).
+                first = module.settings.range
+                diags.append(error(f"duplicate sgplan block (the first is at {first.file}:{first.line}); "
+                                   "a configuration has at most one", block.range))
+            else:
+                module.settings = block
         elif block.type == "locals":
             for name, attr in block.attributes.items():
                 if name in module.locals:

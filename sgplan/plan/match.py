@@ -44,7 +44,8 @@ def match_groups(desired: DesiredState, live: CloudState, stack: str) -> tuple[M
         matched[d.address] = g
         used.add(d.id)
 
-    managed = [g for g in live.groups if g.stack == stack and g.address and g.id not in used]
+    # No stack (a configuration that declares nothing): nothing is managed, nothing deleted.
+    managed = [g for g in live.groups if stack and g.stack == stack and g.address and g.id not in used]
     pinned_addresses = {d.address for d in desired.groups if d.id is not None}
     by_address: dict[str, list[SecurityGroup]] = {}
     for g in managed:
