@@ -15,7 +15,6 @@ from sgplan.diagnostics import Diagnostic, error, warning
 from sgplan.model import SERVICE_FIELDS, SOURCE_FIELDS, CloudState, Rule, SecurityGroup
 from sgplan.render.hcl import Attribute, Block, Comment, Expr, Item, render
 
-DEFAULT_STACK = "default"
 BINDINGS_FILE = "bindings.sg.hcl"
 _MAX_LABEL = 64
 _NOT_LABEL = re.compile(r"[^a-z0-9_]+")
@@ -34,12 +33,12 @@ class ImportedBinding:
 class ImportResult:
     """What `import` writes: groups by label (label order), bindings, and the stack to use.
 
-    `stack` is None when the configuration needs no `sgplan` block (see `stack_for`).
+    `stack` goes into the `sgplan` block the output always carries (see `stack_for`).
     """
 
     groups: tuple[tuple[str, SecurityGroup], ...]
     bindings: tuple[ImportedBinding, ...]
-    stack: str | None = None
+    stack: str = "imported"
 
     @property
     def labels(self) -> dict[str, str]:
@@ -83,13 +82,13 @@ def select(
     return chosen, diags
 
 
-def stack_for(candidates: Iterable[SecurityGroup]) -> str | None:
-    """The stack the generated configuration plans in: None (the default stack, no `sgplan`
-    block) unless live groups already belong to the default stack — a configuration without
-    them would plan their deletion — then the first unused `imported…` name."""
+def stack_for(candidates: Iterable[SecurityGroup], requested: str | None = None) -> str:
+    """The stack the generated configuration plans in: `requested` (`import --stack`), else the
+    first `imported…` name no live group carries — a configuration in a stack that already has
+    groups would plan their deletion. Always written out: a stack is required (issue 11)."""
+    if requested:
+        return requested
     used = {g.stack for g in candidates if g.stack is not None}
-    if DEFAULT_STACK not in used:
-        return None
     name, n = "imported", 1
     while name in used:
         n += 1
@@ -137,7 +136,7 @@ def unique_labels(bases: Sequence[tuple[str, str]]) -> dict[str, str]:
 # Building
 
 
-def build(live: CloudState, group_ids: Sequence[str], stack: str | None = None) -> ImportResult:
+def build(live: CloudState, group_ids: Sequence[str], stack: str = "imported") -> ImportResult:
     """The import of `group_ids` from `live`: labelled groups and the bindings they need."""
     wanted = set(group_ids)
     groups = [g for g in live.groups if g.id in wanted]
@@ -223,22 +222,14 @@ _HEADER = (
     "Imported by `sgplan import`. Each group is pinned by its id: sgplan manages it in place\n"
     "and adds no tags. Removing a block forgets the group, it never deletes it."
 )
-_NO_STACK = (
-    "No `sgplan { stack = … }` block: a stack only scopes the groups sgplan creates, and\n"
-    "pinned groups need none."
+_STACK_NOTE = (
+    "The stack names the groups this configuration creates from now on; a plan deletes that\n"
+    "stack's groups whose blocks are gone, so give every configuration its own."
 )
 
 
 def _stack_items(result: ImportResult) -> list[Item]:
-    if result.stack is None:
-        return [Comment(_HEADER + "\n" + _NO_STACK)]
-    return [
-        Comment(
-            _HEADER + "\nGroups in this region already belong to the default stack, so this\n"
-            "configuration uses its own stack (a configuration without them would delete them)."
-        ),
-        Block("sgplan", (), (Attribute("stack", result.stack),)),
-    ]
+    return [Comment(_HEADER + "\n" + _STACK_NOTE), Block("sgplan", (), (Attribute("stack", result.stack),))]
 
 
 def render_file(result: ImportResult) -> str:

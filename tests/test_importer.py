@@ -64,10 +64,11 @@ def test_select_skips_default_and_managed_groups_and_rejects_unknown_ids() -> No
     assert "default group" in str(diags[0]) and "'prod'" in str(diags[1])
 
 
-def test_stack_for_avoids_deleting_the_default_stack() -> None:
-    assert stack_for([group("sg-1", "a"), group("sg-2", "b", stack="prod")]) is None
-    assert stack_for([group("sg-1", "a", stack="default")]) == "imported"
-    assert stack_for([group("sg-1", "a", stack="default"), group("sg-2", "b", stack="imported")]) == "imported_2"
+def test_stack_for_never_takes_a_stack_that_has_groups() -> None:
+    assert stack_for([group("sg-1", "a"), group("sg-2", "b", stack="prod")]) == "imported"
+    assert stack_for([group("sg-1", "a", stack="imported")]) == "imported_2"
+    assert stack_for([group("sg-1", "a", stack="imported"), group("sg-2", "b", stack="imported_2")]) == "imported_3"
+    assert stack_for([group("sg-1", "a", stack="imported")], "mine") == "mine"
 
 
 LIVE = CloudState(
@@ -121,7 +122,7 @@ def test_render_file_content() -> None:
     assert 'service_template_group_id = "ppmg-1"' in text and 'address_template_group_id = "ipmg-1"' in text
     assert 'security_groups = ["sg-extern01", security_group.web_prod.id]' in text
     assert 'instance_ids    = ["ins-a", "ins-b"]' in text
-    assert "\nsgplan {" not in text and "No `sgplan" in text
+    assert '\nsgplan {\n  stack = "imported"\n}' in text  # a stack is always written (issue 11)
     # Rules keep their exact order.
     web = text[text.index('security_group "web_prod"') :]
     ingress = [line for line in web.splitlines() if "port" in line]

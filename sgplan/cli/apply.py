@@ -65,7 +65,8 @@ def open_apply_client(spec: str, region: str | None, rate_limits: dict[str, floa
         from sgplan.cloud.tencent import TencentClient
 
         return TencentClient(region, endpoint=None if spec == "tencent" else spec, rate_limits=rate_limits)
-    return open_client(spec, region)
+    # An apply holds a `file:` state's lock from its read to its write-back (issue 12).
+    return open_client(spec, region, for_apply=True)
 
 
 def is_thread_safe(client) -> bool:

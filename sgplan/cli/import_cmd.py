@@ -21,8 +21,8 @@ _FILE_SUFFIXES = (".hcl", ".tf")
 
 
 def read_for_import(
-    client: ApiClient, ids: List[str], all_unmanaged: bool
-) -> tuple[CloudState, list[str], str | None]:
+    client: ApiClient, ids: List[str], all_unmanaged: bool, stack: str | None = None
+) -> tuple[CloudState, list[str], str]:
     """(live state as `plan` will see it, ids to import, stack for the generated config)."""
     from sgplan.cloud.reader import read_live, to_group
     from sgplan.cloud.snapshot import paged
@@ -35,10 +35,10 @@ def read_for_import(
         raise ConfigErrors()
     if not chosen:
         raise UserError("nothing to import")
-    stack = importer.stack_for(listing)
+    stack = importer.stack_for(listing, stack)
     # Exactly what `sgplan plan` on the generated configuration reads: its stack's groups plus
     # the pinned ones, every instance, the templates.
-    live = read_live(client, stack=stack or importer.DEFAULT_STACK, pinned_ids=chosen, with_templates=True)
+    live = read_live(client, stack=stack, pinned_ids=chosen, with_templates=True)
     return live, chosen, stack
 
 
@@ -103,6 +103,8 @@ def register(app: typer.Typer) -> None:
         sg_ids: List[str] = typer.Argument(None, help="Security group ids to import."),
         all_unmanaged: bool = typer.Option(False, "--all-unmanaged", help="Import every group no stack manages."),
         out: Path = typer.Option(None, "--out", help="FILE (*.hcl, *.tf) or DIR (one file per group); default stdout."),
+        stack: options.OptStr = typer.Option(
+            None, "--stack", help="Stack of the generated configuration (default: imported, or imported_N if taken)."),
         cloud: options.OptStr = options.Cloud,
         region: options.OptStr = options.Region,
     ) -> None:
@@ -114,14 +116,14 @@ def register(app: typer.Typer) -> None:
         region = region or os.environ.get("TENCENTCLOUD_REGION") or None
         client = open_client(spec, region)
         try:
-            live, chosen, stack = read_for_import(client, ids, all_unmanaged)
+            live, chosen, stack = read_for_import(client, ids, all_unmanaged, stack)
         finally:
             client.close()
         result = importer.build(live, chosen, stack)
         split = out is not None and not _is_file_target(out)
         files = importer.render_files(result) if split else {"imported.sg.hcl": importer.render_file(result)}
         check_plan_is_empty(
-            files, live, stack=stack or importer.DEFAULT_STACK, cloud=spec, region=region or live.region
+            files, live, stack=stack, cloud=spec, region=region or live.region
         )
         if out is None:
             sys.stdout.write(files["imported.sg.hcl"])

@@ -10,10 +10,10 @@ from sgplan.config.evaluate import Scope
 from sgplan.config.instance import FAILED, ModuleInstance, is_plain_group_ref
 from sgplan.config.load import Attribute, Block
 from sgplan.config.nodes import ListOf, Ref
-from sgplan.config.rules import GROUP_ID, build_rules, literal_rule
+from sgplan.config.rules import GROUP_ID, build_rules, invisible_character, literal_rule
 from sgplan.config.values import Unknown, has_unknown, iterate, type_name
 from sgplan.diagnostics import error
-from sgplan.model import MAX_DESCRIPTION, MAX_GROUPS_PER_INSTANCE, MAX_NAME, Binding, GroupRef, Output, Rule, SecurityGroup, Settings, make_tags
+from sgplan.model import MAX_DESCRIPTION, MAX_GROUPS_PER_INSTANCE, MAX_NAME, SGPLAN_TAGS, Binding, GroupRef, Output, Rule, SecurityGroup, Settings, make_tags
 
 INSTANCE_ID = re.compile(r"^ins-[0-9a-z]+$")
 
@@ -54,6 +54,23 @@ def build_group(inst: ModuleInstance, label: str, block: Block) -> SecurityGroup
         for key, value in tags.items():
             if not isinstance(value, (str, int, float)) or isinstance(value, bool):
                 diags.append(error(f'tags: value of "{key}" must be a string, not a {type_name(value)}', block.attributes["tags"].range, address))
+                failed = True
+    if isinstance(tags, dict):
+        for key in tags:
+            if key in SGPLAN_TAGS or str(key).startswith("sgplan-"):
+                diags.append(error(f'tags: "{key}" is reserved: sgplan sets its own tags (sgplan-*) to know '
+                                   "which groups it owns", block.attributes["tags"].range, address))
+                failed = True
+    for attr_name, value in (("name", name), ("description", description)):
+        problem = invisible_character(value) if isinstance(value, str) else None
+        if problem:
+            diags.append(error(f"{attr_name}: {problem}", block.attributes[attr_name].range, address))
+            failed = True
+    if isinstance(tags, dict):
+        for key, value in tags.items():
+            problem = invisible_character(str(key)) or invisible_character(str(value))
+            if problem:
+                diags.append(error(f'tags: "{key}" {problem}', block.attributes["tags"].range, address))
                 failed = True
     if isinstance(ignore, list) and not all(isinstance(v, str) for v in ignore):
         diags.append(error("ignore_findings: every element must be a string", block.attributes["ignore_findings"].range, address))

@@ -38,6 +38,26 @@ _normalize_protocol = functools.lru_cache(maxsize=64, typed=True)(normalize_prot
 _CIDR_VERSION = {"cidr_block": 4, "ipv6_cidr_block": 6}
 
 
+# Characters a name or description never needs and a reviewer cannot see: C0/C1 controls
+# (terminal escapes, newlines that end a markdown fence) and the bidi controls that reorder what
+# is displayed. The API documents only lengths for these fields; sgplan is stricter on purpose
+# (issue 11) and the renderers escape them when they come from the live side.
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def invisible_character(text: str) -> str | None:
+    """`None`, or a message naming the first control or bidi character in `text`.
+
+    >>> invisible_character("web\\x1b[31m")
+    'contains the control character U+001B at offset 3'
+    """
+    found = _INVISIBLE.search(text)
+    if found is None:
+        return None
+    kind = "bidi control" if found.group() > "\x9f" else "control character"
+    return f"contains the {kind} U+{ord(found.group()):04X} at offset {found.start()}"
+
+
 def literal_rule(
     block: Block, group_id_of: Callable[[Attribute], Any], address: str, diags: list[Diagnostic]
 ) -> Rule | None:
@@ -72,9 +92,13 @@ def literal_rule(
             return None
     if action is None or protocol is None or source_attr is None:
         return None
+    if description and _INVISIBLE.search(description):
+        return None  # build_rules reports it
     try:
         action = _normalize_action(action)
         protocol = _normalize_protocol(protocol)
+        if protocol in PORTED and not (port or "").strip():
+            return None  # build_rules reports the missing port
         port = _normalize_port(protocol, port)
     except ValueError:
         return None
@@ -151,6 +175,9 @@ def build_rules(
     protocol = text("protocol")
     port = text("port", allow_number=True)
     description = text("description") or ""
+    problem = invisible_character(description)
+    if problem:
+        bad("description", problem)
     services = {name: text(name) for name in SERVICE_FIELDS}
     singles: dict[str, Any] = {}
     for name in SOURCE_FIELDS:
@@ -174,6 +201,7 @@ def build_rules(
         except ValueError as exc:
             bad("action", str(exc))
     has_service = any(services.values())
+    missing_port: Diagnostic | None = None
     if has_service:
         for name in ("protocol", "port"):
             if name in values:
@@ -188,7 +216,14 @@ def build_rules(
         except ValueError as exc:
             bad("protocol", str(exc))
             protocol = None
-        if protocol is not None:
+        if protocol in PORTED and (port is None or not port.strip()):
+            # A missing port never means "every port" (issue 11): the API would read it as ALL.
+            # Reported after the source, so one run shows every problem of the block.
+            port_attr = block.attributes.get("port")
+            where = port_attr.range if port_attr is not None else origin
+            missing_port = error(f'port: {protocol} needs a port ("22", "8000-8010", "80,443", or "ALL" '
+                                 "for every port)", where, address)
+        elif protocol is not None:
             try:
                 port = _normalize_port(protocol, port)
             except ValueError as exc:
@@ -201,7 +236,9 @@ def build_rules(
         diags.append(error(f"rule needs exactly one source: one of {names}", origin, address))
     elif len(given) > 1:
         bad(given[1], f"a rule has exactly one source; {given[0]} and {given[1]} are both set")
-    if len(diags) > problems:
+    if len(diags) > problems or (missing_port and not given):
+        if missing_port:
+            diags.append(missing_port)
         return []
 
     field = given[0]
@@ -239,6 +276,9 @@ def build_rules(
             )
         )
     if len(diags) > problems and any(d.severity.value == "error" for d in diags[problems:]):
+        return []
+    if missing_port:
+        diags.append(missing_port)
         return []
     return rules
 

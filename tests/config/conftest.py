@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,9 +23,11 @@ def evaluate_expression(source: str, **names: Any) -> Any:
 def config_dir(tmp_path: Path) -> Callable[..., Path]:
     """Write files ({relative name: text}) under a fresh directory and return it."""
 
-    def write(files: dict[str, str] | str) -> Path:
+    def write(files: dict[str, str] | str, *, stack: bool = True) -> Path:
         if isinstance(files, str):
             files = {"main.sg.hcl": files}
+        if stack:
+            files = with_stack(files)
         for name, text in files.items():
             path = tmp_path / name
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -32,6 +35,24 @@ def config_dir(tmp_path: Path) -> Callable[..., Path]:
         return tmp_path
 
     return write
+
+
+_SETTINGS_BLOCK = re.compile(r"(?m)^\s*sgplan\s*\{")
+_CONFIG_SUFFIXES = (".sg.hcl", ".hcl", ".tf")
+
+
+def with_stack(files: dict[str, str]) -> dict[str, str]:
+    """`files` with `sgplan { stack = "test" }` appended to the first root configuration file
+    when none has an sgplan block: a stack is required once anything is declared (issue 11).
+    Appended, so every line number the tests check stays where it was."""
+    if any(_SETTINGS_BLOCK.search(text) for text in files.values()):
+        return files
+    roots = sorted(n for n in files if "/" not in n and n.endswith(_CONFIG_SUFFIXES) and "tfvars" not in n)
+    if not roots:
+        return files
+    out = dict(files)
+    out[roots[0]] = out[roots[0]] + ("" if out[roots[0]].endswith("\n") or not out[roots[0]] else "\n") + 'sgplan { stack = "test" }\n'
+    return out
 
 
 def evaluate_dir(directory: Path, known_ids: dict[str, str] | None = None, **kwargs: Any):

@@ -174,7 +174,7 @@ def test_rule_validation(config_dir, body: str, line: int, fragment: str) -> Non
 
 
 def test_zero_network_warns(config_dir) -> None:
-    d = config_dir(_rule('    action = "ACCEPT"\n    protocol = "TCP"\n    cidr_block = "0.0.0.0/8"'))
+    d = config_dir(_rule('    action = "ACCEPT"\n    protocol = "ALL"\n    cidr_block = "0.0.0.0/8"'))
     desired, messages = evaluate_dir(d)
     assert desired is not None and desired.groups[0].ingress[0].cidr_block == "0.0.0.0/0"
     assert any(m.startswith(f"{d}/main.sg.hcl:5: warning: cidr_block:") and "stored as 0.0.0.0/0" in m for m in messages)

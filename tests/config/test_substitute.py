@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from sgplan.config import load_configuration
 
 BASE = """\
+sgplan { stack = "test" }
+
 variable "office" {
   default = "203.0.113.0/24"
 }
@@ -60,6 +62,7 @@ security_group "inner" {
   ingress {
     action            = "DROP"
     protocol          = "UDP"
+    port              = "ALL"
     security_group_id = security_group.inner.id
   }
 }
@@ -84,23 +87,23 @@ CASES = {
         '    security_group_id = security_group.web.id\n  }\n}\n', True),
     "pinned group referenced": (
         'security_group "pinned" {\n  id = "sg-0000000c"\n}\n'
-        'security_group "user" {\n  ingress {\n    action = "ACCEPT"\n    protocol = "TCP"\n'
+        'security_group "user" {\n  ingress {\n    action = "ACCEPT"\n    protocol = "TCP"\n    port     = "ALL"\n'
         '    security_group_id = security_group.pinned.id\n  }\n}\n', True),
     "local holding an id": ('locals {\n  web = security_group.web.id\n}\n'
-                            'security_group "viaLocal" {\n  ingress {\n    action = "ACCEPT"\n    protocol = "TCP"\n'
+                            'security_group "viaLocal" {\n  ingress {\n    action = "ACCEPT"\n    protocol = "TCP"\n    port     = "ALL"\n'
                             '    security_group_id = local.web\n  }\n}\n', False),
     "unused local holding an id": ('locals {\n  web = security_group.web.id\n}\n', False),
     "id in a string template": (
-        'security_group "tmpl" {\n  ingress {\n    action = "ACCEPT"\n    protocol = "TCP"\n'
+        'security_group "tmpl" {\n  ingress {\n    action = "ACCEPT"\n    protocol = "TCP"\n    port     = "ALL"\n'
         '    security_group_id = "${security_group.web.id}"\n  }\n}\n', False),
     "id in a conditional": (
-        'security_group "cond" {\n  ingress {\n    action = "ACCEPT"\n    protocol = "TCP"\n'
+        'security_group "cond" {\n  ingress {\n    action = "ACCEPT"\n    protocol = "TCP"\n    port     = "ALL"\n'
         '    security_group_id = true ? security_group.web.id : "sg-00000001"\n  }\n}\n', False),
     "id in a function": ('binding "f" {\n  instance_ids    = ["ins-00000002"]\n'
                          '  security_groups = compact([security_group.web.id])\n}\n', False),
     "id in for_each": (
         'security_group "dyn" {\n  dynamic "ingress" {\n    for_each = [security_group.web.id, security_group.bastion.id]\n'
-        '    content {\n      action = "ACCEPT"\n      protocol = "TCP"\n      security_group_id = ingress.value\n    }\n  }\n}\n',
+        '    content {\n      action = "ACCEPT"\n      protocol = "TCP"\n      port     = "ALL"\n      security_group_id = ingress.value\n    }\n  }\n}\n',
         False),
     "group name read": ('security_group "named" {\n  description = security_group.web.name\n}\n', False),
     "module input": ('module "m" {\n  source = "./mod"\n  peer = security_group.web.id\n}\n', False),

@@ -169,6 +169,7 @@ security_group "shapes" {
   ingress {
     action                    = "DROP"
     protocol                  = "UDP"
+    port                      = "ALL"
     address_template_group_id = "ipmg-office01"
   }
   ingress {

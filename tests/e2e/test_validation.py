@@ -69,6 +69,23 @@ CASES = {
                                + 'binding "a" {\n  instance_ids = ["ins-00000001"]\n  security_groups = ['
                                + ", ".join(f"security_group.g{i}.id" for i in range(6)) + "] # <-\n}\n",
                                "security_groups"),
+    # Fail-closed defaults (issue 11): a missing port is never "every port"; sgplan's own tags
+    # and invisible characters are refused where they are written.
+    "tcp-without-port": (group('  ingress { # <-\n    action = "ACCEPT"\n    protocol = "TCP"\n'
+                               '    cidr_block = "10.0.0.0/8"\n  }\n'), "port"),
+    "udp-empty-port": (group(rule('    action = "ACCEPT"\n    protocol = "UDP"\n    port = "" # <-\n'
+                                  '    cidr_block = "10.0.0.0/8"\n')), "port"),
+    "tcp-null-port": (group(rule('    action = "ACCEPT"\n    protocol = "TCP"\n    port = null # <-\n'
+                                 '    cidr_block = "10.0.0.0/8"\n')), "port"),
+    "dynamic-rule-without-port": (group('  dynamic "ingress" {\n    for_each = ["10.0.0.0/8"]\n'
+                                        '    content { # <-\n      action = "ACCEPT"\n      protocol = "TCP"\n'
+                                        '      cidr_block = ingress.value\n    }\n  }\n'), "port"),
+    "reserved-stack-tag": (group(extra='  tags = { "sgplan-stack" = "other" } # <-\n'), "sgplan-stack"),
+    "reserved-address-tag": (group(extra='  tags = { sgplan-address = "security_group.x" } # <-\n'), "reserved"),
+    "newline-in-description": (group(rule(OK + '    cidr_block = "10.0.0.0/8"\n    description = "a\\nb" # <-\n')),
+                               "description"),
+    "escape-in-name": ('security_group "g" {\n  name = "web\\u001b[2J" # <-\n}\n', "name"),
+    "bidi-in-group-description": ('security_group "g" {\n  description = "abc\\u202edef" # <-\n}\n', "description"),
     "over-rule-quota": ('security_group "g" { # <-\n  name = "g"\n' + "".join(
         rule(f'    action = "ACCEPT"\n    protocol = "TCP"\n    port = "{1000 + i}"\n    cidr_block = "10.0.0.0/8"\n')
         for i in range(101)) + "}\n", "ingress"),
@@ -81,6 +98,7 @@ def test_invalid_configuration_is_reported_and_changes_nothing(name: str, tmp_pa
     config = tmp_path / "cfg"
     config.mkdir()
     (config / "main.sg.hcl").write_text(text)
+    (config / "zz_settings.sg.hcl").write_text('sgplan { stack = "t" }\n')
     state = tmp_path / "live.json"
     state.write_text(json.dumps(STATE))
     before = state.read_bytes()
@@ -103,6 +121,63 @@ def test_zero_prefix_cidr_warns(tmp_path: Path, capsys) -> None:
     config = tmp_path / "cfg"
     config.mkdir()
     (config / "main.sg.hcl").write_text(group(rule(OK + '    cidr_block = "0.0.0.0/8"\n')))
+    (config / "settings.sg.hcl").write_text('sgplan { stack = "t" }\n')
     result = run_cli(capsys, "validate", config)
     assert result.code == 0
     assert "0.0.0.0/0" in result.err and ":7:" in result.err
+
+
+def _files(tmp_path: Path, files: dict[str, str]) -> Path:
+    config = tmp_path / "cfg"
+    config.mkdir()
+    for name, text in files.items():
+        (config / name).write_text(text)
+    return config
+
+
+def test_a_configuration_with_groups_needs_a_stack(tmp_path: Path, capsys) -> None:
+    config = _files(tmp_path, {"main.sg.hcl": group(rule(OK + '    cidr_block = "10.0.0.0/8"\n'))})
+    result = run_cli(capsys, "validate", config)
+    assert result.code == 1
+    assert result.err.startswith(f"{config / 'main.sg.hcl'}:1: stack is required"), result.err
+    assert 'sgplan { stack = "<name>" }' in result.err
+
+
+def test_an_empty_configuration_needs_no_stack(tmp_path: Path, capsys) -> None:
+    config = _files(tmp_path, {"main.sg.hcl": 'variable "x" {\n  default = 1\n}\n'})
+    assert run_cli(capsys, "validate", config).code == 0
+
+
+def test_a_second_sgplan_block_is_an_error_naming_both(tmp_path: Path, capsys) -> None:
+    config = _files(tmp_path, {
+        "a.sg.hcl": 'sgplan {\n  stack = "s"\n  cloud = "file:./live.json"\n}\n' + group(),
+        "b.sg.hcl": '\nsgplan {\n  region = "ap-shanghai"\n}\n',
+    })
+    result = run_cli(capsys, "validate", config)
+    assert result.code == 1
+    assert f"{config / 'b.sg.hcl'}:2: duplicate sgplan block (the first is at {config / 'a.sg.hcl'}:1)" in result.err
+
+
+def test_two_configurations_without_a_stack_cannot_delete_each_other(tmp_path: Path, capsys) -> None:
+    """Before issue 11 both fell back to the stack "default": applying the second planned the
+    deletion of the first one's group. Now neither plans at all until it names its stack."""
+    state = tmp_path / "live.json"
+    state.write_text(json.dumps(STATE))
+    first = tmp_path / "first"
+    second = tmp_path / "second"
+    for directory, name in ((first, "a"), (second, "b")):
+        directory.mkdir()
+        (directory / "main.sg.hcl").write_text(f'security_group "{name}" {{\n  name = "{name}"\n}}\n')
+    before = state.read_bytes()
+    for directory in (first, second):
+        result = run_cli(capsys, "apply", directory, "--auto-approve", "--cloud", f"file:{state}")
+        assert result.code == 1 and "stack is required" in result.err
+    assert state.read_bytes() == before
+    # With their own stacks, each apply leaves the other's group alone.
+    (first / "stack.sg.hcl").write_text('sgplan { stack = "first" }\n')
+    (second / "stack.sg.hcl").write_text('sgplan { stack = "second" }\n')
+    for directory in (first, second):
+        assert run_cli(capsys, "apply", directory, "--auto-approve", "--cloud", f"file:{state}").code == 0
+    names = sorted(g["SecurityGroupName"] for g in json.loads(state.read_text())["SecurityGroups"])
+    assert names == ["a", "b"]
+    assert run_cli(capsys, "plan", first, "--cloud", f"file:{state}", "--detailed-exitcode").code == 0
