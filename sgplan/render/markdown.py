@@ -11,15 +11,23 @@ from typing import Any, Iterable
 
 from sgplan.analysis.exposure import group_changes
 from sgplan.plan.plan import DELETE, INSERT, Plan, ResourceChange, RuleChange
+from sgplan.render.escape import md_code, md_fence, md_text, visible
 
 MAX_CHARS = 65_000  # GitHub rejects comments over 65,536 characters; keep room for the note
 TRUNCATED = "\n\n> ⚠️ **Output truncated**: the plan is too long for one comment. Run `sgplan plan` for the full plan.\n"
 _SEVERITY_ICON = {"high": "🔴", "medium": "🟠", "low": "🟡"}
 
 
+# Everything that comes from configuration or cloud goes through `_cell`/`_code` (prose, table
+# cells) or `md_fence` (the diff): see sgplan/render/escape.py and docs/rendering.md.
 def _cell(text: Any) -> str:
-    """Text safe inside a table cell."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Foreign text safe in prose and table cells: cannot end a cell, a line or add markup."""
+    return md_text(text)
+
+
+def _code(text: Any, *, in_table: bool = False) -> str:
+    """Foreign text as inline code that no backtick, pipe or newline in it can end."""
+    return md_code(text, in_table=in_table)
 
 
 def _summary(plan: Plan) -> str:
@@ -36,7 +44,7 @@ _SHOWN_INSTANCES = 3  # per merged exposure row; the rest is counted
 
 
 def _instances_cell(ids: tuple[str, ...]) -> str:
-    shown = ", ".join(f"`{_cell(i)}`" for i in ids[:_SHOWN_INSTANCES])
+    shown = ", ".join(_code(i, in_table=True) for i in ids[:_SHOWN_INSTANCES])
     more = len(ids) - _SHOWN_INSTANCES
     return f"{shown} (+{more} more)" if more > 0 else shown
 
@@ -55,7 +63,7 @@ def _exposure(plan: Plan) -> list[str]:
         lines += ["", f"**{title}**", "", "| instance / group | direction | protocol | ports | peer |", "|---|---|---|---|---|"]
         for ids, c in items:
             lines.append(
-                f"| {_instances_cell(ids)} | {c.direction} | {_cell(c.protocol)} | {_cell(c.ports)} | `{_cell(c.peer)}` |"
+                f"| {_instances_cell(ids)} | {_cell(c.direction)} | {_cell(c.protocol)} | {_cell(c.ports)} | {_code(c.peer, in_table=True)} |"
             )
     return lines
 
@@ -72,9 +80,9 @@ def _destroys(plan: Plan) -> list[str]:
     lines = ["### 🛑 Destructive changes", ""]
     for c in deleted:
         verb = "replaced (destroyed, then created)" if "create" in c.actions else "destroyed"
-        lines.append(f"- `{c.address}` ({c.id or 'new'}) will be **{verb}**")
+        lines.append(f"- {_code(c.address)} ({_code(c.id) if c.id else 'new'}) will be **{verb}**")
     for c in emptied:
-        lines.append(f"- instance `{c.id}` will be left with **no security groups** (`{c.address}`)")
+        lines.append(f"- instance {_code(c.id)} will be left with **no security groups** ({_code(c.address)})")
     lines += ["", "`apply --auto-approve` needs `--allow-destroy` for these."]
     return lines
 
@@ -86,7 +94,9 @@ def _findings(plan: Plan) -> list[str]:
     lines = ["### Findings", "", "| severity | check | where | message |", "|---|---|---|---|"]
     for f in findings:
         icon = _SEVERITY_ICON.get(f.severity, "")
-        lines.append(f"| {icon} {f.severity} | `{f.rule}` | `{_cell(f.address)}` | {_cell(f.message)} |")
+        lines.append(
+            f"| {icon} {_cell(f.severity)} | {_code(f.rule, in_table=True)} | {_code(f.address, in_table=True)} | {_cell(f.message)} |"
+        )
     return lines
 
 
@@ -139,11 +149,15 @@ def _diff(plan: Plan) -> list[str]:
     body: list[str] = []
     for c in changes:
         body += _resource_block(c)
-    return ["<details><summary>Rule-level changes</summary>", "", "```diff", *body, "```", "", "</details>"]
+    # The fence is longer than any backtick run in the body and every body line is `visible`, so
+    # nothing in a description can close it, start a line, or end the `<details>` block.
+    return ["<details><summary>Rule-level changes</summary>", "", *md_fence(body, "diff"), "", "</details>"]
 
 
 def _join(sections: Iterable[list[str]]) -> str:
-    return "\n\n".join("\n".join(s) for s in sections if s) + "\n"
+    # Last line of defence: any hidden character that escaped a field-level escape is shown, never
+    # emitted (our own text has none; a no-op on every plan we know how to build).
+    return "\n\n".join("\n".join(visible(line) for line in s) for s in sections if s) + "\n"
 
 
 def render_markdown(plan: Plan, *, limit: int = MAX_CHARS) -> str:

@@ -12,6 +12,7 @@ from typing import Any, Iterable, Sequence
 
 import sgplan
 from sgplan.analysis.checks import CHECKS, Check, Finding
+from sgplan.render.escape import sarif_text, visible
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -48,7 +49,10 @@ def sarif_document(findings: Iterable[Finding], *, base: str = "", checks: Seque
         result: dict[str, Any] = {
             "ruleId": finding.rule,
             "level": _LEVEL.get(finding.severity, "warning"),
-            "message": {"text": f"{finding.address}: {finding.message}"},
+            # Plain text (SARIF's `markdown` form is not used); `sarif_text` keeps data from forging
+            # an embedded link or hiding characters. Fingerprints and properties stay raw: they are
+            # matched, not shown.
+            "message": {"text": sarif_text(f"{finding.address}: {finding.message}")},
             "locations": _location(finding, base),
             "partialFingerprints": {"sgplanFinding/v1": f"{finding.rule}:{finding.address}:{finding.message}"},
             "properties": {"severity": finding.severity, "address": finding.address},
@@ -61,7 +65,7 @@ def sarif_document(findings: Iterable[Finding], *, base: str = "", checks: Seque
             result["properties"]["instance_id"] = finding.instance_id
         if not result["locations"]:
             # No HCL position (a live group not in the configuration): name the resource instead.
-            result["locations"] = [{"logicalLocations": [{"name": finding.address, "kind": "resource"}]}]
+            result["locations"] = [{"logicalLocations": [{"name": visible(finding.address), "kind": "resource"}]}]
         results.append(result)
     return {
         "$schema": SARIF_SCHEMA,

@@ -10,6 +10,7 @@ from typing import Any
 from sgplan.analysis.exposure import group_changes
 from sgplan.model import Output, Rule
 from sgplan.plan.plan import DELETE, INSERT, REPLACE, Plan, ResourceChange, RuleChange
+from sgplan.render.escape import quoted, visible
 
 _SYMBOLS = {
     ("create",): "+",
@@ -39,6 +40,9 @@ class _Out:
         self.color = color
 
     def add(self, text: str = "", symbol: str | None = None) -> None:
+        # Every line passes here, so no field can bring a raw control byte, escape sequence, bidi
+        # control or newline to the terminal; only the colour codes added below are raw.
+        text = visible(text)
         if self.color and symbol in _COLORS and symbol in text:
             code = _COLORS[symbol]
             head, _, tail = text.partition(symbol)
@@ -111,7 +115,7 @@ def _resource(out: _Out, change: ResourceChange) -> None:
 
 def _binding(out: _Out, change: ResourceChange, symbol: str) -> None:
     instance = change.id or ""
-    out.add(f"  {symbol} binding {json.dumps(change.name)} {json.dumps(instance)} {{", symbol)
+    out.add(f"  {symbol} binding {quoted(change.name)} {quoted(instance)} {{", symbol)
     before = (change.before or {}).get("security_groups", [])
     after = (change.after or {}).get("security_groups", [])
     if before != after:
@@ -128,11 +132,11 @@ def _group_id(value: str) -> str:
     # A reference to a group this plan creates is shown as such: its id is not known yet.
     if value.endswith(".id") and "security_group." in value:
         return f"{value[:-3]} {UNKNOWN}"
-    return json.dumps(value)
+    return quoted(value)
 
 
 def _group(out: _Out, change: ResourceChange, symbol: str) -> None:
-    out.add(f"  {symbol} security_group {json.dumps(change.name)} {{", symbol)
+    out.add(f"  {symbol} security_group {quoted(change.name)} {{", symbol)
     before, after = change.before, change.after
     if change.actions == ("create",) or change.actions == ("delete", "create"):
         out.add(f"        id          = {UNKNOWN}")
@@ -174,14 +178,22 @@ def _rule_text(rule: Rule | dict[str, Any] | None, direction: str) -> str:
     shown = _group_id(str(peer)) if peer is not None and str(peer).endswith(".id") else str(peer)
     text = f"{rule.action} {rule.service} {'from' if direction == 'ingress' else 'to'} {shown}"
     if rule.description:
-        text += f"  {json.dumps(rule.description, ensure_ascii=False)}"
+        text += f"  {quoted(rule.description)}"
     return text
 
 
 def _value(value: Any) -> str:
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in sorted(value.items())) + "}"
+        return "{" + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in sorted(value.items())) + "}"
+    if isinstance(value, str):
+        return quoted(value)
     return json.dumps(value, ensure_ascii=False)
+
+
+def _key(key: Any) -> str:
+    """A tag key bare when it is a plain word, quoted otherwise (a key may hold `=` or spaces)."""
+    text = str(key)
+    return text if text and all(c.isalnum() or c in "_-.:/@" for c in text) else quoted(text)
 
 
 def _outputs(out: _Out, outputs: tuple[Output, ...]) -> None:
@@ -194,7 +206,7 @@ def _outputs(out: _Out, outputs: tuple[Output, ...]) -> None:
         elif not o.known:
             shown = UNKNOWN
         else:
-            shown = json.dumps(o.value, ensure_ascii=False)
+            shown = quoted(o.value) if isinstance(o.value, str) else json.dumps(o.value, ensure_ascii=False)
         out.add(f"  {o.name} = {shown}")
     out.add()
 

@@ -33,7 +33,7 @@ def test_sections_in_order() -> None:
              "Destructive changes", "Findings", "<details>"]
     positions = [text.index(s) for s in order]
     assert positions == sorted(positions)
-    assert "SSH \\| open" in text and "`security_group.old` (sg-old) will be **destroyed**" in text
+    assert "SSH \\| open" in text and "`security_group.old` (`sg-old`) will be **destroyed**" in text
     assert "+ ingress[0] ACCEPT TCP:22 0.0.0.0/0  # admin" in text
 
 
