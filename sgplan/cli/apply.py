@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Optional
 
 import typer
 
+from sgplan.apply.guard import GuardedClient, Scope
 from sgplan.cli import options
 from sgplan.cli.plan import render
-from sgplan.cli.workflow import load_workspace, make_plan_for, print_diagnostics, var_inputs_in_order
-from sgplan.cloud import open_client
+from sgplan.cli.workflow import VarInputs, Workspace, load_workspace, make_plan_for, print_diagnostics, var_inputs_in_order
+from sgplan.cloud import ApiClient, open_client
 from sgplan.diagnostics import UserError
+from sgplan.plan.plan import Plan
 
 
 DEFAULT_PARALLELISM = 8
@@ -86,6 +90,78 @@ def confirm(auto_approve: bool) -> None:
         raise UserError("apply cancelled")
 
 
+def scope_of(ws: Workspace) -> Scope:
+    desired = ws.settings_desired
+    if not desired.settings.stack:
+        raise UserError("apply needs a stack: add `sgplan { stack = \"<name>\" }` to the configuration")
+    return Scope.of(desired.settings.stack, (g.id for g in desired.groups if g.id),
+                    (b.instance_id for b in desired.bindings))
+
+
+def verified_saved_plan(path: Path, config_dir: Path | None, inputs: VarInputs, cloud: str | None,
+                        region: str | None, limits: dict[str, float]) -> tuple[Workspace, ApiClient, Plan]:
+    """(workspace, client, plan) for `apply PLANFILE`: the plan made again from the configuration
+    and the live cloud, refused unless it equals the file in every field (DESIGN §5, issue 11).
+
+    The file is untrusted (a CI artifact): its operations are never executed as read. It names
+    the configuration it was made from; only a directory inside the current one is taken from
+    the file (`--config-dir` names any). Its cloud and region must be what this apply would use
+    anyway, so a file cannot send credentials anywhere.
+    """
+    from sgplan.apply import check_fresh
+    from sgplan.plan.planfile import canonical, differences, plan_from_dict, plan_to_dict, read_plan_data
+
+    data = read_plan_data(path)
+    saved = plan_from_dict(data, str(path))
+    directory = config_dir if config_dir is not None else _recorded_directory(path, saved.config_dir)
+    ws = load_workspace(directory, inputs, cloud_flag=cloud, region_flag=region)
+    if saved.config_hash != ws.settings_desired.config_hash:
+        raise UserError(f"the saved plan {path} was made from another configuration or other variable values "
+                        f"than {directory} holds now; plan again")
+    if not _same_cloud(saved.cloud, ws.cloud_spec) or (ws.region and saved.region != ws.region):
+        raise UserError(f"the saved plan {path} was made against {saved.cloud} ({saved.region}); this apply "
+                        f"would use {ws.cloud_spec} ({ws.region or 'default region'}); plan again or pass --cloud/--region")
+    client = open_apply_client(ws.cloud_spec, ws.region or saved.region or None, limits)
+    try:
+        stale = check_fresh(saved, client)
+        if stale:
+            print_diagnostics(stale)
+            raise UserError(f"the saved plan {path} is stale: the cloud changed since it was made; plan again")
+        fresh, _live = make_plan_for(ws, client)
+        fresh = replace(fresh, config_dir=saved.config_dir)
+        changed = list(differences(data, canonical(plan_to_dict(fresh))))
+        if changed:
+            stale_only = all(c.startswith("fingerprint") for c in changed)
+            what = "is stale: the cloud changed since it was made" if stale_only else (
+                "does not match a fresh plan of the configuration (was it edited?)")
+            raise UserError(f"the saved plan {path} {what}; first difference: {changed[0]}; "
+                            f"{len(changed)} in all; nothing was applied; plan again")
+    except BaseException:
+        client.close()
+        raise
+    return ws, client, fresh
+
+
+def _same_cloud(saved: str, current: str) -> bool:
+    if saved.startswith("file:") and current.startswith("file:"):
+        return Path(saved[5:]).resolve() == Path(current[5:]).resolve()
+    return saved == current
+
+
+def _recorded_directory(path: Path, recorded: str) -> Path:
+    """The directory the plan file names, taken only inside the current directory or the plan
+    file's own (a file must not pick an arbitrary configuration to verify against)."""
+    if not recorded:
+        raise UserError(f"{path}: the plan names no configuration directory; pass --config-dir")
+    directory = Path(recorded)
+    resolved = (Path.cwd() / directory).resolve()
+    for root in (Path.cwd().resolve(), path.resolve().parent):
+        if resolved == root or root in resolved.parents:
+            return directory
+    raise UserError(f"{path}: the plan names the configuration {recorded}, outside the current directory; "
+                    "run apply from where the plan was made, or pass --config-dir")
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def apply(
@@ -102,6 +178,10 @@ def register(app: typer.Typer) -> None:
             help="Calls per second: N for every action, or ACTION=N for one (repeatable). "
             "Default: the documented per-action limits (e.g. ModifyInstancesAttribute=10).",
         ),
+        config_dir: Optional[Path] = typer.Option(
+            None, "--config-dir",
+            help="With PLANFILE: the configuration to verify it against (default: the directory the plan records).",
+        ),
         var: options.StrList = options.Vars,
         var_file: options.StrList = options.VarFiles,
         cloud: options.OptStr = options.Cloud,
@@ -109,21 +189,16 @@ def register(app: typer.Typer) -> None:
         no_color: bool = options.NoColor,
     ) -> None:
         """Apply the changes of a fresh plan (DIR) or of a saved plan (PLANFILE)."""
-        from sgplan.apply import check_fresh, execute
+        from sgplan.apply import execute
 
         limits = parse_rate_limits(list(rate_limit or []))
+        inputs = var_inputs_in_order(var, var_file)
         if target.is_file():
-            from sgplan.plan.planfile import read_plan
-
-            plan = read_plan(target)
-            client = open_apply_client(cloud or plan.cloud, region or plan.region or None, limits)
-            stale = check_fresh(plan, client)
-            if stale:
-                client.close()
-                print_diagnostics(stale)
-                raise UserError(f"the saved plan {target} is stale: the cloud changed since it was made; plan again")
+            ws, client, plan = verified_saved_plan(target, config_dir, inputs, cloud, region, limits)
         else:
-            ws = load_workspace(target, var_inputs_in_order(var, var_file), cloud_flag=cloud, region_flag=region)
+            if config_dir is not None:
+                raise UserError("--config-dir goes with a saved plan (apply PLANFILE --config-dir DIR)")
+            ws = load_workspace(target, inputs, cloud_flag=cloud, region_flag=region)
             client = open_apply_client(ws.cloud_spec, ws.region, limits)
             try:
                 plan, _live = make_plan_for(ws, client)
@@ -143,7 +218,10 @@ def register(app: typer.Typer) -> None:
                 raise UserError(f"the plan destroys {', '.join(destructive)}; "
                                 "with --auto-approve this needs --allow-destroy as well")
             confirm(auto_approve)
-            result = execute(plan, client, progress=lambda line: print(line, file=sys.stderr, flush=True),
+            # Whatever the operations say, the executor writes only inside the configuration's
+            # scope (DESIGN §5): its stack's groups, pinned groups, instances its bindings name.
+            guarded = GuardedClient(client, scope_of(ws))
+            result = execute(plan, guarded, progress=lambda line: print(line, file=sys.stderr, flush=True),
                              parallelism=parallelism, thread_safe=is_thread_safe(client))
         finally:
             client.close()

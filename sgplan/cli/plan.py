@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -28,6 +29,16 @@ def render(plan, fmt: str, color: bool) -> str:
     from sgplan.render.text import render_plan
 
     return render_plan(plan, color=color)
+
+
+def recorded_directory(directory: Path) -> str:
+    """The configuration directory as a saved plan records it: relative to the current directory
+    when inside it (CI checks out the same tree again to apply), else absolute."""
+    resolved = directory.resolve()
+    try:
+        return str(resolved.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(resolved)
 
 
 def output_format(as_json: bool, markdown: bool) -> str:
@@ -64,7 +75,7 @@ def register(app: typer.Typer) -> None:
         color = not no_color and fmt == "text" and sys.stdout.isatty()
         typer.echo(render(result, fmt, color))
         if out is not None:
-            write_plan(out, result)
+            write_plan(out, replace(result, config_dir=recorded_directory(directory)))
             if fmt == "text":
                 typer.echo(f"\nSaved the plan to {out}. Apply it with: sgplan apply {out}")
         if detailed_exitcode and result.has_changes:

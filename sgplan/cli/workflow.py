@@ -135,10 +135,16 @@ def evaluate_against(ws: Workspace, live: CloudState) -> DesiredState:
 
 def make_plan_for(ws: Workspace, client: ApiClient):
     """Read the live state and plan; returns (plan, live). Errors are printed and raised."""
+    from sgplan.cloud.reader import existing_group_ids
     from sgplan.plan import make_plan
+    from sgplan.plan.references import missing_references
 
     live = read_live_for(ws, client)
     desired = evaluate_against(ws, live)
+    missing = missing_references(desired, live, lambda ids: existing_group_ids(client, ids))
+    if missing:
+        print_diagnostics(list(ws.warnings) + missing)
+        raise ConfigErrors()
     plan, diags = make_plan(desired, live, cloud=ws.cloud_spec, region=ws.region or live.region)
     if has_errors(diags):
         print_diagnostics(list(ws.warnings) + list(diags))

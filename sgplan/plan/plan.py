@@ -11,7 +11,8 @@ from typing import Any
 from sgplan.model import Output, Rule
 from sgplan.plan.operation import Operation
 
-FORMAT_VERSION = "1"
+# 2: an explicit schema (no class names in the file), `config_dir` for apply to re-derive from.
+FORMAT_VERSION = "2"
 
 # Rule change kinds, as the text renderer marks them.
 INSERT = "insert"
@@ -84,6 +85,7 @@ class Plan:
     format_version: str = FORMAT_VERSION
     sgplan_version: str = ""
     transient_exposure: tuple[Any, ...] = field(default=())  # filled by sgplan.analysis (DESIGN §6)
+    config_dir: str = ""  # the configuration `apply PLANFILE` re-plans from (set by the CLI)
 
     @property
     def has_changes(self) -> bool:

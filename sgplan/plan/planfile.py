@@ -1,26 +1,34 @@
 """Saved plans (`plan --out`): the only place that knows the plan file's JSON encoding.
 
-`write_plan` is atomic (temp file + rename); `read_plan` refuses unknown format versions with a
-UserError naming the file. The file holds no secrets: sensitive output values are left out.
+A plan file is untrusted data (it travels as a CI artifact): `read_plan` decodes it by an explicit
+schema — each field with its expected JSON type, each value rebuilt by a named constructor — and
+never by names found in the file. What it cannot decode is a one-line UserError naming the file
+and the field. Decoding does not make a plan trustworthy: `apply PLANFILE` re-derives the plan
+from the configuration and the cloud and refuses any difference (`differences`).
+
+`write_plan` is atomic (temp file + rename). The file holds no secrets: sensitive output values
+are left out.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import os
 import tempfile
-from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
+from sgplan.analysis.checks import Finding
+from sgplan.analysis.exposure import ExposureChange, TransientExposure
 from sgplan.diagnostics import UserError
-from sgplan.model import GroupRef, Output, Rule
+from sgplan.model import GroupRef, Output, Rule, SourceRange
 from sgplan.plan.operation import Operation, Stage
 from sgplan.plan.plan import FORMAT_VERSION, Fingerprint, Plan, ResourceChange, RuleChange
 
-_RULE_FIELDS = [f.name for f in dataclasses.fields(Rule) if f.name != "origin"]
+_RULE_FIELDS = tuple(f.name for f in dataclasses.fields(Rule) if f.name != "origin")
+_OPERATION_FIELDS = tuple(f.name for f in dataclasses.fields(Operation))
+MAX_PLAN_BYTES = 512 * 1024 * 1024  # far above a 2,000-group estate's plan (≈ 60 MB)
 
 
 def write_plan(path: Path | str, plan: Plan) -> None:
@@ -34,6 +42,8 @@ def write_plan(path: Path | str, plan: Plan) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        if path.is_symlink():
+            raise UserError(f"{path}: is a symbolic link; sgplan does not write plans through links")
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -43,24 +53,34 @@ def write_plan(path: Path | str, plan: Plan) -> None:
 
 def read_plan(path: Path | str) -> Plan:
     """Load a plan written by `write_plan`; UserError for anything else."""
+    return plan_from_dict(read_plan_data(path), str(path))
+
+
+def read_plan_data(path: Path | str) -> dict[str, Any]:
+    """The plan file as JSON data, checked to be a plan of this format version."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_PLAN_BYTES + 1)
     except OSError as exc:
         raise UserError(f"{path}: cannot read the plan file ({exc.strerror or exc})") from None
-    except ValueError:
+    if len(raw) > MAX_PLAN_BYTES:
+        raise UserError(f"{path}: not an sgplan plan file (larger than {MAX_PLAN_BYTES // 2**20} MB)")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):  # bad UTF-8, bad JSON, 4,300-digit numbers, deep nesting
         raise UserError(f"{path}: not an sgplan plan file (not JSON)") from None
     if not isinstance(data, dict) or "format_version" not in data:
         raise UserError(f"{path}: not an sgplan plan file (no format_version)")
     if data["format_version"] != FORMAT_VERSION:
         raise UserError(
-            f"{path}: plan file format version {data['format_version']!r} is not supported "
+            f"{path}: plan file format version {str(data['format_version'])[:20]!r} is not supported "
             f"(this sgplan reads version {FORMAT_VERSION}); make the plan again"
         )
-    try:
-        return plan_from_dict(data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"{path}: damaged plan file ({exc})") from None
+    return data
+
+
+# -- encoding -------------------------------------------------------------------------------------
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
@@ -71,6 +91,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "stack": plan.stack,
         "cloud": plan.cloud,
         "config_hash": plan.config_hash,
+        "config_dir": plan.config_dir,
         "fingerprint": {
             "groups": [[g, v] for g, v in plan.fingerprint.groups],
             "instances": [[i, list(gs)] for i, gs in plan.fingerprint.instances],
@@ -85,38 +106,37 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             {"name": o.name, "value": None if o.sensitive else o.value, "known": o.known, "sensitive": o.sensitive}
             for o in plan.outputs
         ],
-        "exposure_changes": [_encode(x) for x in plan.exposure_changes],
-        "findings": [_encode(x) for x in plan.findings],
-        "transient_exposure": [_encode(x) for x in plan.transient_exposure],
+        "exposure_changes": [x.to_json() for x in plan.exposure_changes],
+        "findings": [_finding_to_dict(f) for f in plan.findings],
+        "transient_exposure": [{"step": t.step, "change": t.change.to_json()} for t in plan.transient_exposure],
         "warnings": list(plan.warnings),
     }
 
 
-def plan_from_dict(data: dict[str, Any]) -> Plan:
-    fp = data["fingerprint"]
-    return Plan(
-        format_version=data["format_version"],
-        sgplan_version=data.get("sgplan_version", ""),
-        region=data["region"],
-        stack=data["stack"],
-        cloud=data["cloud"],
-        config_hash=data["config_hash"],
-        fingerprint=Fingerprint(
-            groups=tuple((g, int(v)) for g, v in fp["groups"]),
-            instances=tuple((i, tuple(gs)) for i, gs in fp["instances"]),
-            config_hash=fp["config_hash"],
-            region=fp["region"],
-            stack=fp["stack"],
-            cloud=fp["cloud"],
-        ),
-        resource_changes=tuple(_change_from_dict(c) for c in data["resource_changes"]),
-        operations=tuple(_operation_from_dict(op) for op in data["operations"]),
-        outputs=tuple(Output(o["name"], o["value"], o["known"], o.get("sensitive", False)) for o in data["outputs"]),
-        exposure_changes=tuple(_decode(x) for x in data.get("exposure_changes", [])),
-        findings=tuple(_decode(x) for x in data.get("findings", [])),
-        transient_exposure=tuple(_decode(x) for x in data.get("transient_exposure", [])),
-        warnings=tuple(data.get("warnings", [])),
-    )
+def canonical(data: Any) -> Any:
+    """`data` as it reads back from a plan file (tuples → lists, keys as JSON strings)."""
+    return json.loads(json.dumps(data, sort_keys=True))
+
+
+def differences(saved: Any, fresh: Any, path: str = "") -> Iterator[str]:
+    """Paths (`operations[2].params.SecurityGroupPolicySet…`) where two plan dicts differ."""
+    if isinstance(saved, dict) and isinstance(fresh, dict):
+        for key in sorted(set(saved) | set(fresh)):
+            where = f"{path}.{key}" if path else str(key)
+            if key not in saved:
+                yield f"{where} (missing from the file)"
+            elif key not in fresh:
+                yield f"{where} (not in the fresh plan)"
+            else:
+                yield from differences(saved[key], fresh[key], where)
+    elif isinstance(saved, list) and isinstance(fresh, list):
+        if len(saved) != len(fresh):
+            yield f"{path} ({len(saved)} entries in the file, {len(fresh)} in the fresh plan)"
+            return
+        for i, (a, b) in enumerate(zip(saved, fresh)):
+            yield from differences(a, b, f"{path}[{i}]")
+    elif saved != fresh or type(saved) is not type(fresh):
+        yield path
 
 
 def _rule_to_dict(rule: Rule | None) -> dict[str, Any] | None:
@@ -130,15 +150,6 @@ def _rule_to_dict(rule: Rule | None) -> dict[str, Any] | None:
         if value is not None:
             out[name] = value
     return out
-
-
-def _rule_from_dict(data: dict[str, Any] | None) -> Rule | None:
-    if data is None:
-        return None
-    values = dict(data)
-    if isinstance(values.get("security_group_id"), dict):
-        values["security_group_id"] = GroupRef(values["security_group_id"]["ref"])
-    return Rule(**values)
 
 
 def _change_to_dict(c: ResourceChange) -> dict[str, Any]:
@@ -159,83 +170,241 @@ def _change_to_dict(c: ResourceChange) -> dict[str, Any]:
     }
 
 
-def _change_from_dict(d: dict[str, Any]) -> ResourceChange:
-    return ResourceChange(
-        address=d["address"],
-        type=d["type"],
-        name=d["name"],
-        actions=tuple(d["actions"]),
-        before=d["before"],
-        after=d["after"],
-        module_address=d.get("module_address"),
-        id=d.get("id"),
-        rule_changes=tuple(
-            RuleChange(r["kind"], r["direction"], r["index"], _rule_from_dict(r.get("rule")), _rule_from_dict(r.get("old")))
-            for r in d.get("rule_changes", [])
-        ),
-        notes=tuple(d.get("notes", [])),
-    )
-
-
 def _operation_to_dict(op: Operation) -> dict[str, Any]:
-    out = {f.name: getattr(op, f.name) for f in dataclasses.fields(Operation)}
+    out = {name: getattr(op, name) for name in _OPERATION_FIELDS}
     out["stage"] = int(op.stage)
     out["instance_ids"] = list(op.instance_ids)
     out["affects"] = list(op.affects)
     return out
 
 
-def _operation_from_dict(d: dict[str, Any]) -> Operation:
-    values = dict(d)
-    values["stage"] = Stage(values["stage"])
-    values["instance_ids"] = tuple(values.get("instance_ids", ()))
-    values["affects"] = tuple(values.get("affects", ()))
-    return Operation(**values)
+def _finding_to_dict(finding: Finding) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "rule": finding.rule, "severity": finding.severity, "address": finding.address,
+        "message": finding.message, "group_id": finding.group_id, "instance_id": finding.instance_id,
+        "origin": None,
+    }
+    if finding.origin is not None:
+        out["origin"] = {"file": finding.origin.file, "line": finding.origin.line, "column": finding.origin.column}
+    return out
 
 
-# The analysis values (exposure changes, findings) are sgplan dataclasses owned by another
-# package; they are stored with their class name and rebuilt only from sgplan's own modules.
+# -- decoding: an explicit schema -----------------------------------------------------------------
 
 
-def _encode(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        cls = type(value)
-        fields = {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        return {"__class__": f"{cls.__module__}:{cls.__qualname__}", "fields": fields}
-    if isinstance(value, tuple):
-        return {"__tuple__": [_encode(v) for v in value]}
-    if isinstance(value, list):
-        return [_encode(v) for v in value]
-    if isinstance(value, dict):
-        return {"__dict__": [[_encode(k), _encode(v)] for k, v in value.items()]}
-    if isinstance(value, Enum) and type(value).__module__.startswith("sgplan."):
-        cls = type(value)
-        return {"__enum__": f"{cls.__module__}:{cls.__qualname__}", "value": value.value}
-    return value
+class _Bad(Exception):
+    """A field of the file does not have the shape the schema gives."""
 
 
-def _decode(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if "__tuple__" in value:
-        return tuple(_decode(v) for v in value["__tuple__"])
-    if "__dict__" in value:
-        return {_decode(k): _decode(v) for k, v in value["__dict__"]}
-    if "__enum__" in value:
-        return _sgplan_class(value["__enum__"])(value["value"])
-    if "__class__" in value:
-        cls = _sgplan_class(value["__class__"])
-        return cls(**{k: _decode(v) for k, v in value["fields"].items()})
-    return value
+class _Field:
+    """A value of the file and where it is (`operations[3].params`), for one-line errors."""
+
+    __slots__ = ("value", "where")
+
+    def __init__(self, value: Any, where: str) -> None:
+        self.value = value
+        self.where = where
+
+    def _fail(self, expected: str) -> _Bad:
+        return _Bad(f"{self.where or 'the file'}: expected {expected}, found {_json_type(self.value)}")
+
+    def __getitem__(self, key: str) -> "_Field":
+        obj = self.obj()
+        if key not in obj:
+            raise _Bad(f"{self.where + '.' if self.where else ''}{key}: missing")
+        return _Field(obj[key], f"{self.where}.{key}" if self.where else key)
+
+    def get(self, key: str, default: Any) -> "_Field":
+        obj = self.obj()
+        return self[key] if key in obj else _Field(default, f"{self.where}.{key}")
+
+    def obj(self) -> dict[str, Any]:
+        if not isinstance(self.value, dict):
+            raise self._fail("an object")
+        return self.value
+
+    def items(self) -> list["_Field"]:
+        if not isinstance(self.value, list):
+            raise self._fail("a list")
+        return [_Field(v, f"{self.where}[{i}]") for i, v in enumerate(self.value)]
+
+    def str(self) -> str:
+        if not isinstance(self.value, str):
+            raise self._fail("a string")
+        return self.value
+
+    def opt_str(self) -> str | None:
+        return None if self.value is None else self.str()
+
+    def int(self) -> int:
+        if not isinstance(self.value, int) or isinstance(self.value, bool):
+            raise self._fail("an integer")
+        return self.value
+
+    def opt_int(self) -> int | None:
+        return None if self.value is None else self.int()
+
+    def bool(self) -> bool:
+        if not isinstance(self.value, bool):
+            raise self._fail("true or false")
+        return self.value
+
+    def strs(self) -> tuple[str, ...]:
+        return tuple(f.str() for f in self.items())
+
+    def opt_obj(self) -> dict[str, Any] | None:
+        return None if self.value is None else self.obj()
+
+    def data(self) -> Any:
+        """Plain JSON data (what json.loads built: dicts, lists, str, numbers, bools, None)."""
+        return self.value
 
 
-def _sgplan_class(name: str) -> type:
-    module, _, qualname = name.partition(":")
-    if module != "sgplan" and not module.startswith("sgplan."):
-        raise ValueError(f"refusing to load {name} from a plan file")
-    obj: Any = importlib.import_module(module)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
-    return obj
+def _json_type(value: Any) -> str:
+    for kind, name in ((bool, "a bool"), (int, "a number"), (float, "a number"), (str, "a string"),
+                       (list, "a list"), (dict, "an object")):
+        if isinstance(value, kind):
+            return name
+    return "null"
+
+
+def plan_from_dict(data: dict[str, Any], source: str = "plan file") -> Plan:
+    try:
+        return _plan(_Field(data, ""))
+    except _Bad as exc:
+        raise UserError(f"{source}: damaged plan file: {exc}") from None
+    except (ValueError, TypeError) as exc:  # a constructor's own check (e.g. an unknown Stage)
+        raise UserError(f"{source}: damaged plan file: {str(exc)[:200]}") from None
+
+
+def _plan(f: _Field) -> Plan:
+    return Plan(
+        format_version=f["format_version"].str(),
+        sgplan_version=f.get("sgplan_version", "").str(),
+        region=f["region"].str(),
+        stack=f["stack"].str(),
+        cloud=f["cloud"].str(),
+        config_hash=f["config_hash"].str(),
+        config_dir=f.get("config_dir", "").str(),
+        fingerprint=_fingerprint(f["fingerprint"]),
+        resource_changes=tuple(_change(c) for c in f["resource_changes"].items()),
+        operations=tuple(_operation(op) for op in f["operations"].items()),
+        outputs=tuple(_output(o) for o in f["outputs"].items()),
+        exposure_changes=tuple(_exposure(x) for x in f.get("exposure_changes", []).items()),
+        findings=tuple(_finding(x) for x in f.get("findings", []).items()),
+        transient_exposure=tuple(
+            TransientExposure(x["step"].int(), _exposure(x["change"])) for x in f.get("transient_exposure", []).items()
+        ),
+        warnings=f.get("warnings", []).strs(),
+    )
+
+
+def _fingerprint(f: _Field) -> Fingerprint:
+    def group(g: _Field) -> tuple[str, int]:
+        pair = g.items()
+        if len(pair) != 2:
+            raise _Bad(f"{g.where}: expected [group id, Version]")
+        return pair[0].str(), pair[1].int()
+
+    def instance(i: _Field) -> tuple[str, tuple[str, ...]]:
+        pair = i.items()
+        if len(pair) != 2:
+            raise _Bad(f"{i.where}: expected [instance id, [group ids]]")
+        return pair[0].str(), pair[1].strs()
+
+    return Fingerprint(
+        groups=tuple(group(g) for g in f["groups"].items()),
+        instances=tuple(instance(i) for i in f["instances"].items()),
+        config_hash=f["config_hash"].str(),
+        region=f["region"].str(),
+        stack=f["stack"].str(),
+        cloud=f["cloud"].str(),
+    )
+
+
+def _rule(f: _Field) -> Rule | None:
+    if f.value is None:
+        return None
+    obj = f.obj()
+    unknown = sorted(set(obj) - set(_RULE_FIELDS))
+    if unknown:
+        raise _Bad(f"{f.where}: unknown rule field {unknown[0]!r}")
+    values: dict[str, Any] = {}
+    for name in obj:
+        field = f[name]
+        if name == "security_group_id" and isinstance(field.value, dict):
+            values[name] = GroupRef(field["ref"].str())
+        else:
+            values[name] = field.opt_str()
+    if values.get("action") is None:
+        raise _Bad(f"{f.where}.action: missing")
+    values["description"] = values.get("description") or ""
+    return Rule(**values)
+
+
+def _change(f: _Field) -> ResourceChange:
+    return ResourceChange(
+        address=f["address"].str(),
+        type=f["type"].str(),
+        name=f["name"].str(),
+        actions=f["actions"].strs(),
+        before=f["before"].opt_obj(),
+        after=f["after"].opt_obj(),
+        module_address=f.get("module_address", None).opt_str(),
+        id=f.get("id", None).opt_str(),
+        rule_changes=tuple(
+            RuleChange(r["kind"].str(), r["direction"].str(), r["index"].int(), _rule(r.get("rule", None)),
+                       _rule(r.get("old", None)))
+            for r in f.get("rule_changes", []).items()
+        ),
+        notes=f.get("notes", []).strs(),
+    )
+
+
+def _operation(f: _Field) -> Operation:
+    obj = f.obj()
+    unknown = sorted(set(obj) - set(_OPERATION_FIELDS))
+    if unknown:
+        raise _Bad(f"{f.where}: unknown operation field {unknown[0]!r}")
+    stage = f["stage"].int()
+    if stage not in {s.value for s in Stage}:
+        raise _Bad(f"{f.where}.stage: {stage} is not an apply stage")
+    return Operation(
+        stage=Stage(stage),
+        service=f["service"].str(),
+        action=f["action"].str(),
+        params=f["params"].obj(),
+        address=f.get("address", None).opt_str(),
+        group=f.get("group", None).opt_str(),
+        expected_version=f.get("expected_version", None).opt_int(),
+        version_offset=f.get("version_offset", None).opt_int(),
+        direction=f.get("direction", None).opt_str(),
+        expected_count=f.get("expected_count", None).opt_int(),
+        summary=f.get("summary", "").str(),
+        instance_ids=f.get("instance_ids", []).strs(),
+        affects=f.get("affects", []).strs(),
+    )
+
+
+def _output(f: _Field) -> Output:
+    return Output(f["name"].str(), f["value"].data(), f["known"].bool(), f.get("sensitive", False).bool())
+
+
+def _exposure(f: _Field) -> ExposureChange:
+    return ExposureChange(
+        instance_id=f["instance_id"].str(), direction=f["direction"].str(), protocol=f["protocol"].str(),
+        ports=f["ports"].str(), peer=f["peer"].str(), effect=f["effect"].str(),
+    )
+
+
+def _finding(f: _Field) -> Finding:
+    origin = f.get("origin", None)
+    where = None
+    if origin.value is not None:
+        where = SourceRange(origin["file"].str(), origin["line"].int(), origin.get("column", 1).int())
+    return Finding(
+        rule=f["rule"].str(), severity=f["severity"].str(), address=f["address"].str(),
+        message=f["message"].str(), group_id=f.get("group_id", None).opt_str(),
+        instance_id=f.get("instance_id", None).opt_str(), origin=where,
+    )
+

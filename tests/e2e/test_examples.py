@@ -169,7 +169,9 @@ def rule_text(rule: dict[str, Any]) -> str:
 
 
 def copy_example(case: str, root: Path) -> Path:
-    """The example and the modules, laid out as in the repository, under `root`."""
+    """The example and the modules, laid out as in the repository, under `root` (a repository
+    root, as `.git` marks it: module sources may not leave it, issue 12)."""
+    (root / ".git").mkdir(parents=True, exist_ok=True)
     shutil.copytree(REPO / "modules", root / "modules")
     target = root / "examples" / case
     shutil.copytree(EXAMPLES / case, target)

@@ -181,3 +181,35 @@ def test_two_configurations_without_a_stack_cannot_delete_each_other(tmp_path: P
     names = sorted(g["SecurityGroupName"] for g in json.loads(state.read_text())["SecurityGroups"])
     assert names == ["a", "b"]
     assert run_cli(capsys, "plan", first, "--cloud", f"file:{state}", "--detailed-exitcode").code == 0
+
+
+UNKNOWN_IDS = {
+    "group-in-binding": (group() + 'binding "b" {\n  instance_ids = ["ins-00000001"] # <-\n'
+                         '  security_groups = [security_group.g.id, "sg-nothere1"]\n}\n', "sg-nothere1"),
+    "group-in-rule": ('security_group "g" {\n  ingress { # <-\n    action = "ACCEPT"\n    protocol = "TCP"\n'
+                      '    port = "22"\n    security_group_id = "sg-nothere2"\n  }\n}\n', "sg-nothere2"),
+    "address-template": ('security_group "g" {\n  egress { # <-\n    action = "ACCEPT"\n    protocol = "ALL"\n'
+                         '    address_template_id = "ipm-nothere3"\n  }\n}\n', "ipm-nothere3"),
+    "service-template-group": ('security_group "g" {\n  ingress { # <-\n    action = "ACCEPT"\n'
+                               '    service_template_group_id = "ppmg-nothere"\n    cidr_block = "10.0.0.0/8"\n  }\n}\n',
+                               "ppmg-nothere"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNKNOWN_IDS))
+def test_ids_the_cloud_does_not_have_fail_the_plan_before_any_write(name: str, tmp_path: Path, capsys) -> None:
+    """Before issue 11 these planned cleanly and apply failed half-way (group created, binding
+    refused). Now the plan stops at the reference, with its position."""
+    text, missing = UNKNOWN_IDS[name]
+    config = _files(tmp_path, {"main.sg.hcl": text, "zz.sg.hcl": 'sgplan { stack = "t" }\n'})
+    state = tmp_path / "live.json"
+    state.write_text(json.dumps(STATE))
+    before = state.read_bytes()
+    line = next(i for i, l in enumerate(text.splitlines(), 1) if "# <-" in l)
+    for command in ("plan", "apply"):
+        extra = ["--auto-approve"] if command == "apply" else []
+        result = run_cli(capsys, command, config, "--cloud", f"file:{state}", *extra)
+        assert result.code == 1
+        assert f"{config / 'main.sg.hcl'}:{line}:" in result.err and missing in result.err, result.err
+        assert "does not exist" in result.err
+    assert state.read_bytes() == before

@@ -1,0 +1,188 @@
+"""The executor's last line of defence: a client wrapper that refuses any write outside the scope
+the configuration gives, however the operations were obtained (DESIGN §5, issue 11).
+
+A plan file is untrusted and `apply PLANFILE` re-derives its operations, but the executor does
+not rely on that: every write call passes through `GuardedClient`, which checks the call's own
+parameters (after placeholder substitution, so a tampered `group` field cannot hide a real id)
+against what the cloud says *now*:
+
+- a group may be written only when it carries the tag `sgplan-stack = <stack>`, is pinned by the
+  configuration (`id = "sg-…"`), or was created by this run (with the stack's tags);
+- an instance may be bound only when a binding of the configuration names it, or when the call
+  only removes groups that this stack manages (the unbind that precedes deleting a group);
+- an action the guard does not know is refused: a new kind of write must be added here first.
+
+Reads pass through. A refusal raises `CloudError("sgplan.OutOfScope", …)` before anything is
+sent; apply reports it like any failed call and makes no further call on that group.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from sgplan.cloud.base import ApiClient, CloudError
+from sgplan.model import STACK_TAG
+
+OUT_OF_SCOPE = "sgplan.OutOfScope"
+
+# Group writes whose target is `SecurityGroupId` (one group).
+_GROUP_WRITES = frozenset({
+    "CreateSecurityGroupPolicies",
+    "DeleteSecurityGroupPolicies",
+    "ReplaceSecurityGroupPolicy",
+    "ReplaceSecurityGroupPolicies",
+    "ModifySecurityGroupAttribute",
+    "DeleteSecurityGroup",
+})
+_CREATES = frozenset({"CreateSecurityGroupWithPolicies"})
+_BINDINGS = frozenset({"ModifyInstancesAttribute", "AssociateSecurityGroups", "DisassociateSecurityGroups"})
+# Never sent by sgplan (DESIGN §6: a full reset skips the Version check): refused outright.
+_FORBIDDEN = frozenset({"ModifySecurityGroupPolicies"})
+
+
+def is_read(action: str) -> bool:
+    return action.startswith("Describe")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the configuration lets apply touch."""
+
+    stack: str
+    pinned: frozenset[str] = frozenset()  # group ids pinned with `id = "sg-…"`
+    instances: frozenset[str] = frozenset()  # instance ids some binding names
+
+    @classmethod
+    def of(cls, stack: str, pinned: Iterable[str], instances: Iterable[str]) -> "Scope":
+        return cls(stack, frozenset(pinned), frozenset(instances))
+
+
+class GuardedClient:
+    """An ApiClient that lets through reads and only the writes `scope` allows."""
+
+    def __init__(self, inner: ApiClient, scope: Scope) -> None:
+        if not scope.stack:
+            raise ValueError("a guarded apply needs the configuration's stack")
+        self.inner = inner
+        self.scope = scope
+        self.region = getattr(inner, "region", None)
+        self.thread_safe = bool(getattr(inner, "thread_safe", False))
+        self._created: set[str] = set()
+        self._owned: dict[str, bool] = {}  # group id → tagged with the stack (cached per run)
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:  # calls, retries, map, close … of the inner client
+        return getattr(self.inner, name)
+
+    def call(self, service: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        if not is_read(action):
+            self._check(service, action, params)
+        response = self.inner.call(service, action, params)
+        if action in _CREATES and isinstance(response, dict) and isinstance(response.get("SecurityGroup"), dict):
+            created = response["SecurityGroup"].get("SecurityGroupId")
+            if isinstance(created, str):
+                with self._lock:
+                    self._created.add(created)
+                    self._owned[created] = True
+        return response
+
+    # -- checks ----------------------------------------------------------------------------------
+
+    def _check(self, service: str, action: str, params: dict[str, Any]) -> None:
+        if action in _FORBIDDEN:
+            self._refuse(f"{action} is never sent by sgplan (it would reset a group without a Version check)")
+        if service == "vpc" and action in _CREATES:
+            self._check_create(params)
+        elif service == "vpc" and action in _GROUP_WRITES:
+            self._check_group(action, params.get("SecurityGroupId"))
+        elif service == "cvm" and action in _BINDINGS:
+            self._check_binding(action, params)
+        else:
+            self._refuse(f"{service} {action} is not a write sgplan's executor knows")
+
+    def _check_create(self, params: dict[str, Any]) -> None:
+        tags = params.get("Tags")
+        stacks = [t.get("Value") for t in tags or () if isinstance(t, dict) and t.get("Key") == STACK_TAG]
+        if stacks != [self.scope.stack]:
+            self._refuse(f"CreateSecurityGroupWithPolicies without the tag {STACK_TAG} = {self.scope.stack}")
+
+    def _check_group(self, action: str, group_id: Any) -> None:
+        if not isinstance(group_id, str):
+            self._refuse(f"{action} without a group id")
+        if group_id in self.scope.pinned or self._owns(group_id):
+            return
+        self._refuse(f"{action} on {group_id}, a group that is neither tagged with stack "
+                     f"{self.scope.stack!r} nor pinned by the configuration")
+
+    def _check_binding(self, action: str, params: dict[str, Any]) -> None:
+        instances = params.get("InstanceIds")
+        if not isinstance(instances, list) or not all(isinstance(i, str) for i in instances):
+            self._refuse(f"{action} without a list of instance ids")
+        groups = params.get("SecurityGroups", params.get("SecurityGroupIds"))
+        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+            self._refuse(f"{action} without a list of group ids")
+        for group_id in groups if action != "DisassociateSecurityGroups" else ():
+            if not (group_id in self.scope.pinned or group_id in self._created) and not self._exists(group_id):
+                self._refuse(f"{action} would bind {group_id}, which does not exist")
+        unnamed = [i for i in instances if i not in self.scope.instances]
+        if not unnamed:
+            return
+        # An instance no binding names may only lose groups this stack manages (they are being
+        # deleted, DESIGN §3): its new list must be its current one minus such groups.
+        current = self._instance_groups(unnamed)
+        for instance_id in unnamed:
+            now = current.get(instance_id)
+            if now is None:
+                self._refuse(f"{action} on {instance_id}, an instance that no binding names and that does not exist")
+            if action == "DisassociateSecurityGroups":
+                removed, after = [g for g in groups if g in now], [g for g in now if g not in groups]
+            elif action == "ModifyInstancesAttribute":
+                removed, after = [g for g in now if g not in groups], list(groups)
+            else:
+                removed, after = [], now + ["(added)"]
+            kept = [g for g in now if g not in removed]
+            if after != kept or not removed or not all(self._owns(g) for g in removed):
+                self._refuse(f"{action} on {instance_id}, an instance that no binding of the configuration names")
+
+    # -- the cloud's answers -----------------------------------------------------------------------
+
+    def _owns(self, group_id: str) -> bool:
+        with self._lock:
+            known = self._owned.get(group_id)
+        if known is not None:
+            return known
+        groups = self._describe(group_id)
+        owned = any(isinstance(t, dict) and t.get("Key") == STACK_TAG and t.get("Value") == self.scope.stack
+                    for g in groups for t in g.get("TagSet") or ())
+        with self._lock:
+            self._owned[group_id] = owned
+        return owned
+
+    def _exists(self, group_id: str) -> bool:
+        return bool(self._describe(group_id))
+
+    def _describe(self, group_id: str) -> list[dict[str, Any]]:
+        try:
+            body = self.inner.call("vpc", "DescribeSecurityGroups", {"SecurityGroupIds": [group_id]})
+        except CloudError as exc:
+            if "NotFound" in exc.code or exc.code.startswith("InvalidParameterValue"):
+                return []
+            raise
+        groups = body.get("SecurityGroupSet") if isinstance(body, dict) else None
+        return [g for g in groups or () if isinstance(g, dict) and g.get("SecurityGroupId") == group_id]
+
+    def _instance_groups(self, instance_ids: list[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for start in range(0, len(instance_ids), 100):
+            body = self.inner.call("cvm", "DescribeInstances",
+                                   {"InstanceIds": instance_ids[start:start + 100], "Limit": 100})
+            for instance in (body.get("InstanceSet") if isinstance(body, dict) else None) or ():
+                if isinstance(instance, dict) and isinstance(instance.get("InstanceId"), str):
+                    found[instance["InstanceId"]] = [g for g in instance.get("SecurityGroupIds") or () if isinstance(g, str)]
+        return found
+
+    @staticmethod
+    def _refuse(message: str) -> None:
+        raise CloudError(OUT_OF_SCOPE, f"refused by sgplan: {message}")

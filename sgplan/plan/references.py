@@ -1,0 +1,56 @@
+"""Ids the configuration names literally — groups in bindings and rule peers, address and
+service templates (and their groups) — that the live cloud does not have (issue 11).
+
+A plan that names a missing id would apply half-way (the new group created, the binding refused)
+and a rule naming one is refused by the API after earlier calls went through; so the plan stops
+first, with the position of each reference. Pure: the caller supplies which group ids exist.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Iterator
+
+from sgplan.diagnostics import Diagnostic, error
+from sgplan.model import CloudState, DesiredState, SourceRange
+
+# Rule fields that name a template, with the live list that holds it and a readable kind.
+_TEMPLATE_FIELDS = (
+    ("address_template_id", "address_templates", "address template"),
+    ("address_template_group_id", "address_template_groups", "address template group"),
+    ("service_template_id", "service_templates", "service template"),
+    ("service_template_group_id", "service_template_groups", "service template group"),
+)
+
+
+def named_group_ids(desired: DesiredState) -> Iterator[tuple[str, SourceRange | None, str]]:
+    """(group id, where, address) for each literal `sg-…` a rule or binding names."""
+    for group in desired.groups:
+        for rule in group.ingress + group.egress:
+            if isinstance(rule.security_group_id, str):
+                yield rule.security_group_id, rule.origin or group.origin, group.address or ""
+    for binding in desired.bindings:
+        for entry in binding.security_groups:
+            if isinstance(entry, str):
+                yield entry, binding.origin, binding.resource_address
+
+
+def missing_references(desired: DesiredState, live: CloudState,
+                       existing_groups: Callable[[list[str]], Iterable[str]]) -> list[Diagnostic]:
+    """Errors for every literal id the live cloud lacks. `existing_groups(ids)` answers which of
+    `ids` exist (it is called once, only with ids that `live` does not already hold)."""
+    known = {g.id for g in live.groups if g.id}
+    known.update(g.id for g in desired.groups if g.id)  # pinned: checked by the planner itself
+    references = list(named_group_ids(desired))
+    unknown = sorted({gid for gid, _, _ in references if gid not in known})
+    found = set(existing_groups(unknown)) if unknown else set()
+    diags = [error(f"security group {gid} does not exist in region {live.region or '(unknown)'}", where, address)
+             for gid, where, address in references if gid in unknown and gid not in found]
+    for field, listing, kind in _TEMPLATE_FIELDS:
+        ids = {t.id for t in getattr(live, listing)}
+        for group in desired.groups:
+            for rule in group.ingress + group.egress:
+                value = getattr(rule, field)
+                if isinstance(value, str) and value not in ids:
+                    diags.append(error(f"{field}: {kind} {value} does not exist in region {live.region or '(unknown)'}",
+                                       rule.origin or group.origin, group.address))
+    return list(dict.fromkeys(diags))
