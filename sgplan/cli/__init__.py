@@ -19,6 +19,7 @@ except ImportError:  # pragma: no cover
 
 from sgplan.cloud.base import CloudError
 from sgplan.diagnostics import UserError
+from sgplan.render.escape import visible
 
 app = typer.Typer(
     name="sgplan",
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(exc, NoArgsIsHelpError):
             print("error: no command given (the help above lists them)", file=sys.stderr)
         else:
-            print(f"error: {_one_line(exc.format_message())}", file=sys.stderr)
+            print(f"error: {visible(_one_line(exc.format_message()))}", file=sys.stderr)
         sys.exit(1)
     except Abort:
         print("error: aborted", file=sys.stderr)
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         message = str(exc)
         if isinstance(exc, CloudError):
             message = f"cloud error {exc.code}: {exc.message}" + (f" (request {exc.request_id})" if exc.request_id else "")
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {visible(message)}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -102,7 +103,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # a bug: say so in one line unless debugging
         if os.environ.get("SGPLAN_DEBUG") == "1":
             raise
-        print(f"error: internal error: {type(exc).__name__}: {exc} (set SGPLAN_DEBUG=1 for a traceback)", file=sys.stderr)
+        print(f"error: internal error: {type(exc).__name__}: {visible(exc)} (set SGPLAN_DEBUG=1 for a traceback)",
+              file=sys.stderr)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
 

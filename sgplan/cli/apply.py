@@ -16,6 +16,7 @@ from sgplan.cli.workflow import VarInputs, Workspace, load_workspace, make_plan_
 from sgplan.cloud import ApiClient, open_client
 from sgplan.diagnostics import UserError
 from sgplan.plan.plan import Plan
+from sgplan.render.escape import visible
 
 
 DEFAULT_PARALLELISM = 8
@@ -206,7 +207,7 @@ def register(app: typer.Typer) -> None:
                 client.close()
                 raise
         try:
-            typer.echo(render(plan, "text", color=not no_color and sys.stdout.isatty()))
+            typer.echo(render(plan, "text", color=options.color_wanted(no_color)))
             if not plan.has_changes:
                 return
             blocked = getattr(plan, "transient_exposure", ())
@@ -221,13 +222,13 @@ def register(app: typer.Typer) -> None:
             # Whatever the operations say, the executor writes only inside the configuration's
             # scope (DESIGN §5): its stack's groups, pinned groups, instances its bindings name.
             guarded = GuardedClient(client, scope_of(ws))
-            result = execute(plan, guarded, progress=lambda line: print(line, file=sys.stderr, flush=True),
+            result = execute(plan, guarded, progress=lambda line: print(visible(line), file=sys.stderr, flush=True),
                              parallelism=parallelism, thread_safe=is_thread_safe(client))
         finally:
             client.close()
         if not result.ok:
             for message in result.errors:
-                print(f"error: {message}", file=sys.stderr)
+                print(f"error: {visible(message)}", file=sys.stderr)
             print("Apply failed. Run `sgplan plan` to see the remaining work; `sgplan apply` resumes it.", file=sys.stderr)
             raise typer.Exit(1)
         s = plan.summary

@@ -11,6 +11,7 @@ import typer
 from sgplan.cli import options
 from sgplan.cli.workflow import evaluate_against, load_workspace, make_plan_for, open_for, var_inputs_in_order
 from sgplan.diagnostics import UserError
+from sgplan.render.escape import visible
 
 FAIL_ON = ("low", "medium", "high")
 
@@ -50,7 +51,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps({"findings": [f.to_json() for f in findings], "summary": counts}, indent=2))
         elif findings:
             for finding in findings:
-                typer.echo(str(finding))
+                typer.echo(visible(str(finding)))
         else:
             typer.echo("No findings.")
         if fails(findings, fail_on.lower() if fail_on else None):

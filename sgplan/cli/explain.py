@@ -11,6 +11,7 @@ import typer
 from sgplan.cli import options
 from sgplan.cli.workflow import evaluate_against, load_workspace, make_plan_for, open_for, var_inputs_in_order
 from sgplan.diagnostics import UserError
+from sgplan.render.escape import visible
 
 
 def register(app: typer.Typer) -> None:
@@ -61,4 +62,4 @@ def register(app: typer.Typer) -> None:
         groups = [view.groups[k] for k in keys if k in view.groups]
         result = decide(groups, Direction(direction.lower()), protocol, port, peer,
                         templates=view.templates, instance_id=instance)
-        typer.echo(json.dumps(result.to_json(), indent=2) if as_json else str(result))
+        typer.echo(json.dumps(result.to_json(), indent=2) if as_json else visible(str(result)))

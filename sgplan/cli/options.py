@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import List, Optional
 
@@ -16,3 +18,11 @@ NoColor = typer.Option(False, "--no-color", help="Plain text output.")
 
 OptStr = Optional[str]
 StrList = List[str]
+
+
+def color_wanted(no_color: bool) -> bool:
+    """Colour only on a terminal, and never with --no-color, NO_COLOR (any non-empty value, as
+    no-color.org defines it) or TERM=dumb."""
+    if no_color or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return sys.stdout.isatty()

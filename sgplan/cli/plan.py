@@ -72,7 +72,7 @@ def register(app: typer.Typer) -> None:
             client.close()
         if verbose:
             print(f"API calls: {client.calls} (+{client.retries} retries)", file=sys.stderr)
-        color = not no_color and fmt == "text" and sys.stdout.isatty()
+        color = fmt == "text" and options.color_wanted(no_color)
         typer.echo(render(result, fmt, color))
         if out is not None:
             write_plan(out, replace(result, config_dir=recorded_directory(directory)))

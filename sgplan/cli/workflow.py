@@ -16,6 +16,7 @@ from sgplan.analysis.planned import annotate_plan
 from sgplan.cloud import ApiClient, open_client
 from sgplan.diagnostics import Diagnostic, Severity, UserError, has_errors, sort_key
 from sgplan.model import CloudState, DesiredState
+from sgplan.render.escape import visible
 
 VarInputs = list[tuple[str, str]]
 
@@ -31,7 +32,8 @@ class ConfigErrors(Exception):
 def print_diagnostics(diags: Sequence[Diagnostic]) -> None:
     """One line per problem on stderr, warnings first, then by file and line."""
     for diag in sorted(diags, key=sort_key):
-        print(str(diag), file=sys.stderr)
+        # Messages quote configuration values and live names: shown escaped (issue 11).
+        print(visible(str(diag)), file=sys.stderr)
 
 
 def var_inputs_in_order(vars_: Sequence[str], var_files: Sequence[str], argv: Sequence[str] | None = None) -> VarInputs:
@@ -94,13 +96,50 @@ def load_workspace(directory: Path, var_inputs: VarInputs, *, cloud_flag: str | 
     settings = desired.settings
     spec = cloud_flag or env.get("SGPLAN_CLOUD") or None
     if spec is None and settings.cloud:
-        spec = settings.cloud
-        # A file: path in the sgplan block is relative to the configuration directory.
-        if spec.startswith("file:") and not Path(spec[5:]).is_absolute():
-            spec = "file:" + str(directory / spec[5:])
+        spec = configured_cloud(settings.cloud, directory, settings.origin)
     region = region_flag or settings.region or env.get("TENCENTCLOUD_REGION") or None
     warnings = [d for d in diags if d.severity is Severity.WARNING]
     return Workspace(directory, cfg, desired, spec or "tencent", region, warnings)
+
+
+def configured_cloud(spec: str, directory: Path, origin) -> str:
+    """The `cloud` of an `sgplan {}` block, if a repository may choose it (DESIGN §4, issue 12):
+    the real API, a `file:` state inside the configuration tree, or a loopback `http://` server.
+    Anything else would let a pull request send the pipeline's credentials (or write a state
+    file) where the operator never chose; that needs --cloud or SGPLAN_CLOUD."""
+    where = f"{origin.file}:{origin.line}: " if origin is not None else ""
+    refuse = (f"{where}cloud = {spec!r}: a configuration may only name tencent, a file: path inside "
+              "its directory or a loopback http:// endpoint; pass --cloud (or SGPLAN_CLOUD) to use it")
+    if spec == "tencent":
+        return spec
+    if spec.startswith("file:"):
+        path = Path(spec[5:])
+        # A file: path in the sgplan block is relative to the configuration directory.
+        full = path if path.is_absolute() else directory / path
+        root = directory.resolve()
+        resolved = full.resolve()
+        if not spec[5:] or (resolved != root and root not in resolved.parents):
+            raise UserError(refuse)
+        return "file:" + str(full)
+    if spec.startswith("http://") and _is_loopback_url(spec):
+        return spec
+    raise UserError(refuse)
+
+
+def _is_loopback_url(spec: str) -> bool:
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(spec)
+        host = parts.hostname or ""
+        if parts.username or parts.password:
+            return False
+        if host == "localhost":
+            return True
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def managed_ids(live: CloudState, stack: str) -> dict[str, str]:
