@@ -12,9 +12,12 @@ the Lark path stays the single source of truth for everything but the plain comm
 
 from __future__ import annotations
 
+import math
 import re
+import sys
 from typing import Any
 
+from sgplan.config.conformance import LONE_CR, string_problem
 from sgplan.config.load import Attribute, Block
 from sgplan.config.nodes import Const, ListOf, Ref
 from sgplan.config.templates import unescape
@@ -30,10 +33,14 @@ _NL, _STR, _NUM, _NAME, _PUNCT, _OTHER = range(6)
 # runs of them merged into one token. A string must be single-line with valid-looking escapes;
 # `${`/`%{` inside it are rejected after the match. Numbers carry no sign: `-` is its own token,
 # so `-1` and `- 1` read alike (both are -1 in the Lark walk). Anything else is `other`: decline.
+# Possessive repeats (Python 3.11+) keep `re` from recording a backtracking point per character
+# of a long string or comment (a 10 MB literal cost 1.7 GB); they match the same text here.
+_P = "+" if sys.version_info >= (3, 11) else ""
+_COMMENT = rf"/\*[^*]*{_P}\*+{_P}(?:[^/*][^*]*{_P}\*+{_P})*{_P}/"  # up to the first */, as Lark's `/\*(.|\n)*?\*/`
 _TOKEN = re.compile(
     r"""[ \t\r]*(?:
-      (?P<nl>(?:(?:\n|\#[^\n]*\n|//[^\n]*\n|/\*(?:.|\n)*?\*/)[ \t\r]*)+)
-    | (?P<str>"(?:[^"\\\n]|\\.)*")
+      (?P<nl>(?:(?:\n|\#[^\n]*\n|//[^\n]*\n|""" + _COMMENT + r""")[ \t\r]*)+""" + _P + r""")
+    | (?P<str>"(?:[^"\\\n\r]|\\.)*""" + _P + r"""")
     | (?P<num>[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)
     | (?P<name>[a-zA-Z_][a-zA-Z0-9_-]*)
     | (?P<punct>[{}\[\],.:-]|=(?![=>]))
@@ -41,6 +48,8 @@ _TOKEN = re.compile(
     )""",
     re.VERBOSE,
 )
+# Blocks nested deeper than this go to the Lark path, which reports load.MAX_NESTING.
+MAX_BLOCK_DEPTH = 32
 _KINDS = {"nl": _NL, "str": _STR, "num": _NUM, "name": _NAME, "punct": _PUNCT, "other": _OTHER}
 _LITERALS = {"true": True, "false": False, "null": None}
 # Names the grammar lexes as keywords in some states; in value positions the fast path leaves
@@ -55,6 +64,8 @@ class _Decline(Exception):
 def parse_body(text: str, display: str) -> tuple[Block, list[Diagnostic]] | None:
     """The top-level body of `text` (already BOM-stripped, newline-terminated) with the walk's
     structure diagnostics, or None when the file is outside the plain subset."""
+    if "\r" in text and LONE_CR.search(text):
+        return None  # HCL ends a line at a lone CR; the loader refuses it (conformance.check_text)
     try:
         tokens = _tokenize(text)
     except _Decline:
@@ -62,7 +73,7 @@ def parse_body(text: str, display: str) -> tuple[Block, list[Diagnostic]] | None
     reader = _Reader(tokens, display)
     try:
         body = reader.body("", (), SourceRange(display, 1), top=True)
-    except (_Decline, IndexError):
+    except (_Decline, IndexError, RecursionError):
         return None
     return body, reader.diags
 
@@ -105,6 +116,7 @@ class _Reader:
         self.kinds, self.texts, self.lines, self.cols = tokens
         self.display = display
         self.i = 0
+        self.depth = 0
         self.diags: list[Diagnostic] = []
 
     def _skip_nl(self) -> None:
@@ -141,8 +153,10 @@ class _Reader:
                 self.i = i + 1
                 blocks.append(self.block(name, at))
             # Two items on one line: the Lark path reports it (load._walk_body), so decline.
+            # An item directly followed by `}` (single-line blocks, `a = 1 }`): the Lark path
+            # checks HCL's brace placement (load._check_braces), so decline as well.
             follow = kinds[self.i]
-            if follow != _NL and not (follow == _PUNCT and texts[self.i] == "}") and not (top and follow == _OTHER):
+            if follow != _NL and not (top and follow == _OTHER):
                 raise _Decline
 
     def block(self, block_type: str, where: SourceRange) -> Block:
@@ -151,20 +165,23 @@ class _Reader:
         while True:
             kind = kinds[self.i]
             if kind == _STR:
-                raw = texts[self.i][1:-1]
-                if "${" in raw or "%{" in raw:
-                    raise _Decline  # the walk reports templated labels
-                labels.append(raw)  # labels keep their escapes as written (load._label_of)
+                labels.append(_string(texts[self.i]))  # escapes resolved, as HCL (load._label_of)
             elif kind == _NAME:
                 labels.append(texts[self.i])
             else:
                 break
             self.i += 1
-        self._skip_nl()
-        if kinds[self.i] != _PUNCT or texts[self.i] != "{":
+        if kinds[self.i] != _PUNCT or texts[self.i] != "{":  # `{` on the next line: Lark reports it
             raise _Decline
         self.i += 1
-        return self.body(block_type, tuple(labels), where, top=False)
+        if kinds[self.i] != _NL and not (kinds[self.i] == _PUNCT and texts[self.i] == "}"):
+            raise _Decline  # a single-line block `b { a = 1 }`: Lark checks HCL's rules for it
+        self.depth += 1
+        if self.depth > MAX_BLOCK_DEPTH:
+            raise _Decline  # the Lark path reports the nesting limit
+        body = self.body(block_type, tuple(labels), where, top=False)
+        self.depth -= 1
+        return body
 
     def expression(self) -> Const | Ref | ListOf:
         """An attribute value: the compact node `nodes.simplify` would make, or decline."""
@@ -235,7 +252,7 @@ class _Reader:
 
     def _object(self) -> Const:
         """`{k = v, …}` of scalar values per the grammar's `object` rule (elements separated by
-        newlines, commas or nothing); duplicate keys decline, so the evaluator reports them."""
+        newlines or commas); duplicate keys decline, so the evaluator reports them."""
         kinds, texts = self.kinds, self.texts
         line, column = self.lines[self.i], self.cols[self.i]
         self.i += 1
@@ -257,10 +274,11 @@ class _Reader:
             if type(value) is Ref or key in out:
                 raise _Decline
             out[key] = value.value
-            self._skip_nl()
             if kinds[self.i] == _PUNCT and texts[self.i] == ",":
                 self.i += 1
-                self._skip_nl()
+            elif not (kinds[self.i] == _NL or (kinds[self.i] == _PUNCT and texts[self.i] == "}")):
+                raise _Decline  # HCL needs a comma or newline between elements; Lark reports it
+            self._skip_nl()
         self.i += 1
         return Const(out, line, column)
 
@@ -273,8 +291,8 @@ def _string(token: str) -> str:
         if "${" in raw or "%{" in raw:
             raise _Decline
         return raw
-    if "${" in raw or "%{" in raw:
-        raise _Decline
+    if "${" in raw or "%{" in raw or string_problem(raw):
+        raise _Decline  # the Lark path reports what HCL would reject or read differently
     try:
         return unescape(raw)
     except EvalError:
@@ -282,8 +300,15 @@ def _string(token: str) -> str:
 
 
 def _number(text: str) -> int | float:
+    """A number literal; huge or out-of-range ones decline, so the Lark walk and the evaluator
+    report them (Python's int() also refuses texts over 4,300 digits)."""
+    if len(text) > 309:
+        raise _Decline
     if "." in text or "e" in text or "E" in text:
-        return number(float(text))
+        value = number(float(text))
+        if not math.isfinite(value):
+            raise _Decline
+        return value
     return int(text)
 
 

@@ -54,6 +54,8 @@ def _check(source: str, must_take: bool) -> None:
         assert not must_take, f"declined a plain file:\n{source}"
         return
     body, diags = _lark(source)
+    if source.endswith("\r") and body is None:
+        return  # a final lone CR is refused before the loader adds the last newline
     assert body is not None, f"fast path took a file Lark rejects:\n{source}"
     assert _block(fast[0]) == body, source
     assert fast[1] == diags, source
@@ -82,8 +84,7 @@ security_group "web" "x" {
      comment */ ingress {
     cidr_block = local.a.b
   }
-  egress
-  {
+  egress {
   }
 }
 '''
@@ -103,6 +104,9 @@ def test_a_plain_file_reads_the_same_on_both_paths() -> None:
     'a "${x}" {}\n', 'a = \n1\n', 'a = 1\n}\n', 'a {\n', 'a = "unterminated\n', 'a = !true\n',
     'a = -x\n', 'a = %{if x}y%{endif}\n', 'a = true.x\n', 'a = x.true\n', 'a = in\n', 'a = "$${x}"\n',
     'a == 1\n', 'a = 1 // c\n* 2\n', 'a = x\n? 1 : 2\n',
+    # HCL's rules python-hcl2 does not check: the Lark path reports them (test_load.py)
+    'a\n{\n}\n', 'a { b = 1 }\n', 'a {\n  b = 1 }\n', 'a = {b = 1 c = 2}\n', 'a = "\\ud800"\n',
+    'a = "x\ry"\n',
 ])
 def test_outside_the_subset_the_fast_path_declines(source: str) -> None:
     assert parse_body(_text(source), "f.hcl") is None
