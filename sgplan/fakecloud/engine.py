@@ -73,6 +73,13 @@ _TEMPLATE_FILTERS = {
                               "service-template-group-id": "ServiceTemplateGroupId"},
 }
 
+# The actions that change the state (a read-only file cloud refuses them).
+MUTATING_ACTIONS = frozenset({
+    "CreateSecurityGroup", "CreateSecurityGroupWithPolicies", "ModifySecurityGroupAttribute",
+    "ModifySecurityGroupPolicies", "CreateSecurityGroupPolicies", "DeleteSecurityGroupPolicies",
+    "ReplaceSecurityGroupPolicy", "ReplaceSecurityGroupPolicies", "DeleteSecurityGroup",
+    "AssociateSecurityGroups", "DisassociateSecurityGroups", "ModifyInstancesAttribute",
+})
 
 # Actions whose handler builds its whole answer from new objects (rules.answer copies each
 # stored rule), so the defensive deep copy is skipped: it was a third of a refresh's cost.
@@ -98,26 +105,10 @@ class Engine:
         rng_seed: int | None = None,
     ) -> None:
         self._clock = clock
+        self._bind_delay = bind_delay
         self._rng = random.Random(rng_seed)
-        normal = normalize_state(state or {}, self._now())
-        self._region: str = normal["Region"]
-        self._limits_given = normal.get("Limits")
-        self._limits = {**DEFAULT_LIMITS, **{k: int(v) for k, v in (normal.get("Limits") or {}).items()}}
-        self._groups: dict[str, dict[str, Any]] = {g["SecurityGroupId"]: g for g in normal["SecurityGroups"]}
-        # Indexes kept in step with _groups so deletes and creates stay cheap in big estates.
-        self._referrers_of: dict[str, set[str]] = {}
-        self._per_project: Counter[str] = Counter(g["ProjectId"] for g in self._groups.values())
-        for group in self._groups.values():
-            self._index_references(group["SecurityGroupId"], set(), self._targets(group))
-        self._templates: dict[str, list[dict[str, Any]]] = {k: normal[k] for k in TEMPLATE_LISTS}
-        self._instances = InstanceTable(
-            normal["Instances"],
-            group_exists=self._groups.__contains__,
-            limits=self._limits,
-            clock=clock,
-            bind_delay=bind_delay,
-        )
-        self.changed = False
+        self._load(state)
+        # CVM actions look the table up at call time: restore() replaces it.
         self._actions: dict[tuple[str, str], Callable[[Mapping[str, Any]], dict[str, Any]]] = {
             ("vpc", "CreateSecurityGroup"): self._create_group,
             ("vpc", "CreateSecurityGroupWithPolicies"): self._create_group,
@@ -133,19 +124,41 @@ class Engine:
             ("vpc", "DescribeSecurityGroupReferences"): self._describe_references,
             ("vpc", "DescribeSecurityGroupAssociationStatistics"): self._describe_statistics,
             ("vpc", "DescribeSecurityGroupLimits"): self._describe_limits,
-            ("cvm", "DescribeInstances"): self._instances.describe,
-            ("cvm", "AssociateSecurityGroups"): self._instances.associate,
-            ("cvm", "DisassociateSecurityGroups"): self._instances.disassociate,
-            ("cvm", "ModifyInstancesAttribute"): self._instances.modify_attribute,
+            ("cvm", "DescribeInstances"): lambda p: self._instances.describe(p),
+            ("cvm", "AssociateSecurityGroups"): lambda p: self._instances.associate(p),
+            ("cvm", "DisassociateSecurityGroups"): lambda p: self._instances.disassociate(p),
+            ("cvm", "ModifyInstancesAttribute"): lambda p: self._instances.modify_attribute(p),
         }
         for kind in TEMPLATE_LISTS:
             self._actions[("vpc", f"Describe{kind}")] = lambda p, kind=kind: self._describe_templates(kind, p)
-        self._mutating = {
-            "CreateSecurityGroup", "CreateSecurityGroupWithPolicies", "ModifySecurityGroupAttribute",
-            "ModifySecurityGroupPolicies", "CreateSecurityGroupPolicies", "DeleteSecurityGroupPolicies",
-            "ReplaceSecurityGroupPolicy", "ReplaceSecurityGroupPolicies", "DeleteSecurityGroup",
-            "AssociateSecurityGroups", "DisassociateSecurityGroups", "ModifyInstancesAttribute",
-        }
+        self._mutating = MUTATING_ACTIONS
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Put the engine back to `state` (a value of `.state`): how the HTTP fake undoes a change
+        it could not save, or one an exact replay would have made a second time. Running binding
+        operations count as finished there, as in `.state`."""
+        self._load(state)
+
+    def _load(self, state: Mapping[str, Any] | None) -> None:
+        normal = normalize_state(state or {}, self._now())
+        self._region: str = normal["Region"]
+        self._limits_given = normal.get("Limits")
+        self._limits = {**DEFAULT_LIMITS, **{k: int(v) for k, v in (normal.get("Limits") or {}).items()}}
+        self._groups: dict[str, dict[str, Any]] = {g["SecurityGroupId"]: g for g in normal["SecurityGroups"]}
+        # Indexes kept in step with _groups so deletes and creates stay cheap in big estates.
+        self._referrers_of: dict[str, set[str]] = {}
+        self._per_project: Counter[str] = Counter(g["ProjectId"] for g in self._groups.values())
+        for group in self._groups.values():
+            self._index_references(group["SecurityGroupId"], set(), self._targets(group))
+        self._templates: dict[str, list[dict[str, Any]]] = {k: normal[k] for k in TEMPLATE_LISTS}
+        self._instances = InstanceTable(
+            normal["Instances"],
+            group_exists=self._groups.__contains__,
+            limits=self._limits,
+            clock=self._clock,
+            bind_delay=self._bind_delay,
+        )
+        self.changed = False
 
     # -- public -------------------------------------------------------------------------------
 

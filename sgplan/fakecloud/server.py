@@ -2,13 +2,20 @@
 
 Checks TC3-HMAC-SHA256 signatures, dispatches on X-TC-Action and the Credential scope's service,
 answers in the API envelope (reference/tencentcloud-sg-api.md §6), injects latency, throttling and
-faults, and saves the state file atomically after every change.
+faults, and saves the state file atomically after every change — before answering, so a change it
+cannot save is rolled back and reported as not made.
+
+Hostile clients (docs/fake-cloud-hardening.md): bodies over 10 MB are refused unread; an exact
+replay of a request that changed the state never changes it a second time; X-TC-Action is checked
+by the signature whenever the client signs it, and `require_signed_action` insists on that (the
+unmodified Python SDK signs only content-type and host, so nothing can bind its action).
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import heapq
 import hmac
 import json
 import random
@@ -28,7 +35,16 @@ from urllib.parse import parse_qsl
 
 from sgplan.cloud.base import CloudError
 from sgplan.cloud.ratelimit import TokenBucket
-from sgplan.cloud.snapshot import empty_state, load_state, write_state
+from sgplan.cloud.snapshot import (
+    StateDocument,
+    empty_state,
+    invalid_state,
+    json_utf8,
+    loads_strict,
+    normalize_state,
+    read_document,
+    write_state,
+)
 
 __all__ = [
     "DEFAULT_SECRET_ID",
@@ -45,6 +61,12 @@ DEFAULT_SECRET_KEY = "sgplanfakesecret"
 API_VERSION = "2017-03-12"
 SERVICES = frozenset({"vpc", "cvm"})
 MAX_SKEW_SECONDS = 300  # API §4: more than 5 minutes off → AuthFailure.SignatureExpire
+# TC3 POST bodies may be up to 10 MB (API 3.0 "request structure" page); larger ones are refused
+# with the common code RequestSizeLimitExceeded before a byte of the body is read.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+MAX_SIGNATURES = 250_000  # signatures remembered for replay checks (5 minutes' worth)
+MAX_PARAMETER_DEPTH = 16  # dots in a form-encoded parameter name (Filters.0.Values.1 is 3)
+IDLE_TIMEOUT_SECONDS = 120  # a connection that sends nothing (or a body too slowly) is closed
 # Injected faults: an InternalError answer (the change is not made), or a connection closed
 # without an answer, either before the engine runs or after it has made the change — the
 # nasty realistic case, where the client cannot know that its write happened.
@@ -89,6 +111,56 @@ class _Options:
     fault_kinds: tuple[str, ...]
     clock: Callable[[], float]
     quiet: bool
+    require_signed_action: bool = False
+
+
+@dataclass(slots=True)
+class _Use:
+    """One exact request seen while its signature is valid: did it change the state?"""
+
+    changed: bool = False
+
+
+class _SignatureLog:
+    """Exact requests seen while their signature is valid (X-TC-Timestamp ± 5 minutes).
+
+    An exact request is its signature plus the parts the SDK does not sign (X-TC-Action, the
+    other X-TC- headers, the body when unsigned): the SDK signs only content-type and host, so a
+    legitimate client sends DescribeSecurityGroupPolicies and DeleteSecurityGroup for one group
+    in the same second under one signature — two requests, not a replay.
+    """
+
+    def __init__(self, clock: Callable[[], float], capacity: int = MAX_SIGNATURES) -> None:
+        self._clock = clock
+        self._capacity = capacity
+        self._lock = threading.Lock()
+        self._uses: dict[tuple[str, bytes], _Use] = {}
+        self._expiry: list[tuple[int, tuple[str, bytes]]] = []  # a heap of (last valid second, key)
+
+    def use(self, signature: str, binding: bytes, timestamp: int) -> _Use:
+        key = (signature, binding)
+        with self._lock:
+            self._forget(self._clock())
+            seen = self._uses.get(key)
+            if seen is None:
+                if len(self._uses) >= self._capacity:
+                    raise CloudError("RequestLimitExceeded", "too many signed requests in five minutes")
+                seen = self._uses[key] = _Use()
+                heapq.heappush(self._expiry, (timestamp + MAX_SKEW_SECONDS, key))
+            return seen
+
+    def _forget(self, now: float) -> None:
+        while self._expiry and self._expiry[0][0] < now:
+            _, key = heapq.heappop(self._expiry)
+            self._uses.pop(key, None)
+
+
+def _replayed() -> CloudError:
+    # API 3.0 documents no replay code (v1 had "4500 replay attack"); a spent signature is
+    # treated like an expired one, which no client retries.
+    return CloudError("AuthFailure.SignatureExpire",
+                      "this signed request was already carried out and changed the state; an exact "
+                      "replay is refused (sign a new request)")
 
 
 @dataclass
@@ -104,11 +176,17 @@ class _FakeCloud:
     """Everything between the socket and the engine: auth, parsing, injection, persistence."""
 
     def __init__(self, engine: Any, options: _Options, state_path: Path | None, record: list | None,
-                 seed: int | None) -> None:
+                 seed: int | None, document: StateDocument | None = None, region: str = "") -> None:
         self.engine = engine
         self.options = options
         self.state_path = state_path
         self.record = record
+        # The file's other regions are written back as they were read (DESIGN §4).
+        self.document = document
+        self.region = region
+        self.signatures = _SignatureLog(options.clock)
+        # The state as last saved: what a change that cannot be saved is rolled back to.
+        self._saved: Any = engine.state if state_path is not None and hasattr(engine, "restore") else None
         self.engine_lock = threading.Lock()
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
@@ -124,7 +202,7 @@ class _FakeCloud:
         request_id = str(uuid.uuid4())
         self._count("requests")
         try:
-            service, action, params = self._admit(request)
+            service, action, params, use = self._admit(request)
         except CloudError as exc:
             return _error_body(exc, request_id)
         if self.options.latency_ms > 0:
@@ -140,9 +218,7 @@ class _FakeCloud:
             return _DROP
         try:
             with self.engine_lock:
-                answer = self.engine.handle(service, action, params)
-                if self._consume_change():
-                    self._after_change()
+                answer = self._run(service, action, params, use)
         except CloudError as exc:
             return _error_body(exc, request_id)
         except Exception as exc:  # an engine bug: answer like the API does, keep serving
@@ -152,8 +228,40 @@ class _FakeCloud:
             return _DROP
         return _json({"Response": {**answer, "RequestId": request_id}})
 
-    def _admit(self, request: _Request) -> tuple[str, str, dict[str, Any]]:
-        """Check the signature and headers; return (service, action, params) or raise CloudError."""
+    def _run(self, service: str, action: str, params: dict[str, Any], use: _Use) -> dict[str, Any]:
+        """Under the engine lock: run the action; a change is saved before it is answered."""
+        if use.changed:
+            return self._replay(service, action, params)
+        try:
+            answer = self.engine.handle(service, action, params)
+        except CloudError:
+            raise  # the engine validates before it changes anything
+        except Exception:
+            self._roll_back()  # an engine bug may have left a change half made
+            raise
+        if self._consume_change():
+            self._after_change()
+            use.changed = True
+        return answer
+
+    def _replay(self, service: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        """An exact replay of a request that changed the state is tried on the engine and kept
+        only if it changes nothing more: a Version that moved on answers VersionMismatch, an
+        idempotent write (a client's same-second retry after a lost answer) answers as the first
+        time did, and anything else — a second group, a second rule — is undone and refused."""
+        restore = getattr(self.engine, "restore", None)
+        if restore is None:  # an engine that cannot undo: refuse without trying
+            raise _replayed()
+        checkpoint = self.engine.state
+        answer = self.engine.handle(service, action, params)  # a CloudError is the truthful answer
+        if not self._consume_change() or self.engine.state == checkpoint:
+            return answer
+        restore(checkpoint)
+        raise _replayed()
+
+    def _admit(self, request: _Request) -> tuple[str, str, dict[str, Any], _Use]:
+        """Check the signature and headers; return (service, action, params, the signature's
+        use) or raise CloudError."""
         headers = request.headers
         if request.path not in ("/", ""):
             raise CloudError("InvalidAction", f"unknown path {request.path!r}: requests go to /")
@@ -163,16 +271,18 @@ class _FakeCloud:
             raise CloudError("AuthFailure.InvalidAuthorization",
                              "the Authorization header is not a TC3-HMAC-SHA256 authorization")
         timestamp = (headers.get("X-TC-Timestamp") or "").strip()
-        if not timestamp.isdigit():
+        if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:  # int() of "²" fails
             raise CloudError("MissingParameter", "X-TC-Timestamp is missing or not a number")
         if abs(self.options.clock() - int(timestamp)) > MAX_SKEW_SECONDS:
             raise CloudError("AuthFailure.SignatureExpire",
                              "the request timestamp is more than 5 minutes away from the server time")
         if match["id"] != self.options.secret_id:
             raise CloudError("AuthFailure.SecretIdNotFound", "the SecretId is not found")
-        signed = match["headers"]
-        if not {"content-type", "host"} <= set(signed.split(";")):
+        signed = set(match["headers"].split(";"))
+        if not {"content-type", "host"} <= signed:
             raise CloudError("AuthFailure.InvalidAuthorization", "SignedHeaders must include content-type and host")
+        if self.options.require_signed_action and "x-tc-action" not in signed:
+            raise CloudError("AuthFailure.InvalidAuthorization", "SignedHeaders must include x-tc-action")
         date = datetime.fromtimestamp(int(timestamp), tz=timezone.utc).strftime("%Y-%m-%d")
         if not self._signature_ok(request, match, timestamp, date):
             raise CloudError("AuthFailure.SignatureFailure", "the request signature does not match")
@@ -187,7 +297,9 @@ class _FakeCloud:
             raise CloudError("MissingParameter", "X-TC-Action is required")
         if not (headers.get("X-TC-Region") or "").strip():
             raise CloudError("MissingParameter", "X-TC-Region is required")
-        return service, action, _params(request)
+        params = _params(request)
+        use = self.signatures.use(match["signature"], _binding(request, service, action), int(timestamp))
+        return service, action, params, use
 
     def _signature_ok(self, request: _Request, match: re.Match, timestamp: str, date: str) -> bool:
         headers = {name.lower(): value for name, value in request.headers.items()}
@@ -244,19 +356,60 @@ class _FakeCloud:
         return changed
 
     def _after_change(self) -> None:
-        """Called under the engine lock after a mutating call: record and persist."""
+        """Called under the engine lock after a mutating call: persist, then count and record.
+
+        A change that cannot be saved is rolled back and answered InternalError — truthfully,
+        nothing changed. (An engine without `restore`, a test stand-in, keeps it and answers
+        success: the next save or `stop()` writes it.)
+        """
+        try:
+            self.save()
+        except Exception as exc:
+            rolled_back = self._roll_back()
+            self._warn(f"could not save the state ({exc}); "
+                       + ("the change was rolled back" if rolled_back else "the change is kept in memory"))
+            if rolled_back:
+                raise CloudError("InternalError", "the state could not be saved, so the change was not made") \
+                    from None
         self._count("changes")
         if self.record is not None:
             self.record.append(copy.deepcopy(self.engine.state))
-        self.save()
+
+    def _roll_back(self) -> bool:
+        """Put the engine back to the state last saved; False when it cannot be (no state file,
+        or an engine without `restore`)."""
+        restore = getattr(self.engine, "restore", None)
+        if restore is None or self._saved is None:
+            return False
+        restore(copy.deepcopy(self._saved))  # the saved copy stays pristine for the next time
+        return True
 
     def save(self) -> None:
-        if self.state_path is not None:
-            write_state(self.state_path, self.engine.state)  # the engine's state is already file-shaped
+        if self.state_path is None:
+            return
+        state = self.engine.state  # already file-shaped, and detached from the engine
+        document = self.document.with_region(self.region, state) if self.document is not None else state
+        write_state(self.state_path, document)
+        if self._saved is not None:
+            self._saved = state
+
+    def _warn(self, message: str) -> None:
+        print(f"sgplan fake-cloud: {message}", file=sys.stderr)
 
     def _count(self, name: str) -> None:
         with self._stats_lock:
             self.stats[name] += 1
+
+
+def _binding(request: _Request, service: str, action: str) -> bytes:
+    """A digest of what the SDK's signature does not cover but decides what a request does."""
+    headers = request.headers
+    parts = [service, action, request.method, request.query]
+    for name in ("X-TC-Region", "X-TC-Version", "X-TC-Token", "X-TC-Language", "X-TC-Content-SHA256"):
+        parts.append((headers.get(name) or "").strip())
+    digest = hashlib.sha256("\n".join(parts).encode("utf-8", "surrogatepass"))
+    digest.update(hashlib.sha256(request.body).digest())  # unsigned when X-TC-Content-SHA256 says so
+    return digest.digest()
 
 
 def _params(request: _Request) -> dict[str, Any]:
@@ -274,8 +427,8 @@ def _params(request: _Request) -> dict[str, Any]:
     if not request.body.strip():
         return {}
     try:
-        params = json.loads(request.body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        params = loads_strict(request.body.decode("utf-8"))
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, too deep, a number past 4,300 digits
         raise CloudError("InvalidParameter", "the request body is not valid JSON") from None
     if not isinstance(params, dict):
         raise CloudError("InvalidParameter", "the request body must be a JSON object")
@@ -288,6 +441,8 @@ def _unflatten(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     for key, value in pairs:
         node = root
         parts = key.split(".")
+        if len(parts) > MAX_PARAMETER_DEPTH or any(p.isdigit() and len(p) > 6 for p in parts):
+            raise CloudError("InvalidParameter", f"parameter name {key[:40]!r} is nested too deeply")
         for part, following in zip(parts, parts[1:]):
             slot = int(part) if part.isdigit() else part
             node = node.setdefault(slot, {})
@@ -307,7 +462,7 @@ def _unflatten(pairs: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 def _json(document: Mapping[str, Any]) -> bytes:
-    return json.dumps(document, ensure_ascii=False).encode("utf-8")
+    return json_utf8(json.dumps(document, ensure_ascii=False))
 
 
 def _error_body(exc: CloudError, request_id: str) -> bytes:
@@ -330,12 +485,41 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         self._serve("GET")
 
+    # Reads time out: a client that stops sending (or trickles a body) does not hold a thread.
+    timeout = IDLE_TIMEOUT_SECONDS
+
+    def handle_expect_100(self) -> bool:
+        # Refuse an oversized body before inviting the client to send it.
+        if self._body_length() is None:
+            return False
+        return super().handle_expect_100()
+
+    def _body_length(self) -> int | None:
+        """The declared body length, or None after refusing the request (then the connection
+        closes, since its body stays unread)."""
+        if self.headers.get("Transfer-Encoding"):
+            return self._refuse(CloudError("InvalidParameter", "send the body with a Content-Length, not chunked"))
+        declared = (self.headers.get("Content-Length") or "0").strip()
+        if not declared.isascii() or not declared.isdigit():
+            return self._refuse(CloudError("InvalidParameter", "Content-Length is not a number"))
+        if len(declared) > 12 or int(declared) > MAX_BODY_BYTES:
+            return self._refuse(CloudError("RequestSizeLimitExceeded",
+                                           f"the request body is larger than {MAX_BODY_BYTES // 2**20} MB"))
+        return int(declared)
+
+    def _refuse(self, error: CloudError) -> None:
+        self.close_connection = True
+        self._send(_error_body(error, str(uuid.uuid4())), close=True)
+        return None
+
     def _serve(self, method: str) -> None:
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = 0
+        length = self._body_length()
+        if length is None:
+            return
         body = self.rfile.read(length) if length > 0 else b""
+        if len(body) < length:  # the client went away mid-body
+            self.close_connection = True
+            return
         path, _, query = self.path.partition("?")
         outcome = self.server.cloud.respond(_Request(method, path, query, self.headers, body))
         if outcome is _DROP:
@@ -346,12 +530,17 @@ class _Handler(BaseHTTPRequestHandler):
                 pass
             return
         assert isinstance(outcome, bytes)
+        self._send(outcome)
+
+    def _send(self, body: bytes, *, close: bool = False) -> None:
         self.send_response(200)
         # Exactly this value: with "; charset=utf-8" the SDK skips its error check (API §6.4).
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(outcome)))
+        self.send_header("Content-Length", str(len(body)))
+        if close:
+            self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(outcome)
+        self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (signature is fixed)
         if not self.server.cloud.options.quiet:
@@ -370,8 +559,9 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that goes away mid-request (killed apply, dropped connection) is normal here.
-        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+        # A client that goes away mid-request (killed apply, dropped connection, a stalled body)
+        # is normal here.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError, TimeoutError)):
             return
         super().handle_error(request, client_address)
 
@@ -443,11 +633,14 @@ def start_server(
     engine_factory: Callable[..., Any] | None = None,
     clock: Callable[[], float] = time.time,
     quiet: bool = True,
+    require_signed_action: bool = False,
 ) -> ServerHandle:
     """Serve a fake cloud on host:port (0 = a free port) in a background thread.
 
-    The state comes from `state` or else `state_path` (a missing file is an empty cloud) and is
-    written back to `state_path` after every change and on stop. `rate_limit` is requests per
+    The state comes from `state` or else `state_path` (a missing file is an empty cloud; a file in
+    the Regions form must hold one region, which is served) and is written back to `state_path`
+    after every change and on stop. `require_signed_action` refuses requests whose SignedHeaders
+    leave out x-tc-action (the unmodified Python SDK does, so it cannot talk to such a server). `rate_limit` is requests per
     second per action (a number, or a dict by action with "*" for the rest); `fault_rate` is the
     chance that a request gets one of `fault_kinds`, drawn from `seed`. `record`, if given, gets
     a deep copy of the state after every change.
@@ -457,14 +650,32 @@ def start_server(
     unknown = set(fault_kinds) - set(FAULT_KINDS)
     if unknown:
         raise ValueError(f"unknown fault kinds {sorted(unknown)}: use {', '.join(FAULT_KINDS)}")
+    document, region = None, ""
     if state is None:
-        state = load_state(state_path) if state_path is not None else empty_state()
+        document, region, state = _load(Path(state_path)) if state_path is not None else (None, "", empty_state())
     factory = engine_factory or _default_engine_factory
     engine = factory(state, bind_delay=bind_delay, seed=seed)
-    options = _Options(secret_id, secret_key, latency_ms, rate_limit, fault_rate, tuple(fault_kinds), clock, quiet)
-    cloud = _FakeCloud(engine, options, Path(state_path) if state_path is not None else None, record, seed)
+    options = _Options(secret_id, secret_key, latency_ms, rate_limit, fault_rate, tuple(fault_kinds), clock, quiet,
+                       require_signed_action)
+    cloud = _FakeCloud(engine, options, Path(state_path) if state_path is not None else None, record, seed,
+                       document, region)
     server = _Server((host, port), cloud)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                               name=f"sgplan-fake-cloud-{server.server_address[1]}", daemon=True)
     thread.start()
     return ServerHandle(host, server.server_address[1], engine, server, thread)
+
+
+def _load(path: Path) -> tuple[StateDocument | None, str, dict[str, Any]]:
+    """The served region of a state file: (its document, the region, the normalised state)."""
+    document = read_document(path)
+    if document is None:
+        return None, "", empty_state()
+    try:
+        region, raw = document.select(None)
+    except ValueError as exc:  # several regions: the HTTP fake serves one
+        raise invalid_state(path, exc) from None
+    try:
+        return document, region, normalize_state(raw)
+    except ValueError as exc:
+        raise invalid_state(path, exc, document.field_prefix(region)) from None

@@ -1,4 +1,4 @@
-"""FileCloud: created when missing, written back atomically and only after a change."""
+"""FileCloud: apply creates a missing file and writes it back atomically, only after a change; reads never write."""
 
 from __future__ import annotations
 
@@ -14,9 +14,12 @@ from sgplan.cloud.filecloud import FileCloud
 from sgplan.diagnostics import UserError
 
 
-def test_missing_file_is_created_empty(tmp_path: Path) -> None:
+def test_missing_file_is_created_empty_by_apply_only(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "live.json"
-    cloud = FileCloud(path, region="ap-guangzhou")
+    with pytest.raises(UserError, match=r"live\.json: no such state file; check the path \(only `sgplan apply` creates one\)"):
+        FileCloud(path, region="ap-guangzhou")
+    assert not path.parent.exists()  # a read-only client creates nothing, not even a directory
+    cloud = FileCloud(path, region="ap-guangzhou", for_apply=True)
     assert json.loads(path.read_text())["SecurityGroups"] == []
     assert cloud.region == "ap-guangzhou" and cloud.retries == 0
     body = cloud.call("vpc", "DescribeSecurityGroups", {})
@@ -33,7 +36,7 @@ def test_round_trip_and_write_only_on_change(tmp_path: Path) -> None:
         with pytest.raises(CloudError):
             cloud.call("vpc", "DeleteSecurityGroup", {"SecurityGroupId": "sg-nothere0"})
     assert path.read_text() == untouched  # reads and failed calls write nothing
-    with FileCloud(path, rng_seed=1) as cloud:
+    with FileCloud(path, rng_seed=1, for_apply=True) as cloud:
         cloud.call("vpc", "CreateSecurityGroupPolicies", {"SecurityGroupId": "sg-aaaaaaaa", "SecurityGroupPolicySet": {
             "Ingress": [{"Protocol": "TCP", "Port": "22", "CidrBlock": "10.0.0.0/8", "Action": "ACCEPT"}]}})
         created = cloud.call("vpc", "CreateSecurityGroup", {"GroupName": "n", "GroupDescription": ""})
@@ -48,7 +51,7 @@ def test_round_trip_and_write_only_on_change(tmp_path: Path) -> None:
 
 def test_failed_write_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "live.json"
-    cloud = FileCloud(path)
+    cloud = FileCloud(path, for_apply=True)
     before = path.read_text()
     cloud.call("vpc", "CreateSecurityGroup", {"GroupName": "n", "GroupDescription": ""})
 
@@ -56,10 +59,10 @@ def test_failed_write_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.Mo
         raise OSError("disk full")
 
     monkeypatch.setattr(snapshot_module.os, "replace", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(UserError, match="live.json: cannot write the state file; it was left as it was"):
         cloud.close()
     assert path.read_text() == before
-    assert not [p for p in os.listdir(tmp_path) if p != "live.json"]
+    assert not [p for p in os.listdir(tmp_path) if p not in ("live.json", ".live.json.lock")]
 
 
 def test_corrupt_file_is_a_user_error(tmp_path: Path) -> None:

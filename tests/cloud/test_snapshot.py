@@ -89,22 +89,28 @@ def test_round_trip_property(groups: list) -> None:
     assert read_live(replay, stack="s", pinned_ids=ids) == read_live(original, stack="s", pinned_ids=ids)
 
 
-def test_identical_rules_share_one_stored_dict_and_odd_values_are_not_merged() -> None:
-    # Loading memoises rule checks (issue 8): equal rules share a value, yet 1 and True differ.
+def test_identical_rules_share_one_stored_dict_and_odd_values_are_refused() -> None:
+    # Loading memoises rule checks (issue 8): equal rules share a value. A value that is not
+    # text (1, true) is refused rather than turned into "1"/"True" (issue 12 §10).
     rule = {"Protocol": "TCP", "Port": "22", "CidrBlock": "10.0.0.0/8", "Action": "accept", "PolicyIndex": 0}
     groups = [
         {"SecurityGroupId": f"sg-{n}", "SecurityGroupPolicySet": {"Ingress": [dict(rule, PolicyIndex=0)]}}
         for n in range(3)
     ]
-    groups.append({"SecurityGroupId": "sg-odd", "SecurityGroupPolicySet": {"Ingress": [
-        dict(rule, PolicyDescription=1), dict(rule, PolicyDescription=True)]}})
     state = normalize_state({"SecurityGroups": groups})
     stored = [g["SecurityGroupPolicySet"]["Ingress"] for g in state["SecurityGroups"]]
     assert stored[0][0] is stored[1][0] is stored[2][0]
     assert stored[0][0]["Protocol"] == "tcp" and stored[0][0]["Action"] == "ACCEPT"
-    assert [r["PolicyDescription"] for r in stored[3]] == ["1", "True"]
+    for odd in (1, True, ["x"]):
+        groups.append({"SecurityGroupId": "sg-odd", "SecurityGroupPolicySet": {"Ingress": [
+            dict(rule, PolicyDescription=odd)]}})
+        with pytest.raises(ValueError, match=r"SecurityGroups\[3\]\.SecurityGroupPolicySet\.Ingress\[0\]"
+                                             r"\.PolicyDescription: must be a string"):
+            normalize_state({"SecurityGroups": groups})
+        groups.pop()
 
 
 def test_malformed_rule_names_its_group_and_position() -> None:
-    with pytest.raises(ValueError, match=r"sg-1 Ingress\[0\]"):
+    with pytest.raises(ValueError, match=r"SecurityGroups\[0\]\.SecurityGroupPolicySet\.Ingress\[0\]: "
+                                         r"must be an object.*\(group 'sg-1'\)"):
         normalize_state({"SecurityGroups": [{"SecurityGroupId": "sg-1", "SecurityGroupPolicySet": {"Ingress": ["x"]}}]})

@@ -6,6 +6,7 @@ import http.client
 import json
 import threading
 import time
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -181,7 +182,8 @@ def shared_stand_in():
 @given(name=st.text(min_size=1, max_size=20), flip=st.integers(min_value=0, max_value=10_000))
 def test_signature_covers_the_raw_body(shared_stand_in: ServerHandle, name: str, flip: int) -> None:
     handle = shared_stand_in
-    body = json.dumps({"GroupName": name, "GroupDescription": "x"}).encode()
+    # A unique description: an identical create within the same second would be an exact replay.
+    body = json.dumps({"GroupName": name, "GroupDescription": uuid.uuid4().hex}).encode()
     before = len(handle.engine.calls)
     resp, ok = _raw_post(handle, body)
     assert "Error" not in ok["Response"], ok
