@@ -9,12 +9,15 @@ newline.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from sgplan import safefs
 from sgplan.diagnostics import Diagnostic, error
 from sgplan.model import SourceRange
 
@@ -386,29 +389,16 @@ def format_text(text: str) -> str:
 
 
 def check_syntax(text: str, display: str) -> list[Diagnostic]:
-    """Syntax errors as python-hcl2 (the configuration loader's parser) reports them."""
-    import hcl2
-    from lark.exceptions import UnexpectedInput
+    """Errors that make sgplan refuse the file, as the configuration loader reports them:
+    syntax errors, and anything sgplan would read differently from HCL (config.conformance)."""
+    from sgplan.config.load import parse_source
 
-    try:
-        hcl2.parses_to_tree(text)
-    except UnexpectedInput as exc:
-        message = "syntax error"
-        token = getattr(exc, "token", None)
-        if token is not None and str(token) != "":
-            message += f": unexpected {str(token)!r}"
-        elif token is not None:
-            message += ": unexpected end of file"
-        else:
-            char = getattr(exc, "char", None)
-            if char:
-                message += f": unexpected character {char!r}"
-        return [error(message, SourceRange(display, exc.line if exc.line > 0 else 1, max(exc.column, 1)))]
-    return []
+    source, diags = parse_source(text.encode("utf-8"), display)
+    return [] if source.body is not None else diags
 
 
 def format_source(text: str, display: str) -> tuple[str | None, list[Diagnostic]]:
-    """(formatted text, []) or (None, syntax errors naming `display`:line)."""
+    """(formatted text, []) or (None, errors naming `display`:line)."""
     diags = check_syntax(text, display)
     if diags:
         return None, diags
@@ -419,39 +409,72 @@ def format_source(text: str, display: str) -> tuple[str | None, list[Diagnostic]
 
 
 def config_files(paths: Iterable[Path]) -> list[Path]:
-    """Files `fmt` works on: the given files, and every configuration file under given dirs."""
-    found: dict[Path, None] = {}
+    """Files `fmt` works on: the given files, and every configuration file under given dirs
+    (hidden and tool directories skipped, symlinked directories not entered)."""
+    return [path for path, _ in targets(paths)]
+
+
+def targets(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
+    """(file, tree) pairs: each file with the directory it must not lead out of — the given
+    directory, or a given file's own directory."""
+    found: dict[Path, Path] = {}
     for path in paths:
         if path.is_dir():
-            for candidate in sorted(path.rglob("*")):
-                rel = candidate.relative_to(path).parts
-                if any(part in _SKIP_DIRS or (part.startswith(".") and part not in (".", "..")) for part in rel[:-1]):
-                    continue
-                if candidate.is_file() and any(candidate.match(p) for p in PATTERNS):
-                    found[candidate] = None
+            for directory, subdirs, files in os.walk(path, followlinks=False):
+                subdirs[:] = sorted(d for d in subdirs if d not in _SKIP_DIRS and not d.startswith("."))
+                for name in sorted(files):
+                    candidate = Path(directory) / name
+                    if any(candidate.match(p) for p in PATTERNS):
+                        found.setdefault(candidate, path)
         else:
-            found[path] = None
-    return list(found)
+            found.setdefault(path, path.parent)
+    return sorted(found.items(), key=lambda item: str(item[0]))
 
 
-def format_files(paths: Iterable[Path], *, write: bool) -> tuple[list[Path], list[Diagnostic]]:
-    """Format files; returns those whose text changed (rewritten when `write`) and errors."""
+def format_files(paths: Iterable[Path] | Iterable[tuple[Path, Path]], *, write: bool) -> tuple[list[Path], list[Diagnostic]]:
+    """Format files (or (file, tree) pairs); returns those whose text changed (rewritten
+    when `write`) and errors. A file that is a symlink leading out of its tree is neither read
+    nor written; rewrites never write through a link (safefs.write_atomic)."""
     changed: list[Path] = []
     diags: list[Diagnostic] = []
-    for path in paths:
-        try:
-            text = path.read_bytes().decode("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            diags.append(error(f"{path}: cannot read: {exc}"))
+    for item in paths:
+        path, tree = item if isinstance(item, tuple) else (item, item.parent)
+        display = str(path)
+        if not safefs.is_inside(path, tree):
+            diags.append(error(f"{display}: refusing to format a symlink that leads outside {tree}"))
             continue
-        result, problems = format_source(text, str(path))
+        real = Path(os.path.realpath(path))
+        try:
+            raw = safefs.read_bytes(real, limit=_MAX_BYTES)
+            text = raw.decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            diags.append(error(f"{display}: cannot read: {getattr(exc, 'strerror', None) or exc}"))
+            continue
+        result, problems = format_source(text, display)
         if result is None:
             diags.extend(problems)
             continue
         if result != text:
             changed.append(path)
             if write:
-                tmp = path.with_name(f".{path.name}.sgplan-fmt")
-                tmp.write_text(result, encoding="utf-8", newline="")
-                tmp.replace(path)
+                try:
+                    _replace(real, result.encode("utf-8"))
+                except OSError as exc:
+                    diags.append(error(f"{display}: cannot write: {exc.strerror or exc}"))
     return changed, diags
+
+
+_MAX_BYTES = 64 * 1024 * 1024  # as the configuration loader (load.MAX_FILE_BYTES)
+
+
+def _replace(real: Path, data: bytes) -> None:
+    """Replace the regular file `real` (symlinks already resolved) keeping its mode: a new file
+    with a random name in its directory (O_EXCL|O_NOFOLLOW), then a rename over it."""
+    fd = os.open(real.parent, os.O_RDONLY | safefs.O_DIRECTORY | safefs.O_CLOEXEC)
+    try:
+        st = os.stat(real.name, dir_fd=fd, follow_symlinks=False)
+        if not stat.S_ISREG(st.st_mode):
+            raise safefs.UnsafePath(0, f"{real}: not a regular file")
+        safefs.write_atomic(fd, real.name, data, stat.S_IMODE(st.st_mode))
+    finally:
+        os.close(fd)

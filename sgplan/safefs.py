@@ -88,7 +88,7 @@ class FileTooLarge(OSError):
         self.size, self.limit = size, limit
 
 
-def write_atomic(dir_fd: int, name: str, data: bytes, mode: int = 0o644) -> None:
+def write_atomic(dir_fd: int, name: str, data: bytes, mode: int = 0o644, *, durable: bool = True) -> None:
     """Replace `name` in the directory `dir_fd` with `data`: a new file under a random name
     (O_EXCL|O_NOFOLLOW, so nothing planted is opened), then a rename over `name`. A symlink
     at `name` is replaced, never written through; readers see the old or the new file."""
@@ -97,8 +97,9 @@ def write_atomic(dir_fd: int, name: str, data: bytes, mode: int = 0o644) -> None
         fd = os.open(tmp, os.O_WRONLY | O_NOFOLLOW | O_CLOEXEC, dir_fd=dir_fd)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:  # a cache entry may be lost in a crash; a user's file may not
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
         try:

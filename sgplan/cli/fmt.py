@@ -9,7 +9,7 @@ import typer
 
 from sgplan.cli.workflow import print_diagnostics
 from sgplan.diagnostics import UserError
-from sgplan.formatter import config_files, format_files
+from sgplan.formatter import format_files, targets
 
 
 def register(app: typer.Typer) -> None:
@@ -19,11 +19,11 @@ def register(app: typer.Typer) -> None:
         check: bool = typer.Option(False, "--check", help="Change nothing; list files that need formatting, exit 1 if any."),
     ) -> None:
         """Format *.sg.hcl, *.hcl, *.tf and *.tfvars files as hclfmt / terraform fmt lay them out."""
-        targets = list(paths or [Path(".")])
-        for path in targets:
+        paths_given = list(paths or [Path(".")])
+        for path in paths_given:
             if not path.exists():
                 raise UserError(f"{path}: no such file or directory")
-        changed, diags = format_files(config_files(targets), write=not check)
+        changed, diags = format_files(targets(paths_given), write=not check)
         print_diagnostics(diags)
         for path in changed:
             typer.echo(str(path))

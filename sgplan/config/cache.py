@@ -3,54 +3,55 @@
 versions, so an unchanged file is never parsed twice. Safe to delete; `SGPLAN_NO_CACHE=1` turns
 it off. Reading never fails a run (a bad entry is parsed again) and writing is best-effort.
 
-Files made only of compact nodes (every fast-path file) are stored as `marshal` of plain
-tuples: pickling 700k lines of records cost more than parsing them (6.6 s against 4 s), marshal
-of tuples costs ~0.3 s. Files holding Lark trees fall back to pickle. A configuration directory
-may come from anyone (a cloned repository), so each entry carries an HMAC made with a per-user
-key kept in the user's cache directory: an entry this user did not write is never decoded.
+A configuration directory may come from anyone (a cloned pull request), so (issue 12 §2, §8):
+- entries are plain data only: `marshal` of tuples of builtins (Lark trees and tokens spelled
+  out as tuples too), checked field by field when decoded; never pickle;
+- each entry carries an HMAC, made with a per-user key from the user's private cache directory
+  (safefs.private_dir), over the entry's own name (its content hash and versions) and payload:
+  an entry this user did not write, or one written for other content, is a miss;
+- `.sgplan` and `.sgplan/cache` are opened without following symlinks and must be directories
+  owned by the user; entries are read with O_NOFOLLOW and written as new files (O_EXCL, random
+  name) renamed into place; `.sgplan/.gitignore` is only ever created, never opened for writing
+  when something is already there. Anything unexpected skips the cache.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import hmac
-import io
 import marshal
 import os
-import pickle
-import secrets
 import sys
 from pathlib import Path
 from typing import Any, Mapping
 
 import lark
+from lark import Token, Tree
 
 import sgplan
+from sgplan import safefs
 from sgplan.config.load import Attribute, Block, SourceFile
-from sgplan.config.parser import hcl2_version
 from sgplan.config.nodes import Const, ListOf, Ref
+from sgplan.config.parser import hcl2_version
 from sgplan.diagnostics import Diagnostic, Severity
 from sgplan.model import SourceRange
 
-FORMAT = b"sgplan-parse-cache-2"  # bump when Block/Attribute/compact nodes change shape
+FORMAT = b"sgplan-parse-cache-3"  # bump when Block/Attribute/compact nodes change shape
 CACHE_DIR = Path(".sgplan") / "cache"
 _MAC_SIZE = 32
-_FILE = "file"  # persistent id standing for the file's display name (set again on load)
-# Dataclasses pickle through a slow Python `__setstate__` (it calls `fields()` per object);
-# rebuilding them from constructor arguments loads the cache about three times faster.
-_BY_ARGS = (SourceRange, Attribute, Block, SourceFile, Diagnostic)
-# First payload byte: which codec wrote the entry.
-_PLAIN, _PICKLED = b"M", b"P"
-_CONST, _REF, _LIST = 0, 1, 2
+_MAX_ENTRY = 512 * 1024 * 1024  # larger entry files are not read (a 64 MiB source makes less)
+_PLAIN = b"M"  # first payload byte: the codec (the only one: marshal of plain tuples)
+_CONST, _REF, _LIST, _TREE, _TOKEN = 0, 1, 2, 3, 4
+_SCALARS = (str, int, float, bool, type(None))
 
 
 class _NotPlain(Exception):
-    """The walk holds something the plain codec does not cover (a Lark tree, a foreign range)."""
+    """The walk holds something the codec does not cover (a range naming another file)."""
 
 
 def encode_plain(body: Block, diags: list[Diagnostic], display: str) -> bytes:
-    """`body` and `diags` as marshal of nested tuples; raises _NotPlain for trees."""
+    """`body` and `diags` as marshal of nested tuples of builtins; raises _NotPlain when a
+    position names a file other than `display`."""
 
     def expr(node: Any) -> tuple:
         kind = type(node)
@@ -60,6 +61,11 @@ def encode_plain(body: Block, diags: list[Diagnostic], display: str) -> bytes:
             return (_REF, node.names, node.line, node.column)
         if kind is ListOf:
             return (_LIST, tuple(expr(item) for item in node.items), node.line, node.column)
+        if isinstance(node, Token):
+            return (_TOKEN, node.type, str(node), node.start_pos, node.line, node.column, node.end_line,
+                    node.end_column, node.end_pos)
+        if isinstance(node, Tree):
+            return (_TREE, str(node.data), tuple(expr(c) for c in node.children))
         raise _NotPlain
 
     def block(b: Block) -> tuple:
@@ -80,30 +86,76 @@ def encode_plain(body: Block, diags: list[Diagnostic], display: str) -> bytes:
         if r is not None and r.file != display:
             raise _NotPlain
         plain_diags.append((d.severity.value, d.message, None if r is None else (r.line, r.column), d.address))
-    return marshal.dumps((block(body), tuple(plain_diags)))
+    try:
+        return marshal.dumps((block(body), tuple(plain_diags)))
+    except RecursionError:
+        raise _NotPlain from None
+
+
+class _Bad(ValueError):
+    """An entry that does not have the shape the codec writes."""
+
+
+def _want(value: Any, *types: type) -> Any:
+    if type(value) not in types:
+        raise _Bad(f"unexpected {type(value).__name__}")
+    return value
+
+
+def _int_or_none(value: Any) -> int | None:
+    return _want(value, int, type(None))
+
+
+def _plain_value(value: Any) -> Any:
+    """A literal's value: builtins only (no code objects, sets, bytes, ... from marshal)."""
+    if type(value) in _SCALARS:
+        return value
+    if type(value) is list:
+        return [_plain_value(v) for v in value]
+    if type(value) is dict:
+        return {_want(k, str): _plain_value(v) for k, v in value.items()}
+    raise _Bad(f"unexpected {type(value).__name__}")
 
 
 def decode_plain(payload: bytes, display: str) -> tuple[Block, list[Diagnostic]]:
-    """The inverse of `encode_plain`, with every range naming `display`."""
-    plain_body, plain_diags = marshal.loads(payload)
+    """The inverse of `encode_plain`, with every range naming `display`; raises on anything
+    but exactly the shapes `encode_plain` writes."""
+    plain_body, plain_diags = _want(marshal.loads(payload), tuple)
 
-    def expr(t: tuple) -> Any:
-        kind, value, line, column = t
+    def expr(t: Any) -> Any:
+        kind = _want(t, tuple)[0]
         if kind == _CONST:
-            return Const(value, line, column)
+            _, value, line, column = t
+            return Const(_plain_value(value), _want(line, int), _want(column, int))
         if kind == _REF:
-            return Ref(value, line, column)
+            _, names, line, column = t
+            return Ref(tuple(_want(n, str) for n in _want(names, tuple)), _want(line, int), _want(column, int))
         if kind == _LIST:
-            return ListOf(tuple(expr(item) for item in value), line, column)
-        raise ValueError("unexpected node kind")
+            _, items, line, column = t
+            return ListOf(tuple(expr(i) for i in _want(items, tuple)), _want(line, int), _want(column, int))
+        if kind == _TREE:
+            _, data, children = t
+            return Tree(_want(data, str), [expr(c) for c in _want(children, tuple)])
+        if kind == _TOKEN:
+            _, type_, value, start, line, column, end_line, end_column, end_pos = t
+            return Token(_want(type_, str), _want(value, str), _int_or_none(start), _int_or_none(line),
+                         _int_or_none(column), _int_or_none(end_line), _int_or_none(end_column), _int_or_none(end_pos))
+        raise _Bad("unexpected node kind")
 
-    def block(t: tuple) -> Block:
-        type_, labels, attrs, blocks, line, column = t
-        attributes = {name: Attribute(name, expr(e), SourceRange(display, al, ac)) for name, e, al, ac in attrs}
-        return Block(type_, labels, attributes, tuple([block(c) for c in blocks]), SourceRange(display, line, column))
+    def block(t: Any) -> Block:
+        type_, labels, attrs, blocks, line, column = _want(t, tuple)
+        attributes = {}
+        for a in _want(attrs, tuple):
+            name, e, al, ac = _want(a, tuple)
+            attributes[_want(name, str)] = Attribute(name, expr(e), SourceRange(display, _want(al, int), _want(ac, int)))
+        return Block(_want(type_, str), tuple(_want(x, str) for x in _want(labels, tuple)), attributes,
+                     tuple(block(c) for c in _want(blocks, tuple)), SourceRange(display, _want(line, int), _want(column, int)))
 
-    diags = [Diagnostic(Severity(sev), message, None if at is None else SourceRange(display, *at), address)
-             for sev, message, at, address in plain_diags]
+    diags = []
+    for d in _want(plain_diags, tuple):
+        sev, message, at, address = _want(d, tuple)
+        where = None if at is None else SourceRange(display, *(_want(x, int) for x in _want(at, tuple)))
+        diags.append(Diagnostic(Severity(_want(sev, str)), _want(message, str), where, _want(address, str, type(None))))
     return block(plain_body), diags
 
 
@@ -111,66 +163,41 @@ def cache_disabled(env: Mapping[str, str]) -> bool:
     return env.get("SGPLAN_NO_CACHE", "").strip().lower() not in ("", "0", "false", "no")
 
 
-def user_key_file() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "sgplan" / "parse-cache.key"
+KEY_NAME = "parse-cache.key"
 
 
-def _user_key(path: Path) -> bytes | None:
-    """The per-user MAC key, created (mode 0600) on first use; None when it cannot be had."""
+def _user_key() -> bytes | None:
+    """The per-user MAC key from the user's private cache directory, created (0600) on first
+    use; None when no private directory can be had (then there is no cache)."""
+    directory = safefs.user_cache_dir()
+    if directory is None:
+        return None
+    path = directory / KEY_NAME
     try:
-        key = path.read_bytes()
+        key = safefs.read_private(path, limit=4096)
         return key if len(key) >= 32 else None
     except FileNotFoundError:
         pass
     except OSError:
         return None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(secrets.token_bytes(32))
-        return path.read_bytes()
-    except FileExistsError:  # another process made it meanwhile
+        fd = safefs.open_dir(directory)
         try:
-            return path.read_bytes()
-        except OSError:
-            return None
+            safefs.create_new(fd, KEY_NAME, os.urandom(32), 0o600)
+        finally:
+            os.close(fd)
+        key = safefs.read_private(path, limit=4096)  # ours, or a concurrent run's
+        return key if len(key) >= 32 else None
     except OSError:
         return None
-
-
-class _Pickler(pickle.Pickler):
-    def __init__(self, file: io.BytesIO, display: str) -> None:
-        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
-        self._display = display
-
-    def persistent_id(self, obj: Any) -> str | None:
-        return _FILE if obj is self._display else None
-
-    def reducer_override(self, obj: Any) -> Any:
-        if type(obj) in _BY_ARGS:
-            return type(obj), tuple(getattr(obj, f.name) for f in dataclasses.fields(obj))
-        return NotImplemented
-
-
-class _Unpickler(pickle.Unpickler):
-    def __init__(self, file: io.BytesIO, display: str) -> None:
-        super().__init__(file)
-        self._display = display
-
-    def persistent_load(self, pid: Any) -> Any:
-        if pid != _FILE:
-            raise pickle.UnpicklingError("unexpected persistent id")
-        return self._display
 
 
 class ParseCache:
     """Walked files by content hash, under `directory / .sgplan/cache`."""
 
-    def __init__(self, directory: Path, key_file: Path | None = None) -> None:
-        self.directory = Path(directory) / CACHE_DIR
-        self._key_file = key_file or user_key_file()
+    def __init__(self, directory: Path) -> None:
+        self.root = Path(directory)
+        self.directory = self.root / CACHE_DIR
         self._key: bytes | None = None
         self._key_loaded = False
         self.hits = 0
@@ -178,7 +205,7 @@ class ParseCache:
 
     def _mac_key(self) -> bytes | None:
         if not self._key_loaded:
-            self._key = _user_key(self._key_file)
+            self._key = _user_key()
             self._key_loaded = True
         return self._key
 
@@ -189,31 +216,32 @@ class ParseCache:
                      f"{sys.version_info[0]}.{sys.version_info[1]}".encode()):
             digest.update(part + b"\0")
         digest.update(data)
-        return digest.hexdigest() + ".pickle"
+        return digest.hexdigest() + ".entry"
+
+    @staticmethod
+    def _mac(key: bytes, name: str, payload: bytes) -> bytes:
+        """The entry's MAC: over its name (the content hash it stands for) and its payload, so a
+        signed entry moved to another name is not accepted."""
+        return hmac.new(key, name.encode() + b"\0" + payload, hashlib.sha256).digest()
 
     def get(self, data: bytes, display: str) -> tuple[SourceFile, list[Diagnostic]] | None:
         """The cached walk of `data` (positions naming `display`), or None on a miss or a bad entry."""
         key = self._mac_key()
         if key is None:
             return None
+        name = self.entry_name(data)
         try:
-            blob = (self.directory / self.entry_name(data)).read_bytes()
+            blob = self._read(name)
         except OSError:
             self.misses += 1
             return None
         try:
             mac, payload = blob[:_MAC_SIZE], blob[_MAC_SIZE:]
-            if not hmac.compare_digest(mac, hmac.new(key, payload, hashlib.sha256).digest()):
-                raise ValueError("entry not written by this user")
-            codec, payload = payload[:1], payload[1:]
-            if codec == _PLAIN:
-                body, diags = decode_plain(payload, display)
-            elif codec == _PICKLED:
-                body, diags = _Unpickler(io.BytesIO(payload), display).load()
-            else:
-                raise ValueError("unknown entry codec")
-            if not isinstance(body, Block) or not isinstance(diags, list):
-                raise ValueError("unexpected entry shape")
+            if not hmac.compare_digest(mac, self._mac(key, name, payload)):
+                raise _Bad("entry not written by this user for this content")
+            if payload[:1] != _PLAIN:
+                raise _Bad("unknown entry codec")
+            body, diags = decode_plain(payload[1:], display)
         except Exception:  # a corrupt or foreign entry: parse again (and overwrite it)
             self.misses += 1
             return None
@@ -221,32 +249,44 @@ class ParseCache:
         return SourceFile(display, data, body), diags
 
     def put(self, source: SourceFile, diags: list[Diagnostic]) -> None:
-        """Store a successfully walked file; any failure (read-only directory, full disk) is ignored."""
+        """Store a successfully walked file; any failure (read-only directory, full disk, a
+        symlink where the cache should be) is ignored."""
         key = self._mac_key()
         if key is None or source.body is None:
             return
         try:
-            try:
-                payload = _PLAIN + encode_plain(source.body, diags, source.path)
-            except _NotPlain:
-                buffer = io.BytesIO(_PICKLED)
-                buffer.seek(1)
-                _Pickler(buffer, source.path).dump((source.body, diags))
-                payload = buffer.getvalue()
-            self._write(self.entry_name(source.data), hmac.new(key, payload, hashlib.sha256).digest() + payload)
+            payload = _PLAIN + encode_plain(source.body, diags, source.path)
+            name = self.entry_name(source.data)
+            self._write(name, self._mac(key, name, payload) + payload)
         except Exception:  # best-effort by contract: a cache that cannot be written is skipped
             return
 
-    def _write(self, name: str, blob: bytes) -> None:
-        if not self.directory.is_dir():
-            self.directory.mkdir(parents=True, exist_ok=True)
-            # Keep the cache out of version control without touching the user's .gitignore.
-            (self.directory.parent / ".gitignore").write_text("*\n")
-        target = self.directory / name
-        tmp = target.with_name(f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    def _open_cache_dir(self, create: bool) -> int:
+        """An fd of `.sgplan/cache`, each part opened without following links and owned by us."""
+        base = os.open(self.root, os.O_RDONLY | safefs.O_DIRECTORY | safefs.O_CLOEXEC)
         try:
-            tmp.write_bytes(blob)
-            os.replace(tmp, target)  # readers see the whole entry or none
+            dot = safefs.open_dir(CACHE_DIR.parent.name, dir_fd=base, create=create, mode=0o755)
         finally:
-            if tmp.exists():
-                tmp.unlink()
+            os.close(base)
+        try:
+            if create:
+                # Keep the cache out of version control without touching the user's .gitignore;
+                # created only where nothing (not even a dangling link) is.
+                safefs.create_new(dot, ".gitignore", b"*\n", 0o644)
+            return safefs.open_dir(CACHE_DIR.name, dir_fd=dot, create=create, mode=0o755)
+        finally:
+            os.close(dot)
+
+    def _read(self, name: str) -> bytes:
+        fd = self._open_cache_dir(create=False)
+        try:
+            return safefs.read_bytes(name, dir_fd=fd, limit=_MAX_ENTRY)
+        finally:
+            os.close(fd)
+
+    def _write(self, name: str, blob: bytes) -> None:
+        fd = self._open_cache_dir(create=True)
+        try:
+            safefs.write_atomic(fd, name, blob, 0o600, durable=False)  # readers see the whole entry or none
+        finally:
+            os.close(fd)

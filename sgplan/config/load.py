@@ -6,6 +6,7 @@ compact by nodes.py), with the structural checks Terraform makes and python-hcl2
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 from lark import Token, Tree
 from lark.exceptions import UnexpectedInput
 
+from sgplan import safefs
 from sgplan.collector import gc_paused
 from sgplan.config import conformance
 from sgplan.config.nodes import Expr, position, simplify
@@ -68,7 +70,8 @@ def config_files(directory: Path) -> list[Path]:
     if not directory.is_dir():
         return []
     return sorted(
-        (p for p in directory.iterdir() if p.is_file() and p.name.endswith(CONFIG_SUFFIXES)),
+        # Links are listed even when they lead nowhere: read_file says why it will not read them.
+        (p for p in directory.iterdir() if (p.is_file() or p.is_symlink()) and p.name.endswith(CONFIG_SUFFIXES)),
         key=lambda p: p.name,
     )
 
@@ -85,10 +88,9 @@ def parse_text(text: str) -> Tree:
 def read_file(path: Path, display: str, cache: "ParseCache | None" = None) -> tuple[SourceFile, list[Diagnostic]]:
     """Read and parse one file into a `SourceFile` (body None when it does not parse), through
     `cache` when given."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return SourceFile(display, b"", None), [error(f"cannot read file: {exc.strerror}", SourceRange(display, 1))]
+    data, problem = read_confined(path, display)
+    if data is None:
+        return SourceFile(display, b"", None), [problem]
     if cache is None:
         return parse_source(data, display)
     hit = cache.get(data, display)
@@ -97,6 +99,24 @@ def read_file(path: Path, display: str, cache: "ParseCache | None" = None) -> tu
     source, diags = parse_source(data, display)
     cache.put(source, diags)
     return source, diags
+
+
+def read_confined(path: Path, display: str, root: Path | None = None) -> tuple[bytes | None, Diagnostic]:
+    """The bytes of a configuration or variable file, or (None, error). The file may be a
+    symlink only to a file inside `root` (default: the directory holding it): a committed
+    link to `../../.env` or `/etc/…` must not bring outside content into plans and their
+    output (issue 12 §7). Files over MAX_FILE_BYTES and non-regular files are refused."""
+    where = SourceRange(display, 1)
+    if not safefs.is_inside(path, path.parent if root is None else root):
+        return None, error("refusing to read a symlink that leads outside the configuration directory", where)
+    try:
+        return safefs.read_bytes(os.path.realpath(path), limit=MAX_FILE_BYTES), where  # type: ignore[return-value]
+    except safefs.FileTooLarge:
+        return None, error(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB (sgplan's limit)", where)
+    except safefs.UnsafePath:
+        return None, error("not a regular file", where)
+    except OSError as exc:
+        return None, error(f"cannot read file: {exc.strerror}", where)
 
 
 def parse_source(data: bytes, display: str, fast: bool = True) -> tuple[SourceFile, list[Diagnostic]]:

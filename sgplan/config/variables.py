@@ -12,7 +12,7 @@ from lark import Tree
 from lark.exceptions import UnexpectedInput
 
 from sgplan.config.evaluate import Evaluator, Scope
-from sgplan.config.load import Attribute, Block, parse_source, parse_text
+from sgplan.config.load import Attribute, Block, parse_source, parse_text, read_confined
 from sgplan.config.nodes import Const, ListOf, Ref
 from sgplan.config.values import EvalError, Unknown, as_set, attribute_message, to_bool, to_number, to_string, type_name
 from sgplan.diagnostics import Diagnostic, error, warning
@@ -276,7 +276,7 @@ def root_values(
     if directory.is_dir():
         auto += sorted((p for p in directory.iterdir() if p.name.endswith(".auto.tfvars")), key=lambda p: p.name)
     for path in auto:
-        if path.is_file():
+        if path.is_file() or path.is_symlink():  # a link leading out is reported, not skipped
             read.append(_read_tfvars(path, str(path), variables, values, evaluator, diags))
     for kind, text in var_inputs:
         if kind == "var_file":
@@ -284,7 +284,7 @@ def root_values(
             if not path.is_file():
                 diags.append(error(f"--var-file {text}: file not found"))
                 continue
-            read.append(_read_tfvars(path, text, variables, values, evaluator, diags))
+            read.append(_read_tfvars(path, text, variables, values, evaluator, diags, operator_chosen=True))
         else:
             name, eq, raw = text.partition("=")
             name = name.strip()
@@ -320,12 +320,20 @@ def _read_tfvars(
     values: dict[str, tuple[Any, SourceRange | None]],
     evaluator: Evaluator,
     diags: list[Diagnostic],
+    operator_chosen: bool = False,
 ) -> bytes:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        diags.append(error(f"cannot read {display}: {exc.strerror}"))
-        return b""
+    if operator_chosen:  # --var-file: the operator's choice, wherever it points
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            diags.append(error(f"cannot read {display}: {exc.strerror}"))
+            return b""
+    else:  # found in the configuration directory: never through a link leading out of it
+        found, problem = read_confined(path, display)
+        if found is None:
+            diags.append(problem)
+            return b""
+        data = found
     source, parse_diags = parse_source(data, display)
     diags.extend(parse_diags)
     if source.body is None:

@@ -3,6 +3,7 @@ unwritable directories fall back to parsing, and SGPLAN_NO_CACHE turns it off.""
 
 from __future__ import annotations
 
+import marshal
 import os
 from pathlib import Path
 
@@ -11,9 +12,11 @@ import pytest
 from sgplan.config import load_configuration
 from sgplan.config import load as load_module
 from sgplan.config.cache import CACHE_DIR, ParseCache
-from sgplan.config.load import read_file
+from sgplan.config.load import parse_source, read_file
 
 TEXT = """\
+sgplan { stack = "test" }
+
 variable "office" {
   default = "203.0.113.0/24"
 }
@@ -62,7 +65,7 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def _entries(directory: Path) -> list[Path]:
     cache = directory / CACHE_DIR
-    return sorted(cache.glob("*.pickle")) if cache.is_dir() else []
+    return sorted(cache.glob("*.entry")) if cache.is_dir() else []
 
 
 def _load(directory: Path, **kwargs):
@@ -239,8 +242,6 @@ def _codec(directory: Path) -> bytes:
 
 
 def test_plain_files_are_stored_as_tuples_and_come_back_identical(tmp_path: Path, parses) -> None:
-    from sgplan.config.load import parse_source
-
     text = ('security_group "g" {\n  name = "g"\n  tags = { a = "b" }\n  n = -1.5\n  ok = true\n'
             '  refs = [var.a, "x", 3]\n  lst = ["p", null]\n  ingress {\n    cidr_block = var.x.y\n  }\n}\n'
             'binding "b" {\n  name = "a" description = "b"\n}\n')
@@ -248,7 +249,7 @@ def test_plain_files_are_stored_as_tuples_and_come_back_identical(tmp_path: Path
     source.write_text(text)
     cache = ParseCache(tmp_path)
     read_file(source, "main.sg.hcl", cache)
-    assert _codec(tmp_path) == b"M" or _codec(tmp_path) == b"P"
+    assert _codec(tmp_path) == b"M"
     hit, diags = read_file(source, "again.sg.hcl", cache)
     assert cache.hits == 1
     fresh, fresh_diags = parse_source(source.read_bytes(), "again.sg.hcl")
@@ -265,15 +266,118 @@ def test_plain_files_are_stored_as_tuples_and_come_back_identical(tmp_path: Path
     assert list(ranges(hit.body)) == list(ranges(fresh.body))
 
 
-def test_fast_path_files_use_the_plain_codec_and_trees_use_pickle(tmp_path: Path) -> None:
+def test_files_with_trees_use_the_plain_codec_too(tmp_path: Path) -> None:
     plain, tree = tmp_path / "plain", tmp_path / "tree"
     plain.mkdir()
     tree.mkdir()
     (plain / "main.sg.hcl").write_text('security_group "g" {\n  name = "g"\n  x = [var.a]\n}\n')
-    (tree / "main.sg.hcl").write_text('security_group "g" {\n  name = "g-${var.a}"\n}\n')
+    (tree / "main.sg.hcl").write_text('security_group "g" {\n  name = "g-${var.a}"\n  d = <<EOT\nx\nEOT\n}\n')
     for d in (plain, tree):
         read_file(d / "main.sg.hcl", "main.sg.hcl", ParseCache(d))
     assert _codec(plain) == b"M"
-    assert _codec(tree) == b"P"
+    assert _codec(tree) == b"M"  # never pickle (issue 12 §8)
     hit, _ = read_file(tree / "main.sg.hcl", "main.sg.hcl", ParseCache(tree))
-    assert hit.body.blocks[0].attributes["name"].expr.data != "sgplan_const"
+    fresh, _ = parse_source((tree / "main.sg.hcl").read_bytes(), "main.sg.hcl")
+    assert hit.body.blocks[0].attributes["name"].expr == fresh.body.blocks[0].attributes["name"].expr
+    assert hit.body.blocks[0].attributes["d"].expr == fresh.body.blocks[0].attributes["d"].expr
+
+
+# --- hostile entries and directories (issue 12 §2, §8) --------------------------------------
+
+OTHER = 'sgplan { stack = "test" }\nsecurity_group "evil" {\n  name = "evil"\n}\n'
+
+
+def test_a_signed_entry_for_other_content_is_a_miss(config_dir, parses) -> None:
+    d = config_dir(TEXT)
+    _load(d)
+    (good,) = _entries(d)
+    other = d / "other"
+    other.mkdir()
+    (other / "main.sg.hcl").write_text(OTHER)
+    load_configuration(other, env={})
+    (evil,) = _entries(other)
+    good.write_bytes(evil.read_bytes())  # validly signed, but for other bytes
+    _, desired = _load(d)
+    assert {g.name for g in desired.groups} == {"web", "lb"}
+    assert len(parses) == 3
+
+
+def test_the_cache_decodes_no_pickle(config_dir, parses, tmp_path: Path) -> None:
+    import pickle
+
+    marker = tmp_path / "pwned"
+    d = config_dir(TEXT)
+    _load(d)
+    (entry,) = _entries(d)
+
+    class Boom:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    blob = entry.read_bytes()
+    entry.write_bytes(blob[:32] + b"P" + pickle.dumps(Boom()))
+    _load(d)
+    assert not marker.exists() and len(parses) == 2
+
+
+@pytest.mark.parametrize("payload", [
+    lambda: marshal.dumps(compile("1", "x", "eval")),
+    lambda: marshal.dumps((("", (), (("a", (0, {1, 2}, 1, 1), 1, 1),), (), 1, 1), ())),
+    lambda: marshal.dumps((("", (), (("a", (3, "t", (b"x",)), 1, 1),), (), 1, 1), ())),
+    lambda: marshal.dumps(([], [])),
+], ids=["code object", "set value", "bytes child", "lists"])
+def test_decode_accepts_only_the_written_shapes(payload) -> None:
+    from sgplan.config.cache import decode_plain
+
+    with pytest.raises(Exception):
+        decode_plain(payload(), "f")
+
+
+def test_a_symlinked_dot_sgplan_is_not_used(config_dir, parses, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    d = config_dir(TEXT)
+    (d / ".sgplan").symlink_to(outside)
+    _load(d)
+    _load(d)
+    assert list(outside.iterdir()) == [] and len(parses) == 2
+
+
+def test_a_symlinked_cache_directory_is_not_used(config_dir, parses, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    d = config_dir(TEXT)
+    (d / ".sgplan").mkdir()
+    (d / ".sgplan" / "cache").symlink_to(outside)
+    _load(d)
+    assert list(outside.iterdir()) == []
+
+
+def test_a_committed_gitignore_symlink_is_never_written(config_dir, tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    d = config_dir(TEXT)
+    (d / ".sgplan").mkdir()
+    (d / ".sgplan" / ".gitignore").symlink_to(victim)
+    _load(d)
+    assert victim.read_text() == "precious\n"
+    assert len(_entries(d)) == 1  # the cache itself still works
+
+
+def test_entry_symlinks_are_neither_read_nor_written_through(config_dir, parses, tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    d = config_dir(TEXT)
+    cache = d / CACHE_DIR
+    cache.mkdir(parents=True)
+    (cache / ParseCache.entry_name((d / "main.sg.hcl").read_bytes())).symlink_to(victim)
+    _load(d)
+    _load(d)
+    assert victim.read_text() == "precious\n" and len(parses) == 1
+    assert not any(p.is_symlink() for p in cache.iterdir())  # replaced by a real entry
+
+
+def test_no_temporary_file_is_left(config_dir) -> None:
+    d = config_dir(TEXT)
+    _load(d)
+    assert sorted(p.name for p in (d / CACHE_DIR).iterdir()) == [p.name for p in _entries(d)]
