@@ -375,9 +375,13 @@ def _check_token(tok: Token, text: str, added_newline: bool, wants_strings: bool
 
 
 def _first_line(node: Tree) -> int:
-    for tok in node.scan_values(lambda v: isinstance(v, Token)):
-        return tok.line or 1
-    return 1
+    """Line of the first token under `node` (iterative: the tree may be too deep to recurse)."""
+    while isinstance(node, Tree):
+        kids = [c for c in node.children if isinstance(c, (Tree, Token))]
+        if not kids:
+            return 1
+        node = kids[0]
+    return node.line or 1
 
 
 def _last_token(node: Tree) -> Token | None:
