@@ -8,14 +8,20 @@ not say it is thread-safe (`thread_safe = True`) gets its calls serialised behin
 
 The only I/O of `apply/` (API calls and sleeps), both passed in.
 
-Retried writes (DESIGN §6, reference §6.7): after an ambiguous failure (dropped connection,
-InternalError) the write may have happened. Before retrying, apply looks:
+Retried writes (DESIGN §6, reference §6.7, issue 12 §3): after an ambiguous failure (InternalError,
+dropped connection, non-200 answer, timeout, garbled answer) the write may have happened. It is
+sent again only after apply has looked (`settled`) and found that it did not:
 - a rule edit re-reads the group's Version: unchanged → retry with the same Version; moved by
   exactly one and the direction's rules show the edit (count, and the sent rules at their index
   for inserts and replacements) → done; anything else → conflict;
 - a group create searches for a group tagged with the plan's stack and the address → adopt it;
-- a group delete checks whether the group is still there.
-Other calls (attributes, bindings) set absolute values and are simply repeated.
+  not found → send again, unless the request may still be under way on the server (it timed
+  out, or a gateway answered for it): then the create is not repeated in this run;
+- a group delete checks whether the group is still there;
+- a name/description change reads the group's name and description;
+- a binding (ModifyInstancesAttribute, Associate/DisassociateSecurityGroups) waits until the
+  instances are no longer OPERATING and reads their group lists.
+Any other write is never repeated after an ambiguous failure (there is no tag write today).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from typing import Any, Callable
 
 from sgplan.apply.order import schedule
 from sgplan.apply.retry import Counters, call_with_retry
-from sgplan.cloud.base import VERSION_MISMATCH, ApiClient, CloudError
+from sgplan.cloud.base import REQUEST_TIMEOUT, VERSION_MISMATCH, ApiClient, CloudError, unsettled
 from sgplan.model import ADDRESS_TAG, STACK_TAG, Rule
 from sgplan.plan.operation import Operation, placeholders_in, substitute
 from sgplan.plan.plan import Plan
@@ -37,6 +43,7 @@ from sgplan.plan.plan import Plan
 NOT_FOUND_CODES = frozenset({"ResourceNotFound", "InvalidSecurityGroupID.NotFound", "InvalidSecurityGroupId.NotFound"})
 POLL_INTERVAL = 1.0  # seconds between DescribeInstances polls after a binding change
 BIND_TIMEOUT = 300.0  # seconds an instance may stay OPERATING
+BINDING_ACTIONS = frozenset({"ModifyInstancesAttribute", "AssociateSecurityGroups", "DisassociateSecurityGroups"})
 
 
 @dataclass
@@ -94,6 +101,7 @@ class _Serialised:
     def __init__(self, inner: ApiClient) -> None:
         self.inner = inner
         self.region = inner.region
+        self.handles_retries = bool(getattr(inner, "handles_retries", False))
         self._lock = threading.Lock()
 
     def call(self, service: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -185,26 +193,38 @@ class _Run:
             group_id = params["SecurityGroupId"]
             expected = self._created_version(group_id) + op.version_offset
             params["SecurityGroupPolicySet"] = {"Version": str(expected), **params["SecurityGroupPolicySet"]}
-        settled: Callable[[CloudError], dict[str, Any] | None] | None = None
-        if op.is_rule_edit:
-            settled = lambda _exc: self._edit_settled(op, params, expected)  # noqa: E731
-        elif op.action == "CreateSecurityGroupWithPolicies":
-            settled = lambda _exc: self._create_settled(op)  # noqa: E731
-        elif op.action == "DeleteSecurityGroup":
-            settled = lambda _exc: self._delete_settled(params["SecurityGroupId"])  # noqa: E731
         try:
-            response = self._call(op.service, op.action, params, settled)
+            response = self._call(op.service, op.action, params, self._settler(op, params, expected))
         except CloudError as exc:
             if exc.code == VERSION_MISMATCH:
                 if op.is_rule_edit and self._own_edit(op, params, expected):
                     return
                 raise _Conflict(self._conflict_message(op, params["SecurityGroupId"], expected)) from None
+            if op.action == "DeleteSecurityGroup" and exc.code in NOT_FOUND_CODES:
+                return  # gone is what the call was for (a repeated delete whose first attempt landed late)
             raise
         if op.action == "CreateSecurityGroupWithPolicies" and op.address:
             with self.lock:
                 self.ids[op.address] = response["SecurityGroup"]["SecurityGroupId"]
-        if op.action == "ModifyInstancesAttribute":
+        if op.action in BINDING_ACTIONS:
             self._wait_for(list(params["InstanceIds"]))
+
+    def _settler(self, op: Operation, params: dict[str, Any], expected: int | None
+                 ) -> Callable[[CloudError], dict[str, Any] | None] | None:
+        """How to find out whether `op` took effect after an ambiguous failure (None: no way,
+        so it is never repeated)."""
+        action = op.action
+        if op.is_rule_edit:
+            return lambda exc: self._edit_settled(op, params, expected, exc)
+        if action == "CreateSecurityGroupWithPolicies" and op.address:
+            return lambda exc: self._create_settled(op, exc)
+        if action == "DeleteSecurityGroup":
+            return lambda _exc: self._delete_settled(params["SecurityGroupId"])
+        if action == "ModifySecurityGroupAttribute":
+            return lambda _exc: self._attributes_settled(params)
+        if action in BINDING_ACTIONS:
+            return lambda _exc: self._bindings_settled(action, params)
+        return None
 
     def _call(self, service: str, action: str, params: dict[str, Any],
               settled: Callable[[CloudError], dict[str, Any] | None] | None = None) -> dict[str, Any]:
@@ -252,24 +272,34 @@ class _Run:
             live = "?"
         return f"conflict on {op.address or group_id} ({group_id}): expected Version {expected}, live {live}"
 
-    def _edit_settled(self, op: Operation, params: dict[str, Any], expected: int | None) -> dict[str, Any] | None:
+    def _edit_settled(self, op: Operation, params: dict[str, Any], expected: int | None,
+                      exc: CloudError) -> dict[str, Any] | None:
         group_id = params["SecurityGroupId"]
+        if expected is None:
+            raise unsettled(exc, op.action)  # no Version to tell our edit from anyone's: never repeated
         policy = self._policies(group_id)
         version = int(policy.get("Version") or 0)
-        if expected is None or version == expected:
+        if version == expected:
             return None  # not applied: retry with the same Version
         api_direction = "Ingress" if op.direction == "ingress" else "Egress"
         if version == expected + 1 and _looks_applied(op, params["SecurityGroupPolicySet"][api_direction], policy.get(api_direction) or []):
             return {}
         raise _Conflict(f"conflict on {op.address or group_id} ({group_id}): expected Version {expected}, live {version}")
 
-    def _create_settled(self, op: Operation) -> dict[str, Any] | None:
+    def _create_settled(self, op: Operation, exc: CloudError) -> dict[str, Any] | None:
+        """The group this create made, found by its ownership tags (the create call carries them)."""
         filters = [
             {"Name": f"tag:{STACK_TAG}", "Values": [self.plan.stack]},
             {"Name": f"tag:{ADDRESS_TAG}", "Values": [op.address or ""]},
         ]
-        found = self._call("vpc", "DescribeSecurityGroups", {"Filters": filters, "Limit": 100}).get("SecurityGroupSet") or []
-        return {"SecurityGroup": found[0]} if found else None
+        found = self._call("vpc", "DescribeSecurityGroups", {"Filters": filters, "Limit": "100"}).get("SecurityGroupSet") or []
+        if found:
+            return {"SecurityGroup": sorted(found, key=lambda g: str(g.get("SecurityGroupId")))[0]}
+        if _may_still_land(exc):
+            # The server may still be working on the request we stopped waiting for: a second
+            # create could make a second group. The next plan reads the tags again and knows.
+            raise unsettled(exc, op.action)
+        return None
 
     def _delete_settled(self, group_id: str) -> dict[str, Any] | None:
         try:
@@ -280,22 +310,53 @@ class _Run:
             raise
         return None if found else {}
 
-    def _wait_for(self, instance_ids: list[str]) -> None:
-        """Poll until no instance is OPERATING (reference §3.3: the change is asynchronous)."""
+    def _attributes_settled(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        found = self._call("vpc", "DescribeSecurityGroups", {"SecurityGroupIds": [params["SecurityGroupId"]]}).get("SecurityGroupSet") or []
+        if not found:
+            return None  # the call will say what is wrong
+        live = found[0]
+        wanted = {"SecurityGroupName": params.get("GroupName"), "SecurityGroupDesc": params.get("GroupDescription")}
+        return {} if all(value is None or live.get(key, "") == value for key, value in wanted.items()) else None
+
+    def _bindings_settled(self, action: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        """Whether the instances carry what the binding call set, once none is OPERATING."""
+        instance_ids = list(params["InstanceIds"])
+        live = {i.get("InstanceId"): list(i.get("SecurityGroupIds") or []) for i in self._settled_instances(instance_ids)}
+        if action == "ModifyInstancesAttribute":
+            wanted = list(params["SecurityGroups"])
+            done = all(live.get(i) == wanted for i in instance_ids)
+        else:
+            groups = set(params["SecurityGroupIds"])
+            carried = [groups & set(live.get(i) or ()) for i in instance_ids]
+            done = all(c == groups for c in carried) if action == "AssociateSecurityGroups" else not any(carried)
+        return {} if done else None
+
+    def _settled_instances(self, instance_ids: list[str]) -> list[dict[str, Any]]:
+        """DescribeInstances of `instance_ids`, polled until none is OPERATING (reference §3.3)."""
         waited = 0.0
         while True:
             response = self._call("cvm", "DescribeInstances", {"InstanceIds": instance_ids, "Limit": 100})
-            states = {i.get("InstanceId"): i.get("LatestOperationState") for i in response.get("InstanceSet") or []}
-            failed = sorted(i for i, s in states.items() if s == "FAILED")
-            if failed:
-                raise CloudError("FailedOperation", f"setting the groups of {', '.join(failed)} failed")
-            if not any(s == "OPERATING" for s in states.values()):
-                return
+            items = response.get("InstanceSet") or []
+            busy = sorted(str(i.get("InstanceId")) for i in items if i.get("LatestOperationState") == "OPERATING")
+            if not busy:
+                return items
             if waited >= self.bind_timeout:
-                busy = sorted(i for i, s in states.items() if s == "OPERATING")
                 raise CloudError("Timeout", f"{', '.join(busy)} still OPERATING after {waited:.0f}s")
             self.sleep(self.poll_interval)
             waited += self.poll_interval
+
+    def _wait_for(self, instance_ids: list[str]) -> None:
+        """Poll until no instance is OPERATING (reference §3.3: the change is asynchronous)."""
+        items = self._settled_instances(instance_ids)
+        failed = sorted(str(i.get("InstanceId")) for i in items if i.get("LatestOperationState") == "FAILED")
+        if failed:
+            raise CloudError("FailedOperation", f"setting the groups of {', '.join(failed)} failed")
+
+
+def _may_still_land(exc: CloudError) -> bool:
+    """Whether the failed request may still be under way on the server: no answer in time, or a
+    gateway answered (non-200) for a backend that may still be working."""
+    return exc.code in (REQUEST_TIMEOUT, "ServerNetworkError") or "timed out" in exc.message
 
 
 def _looks_applied(op: Operation, sent: list[dict[str, Any]], rules: list[dict[str, Any]]) -> bool:

@@ -9,8 +9,15 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from sgplan.cloud.base import ApiClient, CloudError
-from sgplan.cloud.snapshot import paged
+from sgplan.cloud.base import (
+    INVALID_RESPONSE,
+    LISTING_TOO_LARGE,
+    MAX_LISTING_ITEMS,
+    MAX_LISTING_PAGES,
+    PAGE_SIZE,
+    ApiClient,
+    CloudError,
+)
 from sgplan.collector import gc_paused
 from sgplan.model import (
     ADDRESS_TAG,
@@ -29,7 +36,8 @@ from sgplan.model import (
 )
 
 MapFn = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
-_CHUNK = 100
+_CHUNK = PAGE_SIZE
+_WINDOW = 50  # pages asked for at once: a listing that ends early costs at most this many extra calls
 # Codes meaning "that group is gone" (deleted between listing and reading, or a pinned id that
 # never existed): the group is simply absent from the live state.
 _GONE = frozenset({"ResourceNotFound", "InvalidSecurityGroupID.NotFound", "InvalidParameterValue.Malformed"})
@@ -124,35 +132,94 @@ def _paged(
     map_fn: MapFn,
 ) -> list[dict[str, Any]]:
     """Every item of a paged Describe action, 100 per call: the first page gives TotalCount,
-    the other pages are fetched through `map_fn` (in parallel on the SDK client).
+    the other pages are fetched through `map_fn` (in parallel on the SDK client), up to
+    _WINDOW pages at a time.
 
     Same number of calls as sequential paging (`snapshot.paged`); VPC types Offset/Limit as
-    strings and CVM as integers (API §2.3, §3.4). If the listing grew meanwhile, the rest is
-    read sequentially, so nothing is missed; an item seen twice (the listing shifted) is kept once.
+    strings and CVM as integers (API §2.3, §3.4). An item seen twice (the listing shifted) is
+    kept once. Bounded whatever the server says (docs/api-limits.md): a TotalCount above
+    MAX_LISTING_ITEMS is refused after one call, reading stops at the first short or empty page
+    (at most one window past the end), and never more than MAX_LISTING_PAGES pages.
     """
     wrap: Callable[[int], Any] = str if as_text else int
 
-    def page(offset: int) -> dict[str, Any]:
-        return client.call(service, action, {**(params or {}), "Offset": wrap(offset), "Limit": wrap(_CHUNK)})
+    def page(offset: int) -> list[dict[str, Any]]:
+        body = client.call(service, action, {**(params or {}), "Offset": wrap(offset), "Limit": wrap(PAGE_SIZE)})
+        return _page_items(body, action, set_field)
 
-    first = page(0)
-    items: list[dict[str, Any]] = list(first.get(set_field) or [])
-    total = int(first.get("TotalCount") or 0)
-    if len(items) < total and items:
-        for body in map_fn(page, range(len(items), total, _CHUNK)):
-            items.extend(body.get(set_field) or [])
-        offset = len(items)
-        while offset < total:  # only when pages came back short
-            more = page(offset).get(set_field) or []
-            if not more:
-                break
-            items.extend(more)
-            offset += len(more)
+    first = client.call(service, action, {**(params or {}), "Offset": wrap(0), "Limit": wrap(PAGE_SIZE)})
+    items = _page_items(first, action, set_field)
+    total = _total_count(first, action)
+    if 0 < len(items) < PAGE_SIZE and len(items) < total:
+        # The server pages in smaller steps than asked: follow it one page after another.
+        items += _sequential(page, len(items), total, action)
+    elif len(items) == PAGE_SIZE:
+        offset = PAGE_SIZE
+        while offset < total:
+            starts = range(offset, min(total, offset + _WINDOW * PAGE_SIZE), PAGE_SIZE)
+            pages = list(map_fn(page, starts))
+            for got in pages:
+                items.extend(got)
+            offset = starts[-1] + PAGE_SIZE
+            if any(len(got) < PAGE_SIZE for got in pages):
+                break  # a short or empty page: the listing ended (or shrank while it was read)
     return list({_item_id(item, n): item for n, item in enumerate(items)}.values())
 
 
-def _item_id(item: Mapping[str, Any], position: int) -> Any:
-    return item.get("SecurityGroupId") or item.get("InstanceId") or position
+def read_listing(client: ApiClient, service: str, action: str, set_field: str,
+                 params: Mapping[str, Any] | None = None, *, as_text: bool = True, map_fn: MapFn = map) -> list[dict[str, Any]]:
+    """Every item of a paged Describe action, with the bounds of `_paged` (for other readers)."""
+    return _paged(client, service, action, set_field, params, as_text=as_text, map_fn=map_fn)
+
+
+def _sequential(page: Callable[[int], list[dict[str, Any]]], offset: int, total: int, action: str) -> list[dict[str, Any]]:
+    """Pages from `offset` on, each starting where the last ended, until an empty page or `total`."""
+    out: list[dict[str, Any]] = []
+    for _ in range(MAX_LISTING_PAGES):
+        if offset >= total:
+            return out
+        got = page(offset)
+        if not got:
+            return out
+        out.extend(got)
+        offset += len(got)
+    raise CloudError(LISTING_TOO_LARGE, f"{action}: the listing needs more than {MAX_LISTING_PAGES} pages, "
+                     "the most sgplan reads (docs/api-limits.md)")
+
+
+def _page_items(body: Mapping[str, Any], action: str, set_field: str) -> list[dict[str, Any]]:
+    items = body.get(set_field) or []
+    if not isinstance(items, list) or len(items) > PAGE_SIZE:
+        raise CloudError(INVALID_RESPONSE, f"{action}: {set_field} is not a list of at most {PAGE_SIZE} items")
+    return items
+
+
+def _total_count(body: Mapping[str, Any], action: str) -> int:
+    """TotalCount of a listing's first page, refused when it is not a count sgplan will read."""
+    value = body.get("TotalCount") or 0
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise CloudError(INVALID_RESPONSE, f"{action}: TotalCount {value!r} is not a number")
+    try:
+        total = int(value)
+    except ValueError:
+        raise CloudError(INVALID_RESPONSE, f"{action}: TotalCount {str(value)[:40]!r} is not a number") from None
+    if total > MAX_LISTING_ITEMS:
+        raise CloudError(LISTING_TOO_LARGE, f"{action}: the cloud reports {total} items; sgplan reads at most "
+                         f"{MAX_LISTING_ITEMS} per listing (docs/api-limits.md)")
+    return max(0, total)
+
+
+_ID_FIELDS = ("SecurityGroupId", "InstanceId", "AddressTemplateId", "AddressTemplateGroupId", "ServiceTemplateId",
+              "ServiceTemplateGroupId")
+
+
+def _item_id(item: Any, position: int) -> Any:
+    if isinstance(item, Mapping):
+        for name in _ID_FIELDS:
+            value = item.get(name)
+            if isinstance(value, str) and value:
+                return value
+    return position
 
 
 def references_templates(groups: Iterable[SecurityGroup]) -> bool:
@@ -162,6 +229,11 @@ def references_templates(groups: Iterable[SecurityGroup]) -> bool:
         for g in groups
         for r in g.ingress + g.egress
     )
+
+
+def existing_group_ids(client: ApiClient, ids: Iterable[str]) -> set[str]:
+    """Which of `ids` name a group of this region (plan-time reference checks, issue 11)."""
+    return {g["SecurityGroupId"] for g in _pinned_groups(client, list(ids)) if isinstance(g, dict)}
 
 
 def _pinned_groups(client: ApiClient, wanted: list[str]) -> list[dict[str, Any]]:
@@ -195,9 +267,9 @@ def _pinned_groups_one_by_one(client: ApiClient, ids: list[str]) -> list[dict[st
     return found
 
 
-def _templates(client: ApiClient) -> dict[str, tuple[Any, ...]]:
+def _templates(client: ApiClient, map_fn: MapFn = map) -> dict[str, tuple[Any, ...]]:
     def listing(action: str, set_field: str) -> list[dict[str, Any]]:
-        return list(paged(client, "vpc", action, set_field))
+        return _paged(client, "vpc", action, set_field, None, as_text=True, map_fn=map_fn)
 
     return {
         "address_templates": tuple(
@@ -307,5 +379,5 @@ def read_live(
         region=client.region or "",
         groups=tuple(sorted(groups, key=lambda g: g.id or "")),
         instances=tuple(sorted(instances, key=lambda i: i.instance_id)),
-        **(_templates(client) if with_templates else {}),
+        **(_templates(client, map_fn) if with_templates else {}),
     )

@@ -1,19 +1,29 @@
 """The SDK backend: `TencentClient`, an ApiClient over the unmodified tencentcloud-sdk-python
-(VpcClient, CvmClient) with sgplan's own credentials chain, per-action rate limits and retries.
+(VpcClient, CvmClient) with sgplan's own credentials chain, per-action rate limits, retries and
+time limits (docs/api-limits.md).
+
+Retry policy: reads are re-sent after any retryable failure; a write is re-sent only when it was
+refused (throttled, instance busy) or never left this machine (connection refused). After an
+ambiguous failure of a write (InternalError, dropped connection, non-200 answer, timeout) the
+client gives the error back, marked "may or may not have taken effect": only the caller knows how
+to find out whether it happened (apply's `settled`: tags for creates, Version for rule edits, …).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import os
+import queue
 import random
 import sys
 import threading
 import time
 import warnings
+import weakref
 from collections import Counter
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, Mapping, TypeVar
 from urllib.parse import urlsplit
 
 from tencentcloud.common import credential as sdk_credential
@@ -25,7 +35,18 @@ from tencentcloud.cvm.v20170312 import models as cvm_models
 from tencentcloud.vpc.v20170312 import models as vpc_models
 from tencentcloud.vpc.v20170312 import vpc_client
 
-from sgplan.cloud.base import RETRYABLE_CODES, VERSION_MISMATCH, CloudError
+from sgplan.cloud.base import (
+    AMBIGUOUS_CODES,
+    DEADLINE_EXCEEDED,
+    INVALID_RESPONSE,
+    LISTING_TOO_LARGE,
+    MAX_LISTING_ITEMS,
+    REFUSED_CODES,
+    REQUEST_TIMEOUT,
+    CloudError,
+    is_read,
+    unsettled,
+)
 from sgplan.cloud.ratelimit import RateLimiter, backoff_delay, map_parallel
 from sgplan.diagnostics import UserError
 
@@ -51,17 +72,29 @@ _SDK = {
     "cvm": (cvm_client.CvmClient, cvm_models),
 }
 
-# Codes that mean "the request was refused before it did anything": always safe to send again.
-_REFUSED_CODES = RETRYABLE_CODES - {"ClientNetworkError", "ServerNetworkError"}
-# A lost connection (or a non-200 answer) leaves the outcome unknown: the change may have been
-# made. Only calls that are safe to repeat are retried then (see _safe_to_repeat).
-_AMBIGUOUS_CODES = frozenset({"ClientNetworkError", "ServerNetworkError"})
 # requests' wording when the connection was never made, so nothing reached the server.
 _NOT_SENT_MARKERS = ("NewConnectionError", "Connection refused", "ConnectTimeout", "Failed to establish")
-# Writes whose repetition lands in the same state (they set a value rather than add one).
-_IDEMPOTENT_WRITES = frozenset(
-    {"ModifySecurityGroupAttribute", "ModifyInstancesAttribute", "ModifySecurityGroupPolicies"}
-)
+# Exceptions that the generated SDK methods re-wrap under their class name (reference §6.5) when
+# they happen while the answer's body is read (`stream=True` in the SDK's http/request.py):
+# the connection failed mid-answer, or the answer is not the API's JSON envelope.
+_NETWORK_NAMES = frozenset({
+    "ConnectionError", "ChunkedEncodingError", "ContentDecodingError", "ReadTimeout", "ConnectTimeout",
+    "Timeout", "ProtocolError", "ReadTimeoutError", "IncompleteRead", "RemoteDisconnected", "SSLError",
+    "ConnectionResetError", "BrokenPipeError", "TimeoutError", "OSError",
+})
+_MALFORMED_NAMES = frozenset({
+    "JSONDecodeError", "KeyError", "TypeError", "AttributeError", "ValueError", "UnicodeDecodeError",
+    "IndexError", "RecursionError",
+})
+# Time limits (docs/api-limits.md): each request (connect, send, wait, read the whole answer) and
+# the run's API work as a whole; env overrides in seconds.
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_DEADLINE = 1800.0
+TIMEOUT_ENV = "SGPLAN_API_TIMEOUT"
+DEADLINE_ENV = "SGPLAN_API_DEADLINE"
+# Attempts of one call that may end in a timeout: a server that did not answer twice in a row is
+# down, and waiting 6 x 30 s for it is what made `plan` hang (issue 12 §9).
+MAX_TIMEOUTS = 2
 _METADATA_PROBE_SECONDS = 2.0
 
 # The SDK's models warn "X fileds are useless." and drop unknown fields; TencentClient.call
@@ -76,9 +109,15 @@ class TencentClient:
     `calls` counts first attempts and `retries` the extra attempts, separately; `actions` counts
     first attempts per action. Safe to use from several threads (each thread gets its own SDK
     clients, since one `requests.Session` shared between threads is not documented as safe).
+
+    `timeout` (default SGPLAN_API_TIMEOUT, else 30 s) bounds each request from connecting to the
+    last byte of the answer; `deadline` (default SGPLAN_API_DEADLINE, else 30 min) bounds the
+    time this client spends in `call` over its life (time spent elsewhere — planning, a prompt —
+    does not count). Past either, the call fails with a one-line CloudError.
     """
 
     thread_safe = True  # apply may run independent calls on it in parallel
+    handles_retries = True  # apply adds no second retry layer (see base.ApiClient)
 
     def __init__(
         self,
@@ -92,7 +131,9 @@ class TencentClient:
         rng: random.Random | None = None,
         on_progress: Callable[[int, int], None] | None = None,
         parallelism: int = 8,
-        timeout: int = 60,
+        timeout: float | None = None,
+        deadline: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not region:
             raise UserError("no region: pass --region, set region in the sgplan block, or set TENCENTCLOUD_REGION")
@@ -101,6 +142,8 @@ class TencentClient:
         self.retries = 0
         self.actions: Counter[str] = Counter()
         self.parallelism = parallelism
+        self.timeout = timeout if timeout is not None else seconds_from_env(TIMEOUT_ENV, DEFAULT_TIMEOUT)
+        self.deadline = deadline if deadline is not None else seconds_from_env(DEADLINE_ENV, DEFAULT_DEADLINE)
         self._endpoint = endpoint
         self._scheme, self._host = _split_endpoint(endpoint) if endpoint else ("https", None)
         self._credential = credential if credential is not None else resolve_credential(
@@ -110,7 +153,7 @@ class TencentClient:
         self._max_attempts = max(1, max_attempts)
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._timeout = timeout
+        self._budget = _BusyClock(self.deadline, clock)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._progress = on_progress if on_progress is not None else _terminal_progress()
@@ -121,8 +164,7 @@ class TencentClient:
         """Run one action with retries; return `Response` without `RequestId`; raise CloudError."""
         client, models = self._sdk(service)
         request_type = getattr(models, f"{action}Request", None)
-        method = getattr(client, action, None)
-        if request_type is None or method is None:
+        if request_type is None or getattr(client, action, None) is None:
             raise CloudError("InvalidAction", f"{service} has no action {action}")
         request = request_type()
         request.from_json_string(json.dumps(params))
@@ -131,33 +173,16 @@ class TencentClient:
             # The SDK's models silently drop fields they do not know; losing e.g. a Version
             # would turn a checked write into an unchecked one, so refuse instead.
             raise CloudError("UnknownParameter", f"{action}: the installed SDK does not know {', '.join(dropped)}")
+        _check_listing_offset(action, params)
         with self._lock:
             self.calls += 1
             self.actions[action] += 1
-        attempt = 1
-        ambiguous = False  # an earlier attempt may have taken effect
-        while True:
-            self._limiter.acquire(action)
-            try:
-                response = method(request)
-                break
-            except TencentCloudSDKException as exc:
-                err = self._cloud_error(exc)
-            if err.code == VERSION_MISMATCH and ambiguous:
-                # The lost attempt probably did apply and moved the Version on (API §1.5).
-                raise CloudError(err.code, f"{err.message} (an earlier attempt of {action} lost its "
-                                 "connection and may have been applied)", err.request_id)
-            if not self._should_retry(err, action, params) or attempt >= self._max_attempts:
-                if err.code in _AMBIGUOUS_CODES and not _not_sent(err):
-                    raise CloudError(err.code, f"{action}: {err.message} (the call may or may not have "
-                                     "taken effect)", err.request_id)
-                raise err
-            ambiguous = ambiguous or (err.code in _AMBIGUOUS_CODES and not _not_sent(err))
-            with self._lock:
-                self.retries += 1
-            self._sleep(backoff_delay(attempt, self._rng))
-            attempt += 1
-        body = json.loads(response.to_json_string())
+        with self._budget:
+            response = self._with_retries(service, action, request)
+        try:
+            body = json.loads(response.to_json_string())
+        except (TypeError, ValueError, RecursionError) as exc:  # a value the SDK model took but json cannot write
+            raise CloudError(INVALID_RESPONSE, f"{action}: unreadable answer ({type(exc).__name__})") from None
         body.pop("RequestId", None)
         self._report()
         return _drop_nones(body)
@@ -170,6 +195,76 @@ class TencentClient:
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         """`map` on this client's thread pool: pass as `read_live(..., map_fn=client.map)`."""
         return map_parallel(fn, items, self.parallelism)
+
+    # -- retries and limits --------------------------------------------------------------------
+
+    def _with_retries(self, service: str, action: str, request: Any) -> Any:
+        """Send until an answer, or until the failure must not (or need not) be retried."""
+        write = not is_read(action)
+        attempt, timeouts = 1, 0
+        err: CloudError | None = None
+        while True:
+            if self._budget.remaining() <= 0:  # checked before sending: nothing of this attempt went out
+                raise self._deadline_error(action, err, write=False)
+            self._limiter.acquire(action)
+            try:
+                return self._attempt(service, action, request, write, err)
+            except CloudError as exc:
+                err = exc
+            timeouts += _is_timeout(err)
+            if not self._should_retry(err, write) or attempt >= self._max_attempts or timeouts >= MAX_TIMEOUTS:
+                raise unsettled(err, action) if write and _ambiguous(err) else err
+            delay = backoff_delay(attempt, self._rng)
+            if delay >= self._budget.remaining():
+                raise self._deadline_error(action, err, write=False)
+            with self._lock:
+                self.retries += 1
+            self._sleep(delay)
+            attempt += 1
+
+    @staticmethod
+    def _should_retry(err: CloudError, write: bool) -> bool:
+        if err.code in REFUSED_CODES or _not_sent(err):
+            return True  # nothing was done: safe for any call
+        return err.code in AMBIGUOUS_CODES and not write  # reads only: a write is settled by the caller
+
+    def _attempt(self, service: str, action: str, request: Any, write: bool, last: CloudError | None) -> Any:
+        """One request, cut off after `timeout` (or the rest of the deadline, if sooner).
+
+        The SDK's reqTimeout goes to requests as both the connect and the read timeout, and a
+        read timeout bounds each wait for the next bytes, not the answer as a whole
+        (tencentcloud/common/http/request.py: `timeout=self.timeout, stream=True`): a server
+        that sends a byte now and then holds a request forever. So the request runs on a
+        helper thread that the caller stops waiting for; the SDK's own timeout then ends it.
+        """
+        method = getattr(self._sdk(service)[0], action)
+        limit = min(self.timeout, self._budget.remaining())
+        courier = getattr(self._local, "courier", None)
+        if courier is None:
+            courier = self._local.courier = _Courier()
+        box = courier.run(lambda: method(request), max(0.0, limit))
+        if box is None:
+            # The abandoned request keeps its courier and SDK session; later ones get new ones.
+            self._local.courier = None
+            self._local.clients = {}
+            if limit < self.timeout:
+                raise self._deadline_error(action, last, write)
+            raise CloudError(REQUEST_TIMEOUT, f"{action}: no complete answer within {self.timeout:g}s "
+                             f"({TIMEOUT_ENV})")
+        error = box.get("error")
+        if isinstance(error, TencentCloudSDKException):
+            raise self._cloud_error(error)
+        if error is not None:
+            raise CloudError(INVALID_RESPONSE, f"{action}: {type(error).__name__}: {self._scrub(str(error))[:200]}")
+        return box["answer"]
+
+    def _deadline_error(self, action: str, last: CloudError | None, write: bool) -> CloudError:
+        message = (f"{action}: stopped after {self.deadline:g}s of API calls ({DEADLINE_ENV}); "
+                   "the cloud answers too slowly or not at all")
+        if last is not None:
+            message += f"; last error {last.code}: {last.message}"[:300]
+        error = CloudError(DEADLINE_EXCEEDED, message)
+        return unsettled(error, action) if write else error
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -185,7 +280,9 @@ class TencentClient:
         return clients[service], _SDK[service][1]
 
     def _new_client(self, client_type: type) -> Any:
-        http = HttpProfile(endpoint=self._host, protocol=self._scheme, reqTimeout=self._timeout)
+        # reqTimeout: requests' connect timeout and per-read timeout; the whole request is cut off
+        # at `timeout` by _attempt, and this lets the abandoned one end soon after.
+        http = HttpProfile(endpoint=self._host, protocol=self._scheme, reqTimeout=math.ceil(self.timeout))
         # No SDK retryer (API §6.7: StandardRetryer repeats writes and re-raises stale errors) and
         # no region breaker (it would redirect to a real ap-guangzhou host); English messages.
         profile = ClientProfile(httpProfile=http, language="en-US", disable_region_breaker=True)
@@ -194,21 +291,20 @@ class TencentClient:
             _bypass_proxies(client)
         return client
 
-    def _should_retry(self, err: CloudError, action: str, params: dict[str, Any]) -> bool:
-        if err.code in _REFUSED_CODES:
-            return True
-        if err.code in _AMBIGUOUS_CODES:
-            return _not_sent(err) or _safe_to_repeat(action, params)
-        return False
-
     def _cloud_error(self, exc: TencentCloudSDKException) -> CloudError:
+        code = str(exc.get_code() or "ClientError")
         message = exc.get_message()
         if isinstance(message, bytes):  # ServerNetworkError carries the raw body (API §6.4)
             message = message.decode("utf-8", "replace")
         message = self._scrub(str(message or ""))
+        if code in _NETWORK_NAMES:  # the connection failed while the answer was read
+            code, message = "ClientNetworkError", f"{code}: {message}"
+        elif code in _MALFORMED_NAMES:  # not the API's envelope
+            code, message = INVALID_RESPONSE, f"{code}: {message}"
         if len(message) > 300:
             message = message[:300] + "…"
-        return CloudError(str(exc.get_code() or "ClientError"), message, exc.get_request_id())
+        request_id = exc.get_request_id()
+        return CloudError(code, message, self._scrub(str(request_id)) if request_id is not None else None)
 
     def _scrub(self, text: str) -> str:
         try:
@@ -223,6 +319,100 @@ class TencentClient:
     def _report(self) -> None:
         if self._progress is not None:
             self._progress(self.calls, self.retries)
+
+
+class _Courier:
+    """A helper thread that runs one job at a time for one caller thread, which waits a limited
+    time for each. (A new thread per request cost about a millisecond a call.) The helper ends
+    when its courier is dropped: the caller thread ended, or gave up on a job."""
+
+    def __init__(self) -> None:
+        jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._jobs = jobs
+        threading.Thread(target=_serve_jobs, args=(jobs,), daemon=True, name="sgplan-api-courier").start()
+        weakref.finalize(self, jobs.put, None)  # the helper holds only the queue, never the courier
+
+    def run(self, job: Callable[[], Any], limit: float) -> dict[str, Any] | None:
+        """{"answer": …} or {"error": exception}; None when the job did not end within `limit`
+        (it goes on in the background; drop this courier then)."""
+        box: dict[str, Any] = {}
+        done = threading.Event()
+        self._jobs.put((job, box, done))
+        return box if done.wait(limit) else None
+
+
+def _serve_jobs(jobs: "queue.SimpleQueue[Any]") -> None:
+    while True:
+        item = jobs.get()
+        if item is None:
+            return
+        job, box, done = item
+        try:
+            box["answer"] = job()
+        except BaseException as exc:  # handed to the caller
+            box["error"] = exc
+        done.set()
+        del item, job, box, done  # hold nothing of a finished request while idle
+
+
+class _BusyClock:
+    """Seconds spent inside `call` by any thread (overlapping calls count once), against a limit.
+
+    Used as `with budget:` around each call; `remaining()` is the limit minus the busy time.
+    """
+
+    def __init__(self, limit: float, clock: Callable[[], float]) -> None:
+        self.limit = limit
+        self._clock = clock
+        self._busy = 0.0
+        self._inside = 0
+        self._since = 0.0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> "_BusyClock":
+        with self._lock:
+            if self._inside == 0:
+                self._since = self._clock()
+            self._inside += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._inside -= 1
+            if self._inside == 0:
+                self._busy += self._clock() - self._since
+
+    def remaining(self) -> float:
+        with self._lock:
+            busy = self._busy + (self._clock() - self._since if self._inside else 0.0)
+        return self.limit - busy
+
+
+def seconds_from_env(name: str, default: float, env: Mapping[str, str] | None = None) -> float:
+    """A positive number of seconds from the environment variable `name`, else `default`."""
+    raw = (os.environ if env is None else env).get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (0 < value < math.inf):
+        raise UserError(f"{name}={raw!r}: expected a positive number of seconds")
+    return value
+
+
+def _check_listing_offset(action: str, params: Mapping[str, Any]) -> None:
+    """Refuse a page past MAX_LISTING_ITEMS: any pager stops there, whatever TotalCount says."""
+    if not is_read(action) or "Offset" not in params:
+        return
+    try:
+        offset = int(params["Offset"])
+    except (TypeError, ValueError):
+        return  # the API's own validation answers that
+    if offset >= MAX_LISTING_ITEMS:
+        raise CloudError(LISTING_TOO_LARGE, f"{action}: the listing goes past {MAX_LISTING_ITEMS} items, "
+                         "the most sgplan reads (docs/api-limits.md)")
 
 
 def tencent_client_for(spec: str, region: str | None) -> TencentClient:
@@ -340,16 +530,13 @@ def _not_sent(err: CloudError) -> bool:
     return err.code == "ClientNetworkError" and any(m in err.message for m in _NOT_SENT_MARKERS)
 
 
-def _safe_to_repeat(action: str, params: dict[str, Any]) -> bool:
-    """Whether sending `action` twice ends where sending it once does (or fails harmlessly).
+def _is_timeout(err: CloudError) -> bool:
+    return err.code == REQUEST_TIMEOUT or (err.code == "ClientNetworkError" and "timed out" in err.message)
 
-    Reads are; setting writes are; rule edits that carry a Version are, because the second
-    attempt fails with VersionMismatch if the first one did apply. Creating a group is not.
-    """
-    if action.startswith("Describe") or action in _IDEMPOTENT_WRITES:
-        return True
-    policy_set = params.get("SecurityGroupPolicySet")
-    return isinstance(policy_set, dict) and str(policy_set.get("Version") or "0") != "0"
+
+def _ambiguous(err: CloudError) -> bool:
+    """Whether a write that failed with `err` may have taken effect."""
+    return err.code in AMBIGUOUS_CODES and not _not_sent(err)
 
 
 def _dropped_fields(sent: Any, kept: Any, path: str = "") -> list[str]:

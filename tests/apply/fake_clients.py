@@ -87,3 +87,78 @@ def _with_ids(desired: DesiredState, ids: dict[str, str]) -> DesiredState:
         for b in desired.bindings
     )
     return replace(desired, groups=groups, bindings=bindings)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lost answers (issue 12 §3): the write happens, the answer does not arrive.
+
+WRITE_ACTIONS = frozenset({
+    "CreateSecurityGroupWithPolicies", "CreateSecurityGroupPolicies", "DeleteSecurityGroupPolicies",
+    "ReplaceSecurityGroupPolicy", "ReplaceSecurityGroupPolicies", "ModifySecurityGroupAttribute",
+    "ModifyInstancesAttribute", "AssociateSecurityGroups", "DisassociateSecurityGroups", "DeleteSecurityGroup",
+})
+# How an answer gets lost, and whether the change was made first ("after") or not ("before").
+LOSSES: dict[str, tuple[str, str, bool]] = {
+    "internal-error-after": ("InternalError", "An internal error has occurred", True),
+    "drop-after": ("ClientNetworkError", "('Connection aborted.', RemoteDisconnected('closed'))", True),
+    "gateway-after": ("ServerNetworkError", "502 Bad Gateway", True),
+    "timeout-after": ("RequestTimeout", "no complete answer within 30s (SGPLAN_API_TIMEOUT)", True),
+    "garbled-after": ("InvalidResponse", "JSONDecodeError: Expecting value", True),
+    "internal-error-before": ("InternalError", "An internal error has occurred", False),
+    "drop-before": ("ClientNetworkError", "('Connection aborted.', RemoteDisconnected('closed'))", False),
+    "gateway-before": ("ServerNetworkError", "504 Gateway Timeout", False),
+    "timeout-before": ("RequestTimeout", "no complete answer within 30s (SGPLAN_API_TIMEOUT)", False),
+}
+
+
+class LostAnswers:
+    """Wraps an EngineClient: `pick(n, action, params)` names a LOSSES entry (or None) for call n.
+
+    `effective` counts the writes that took effect per (action, group address or id), so a
+    test can tell a repeated create from a single one even after a later apply deleted the copy.
+    """
+
+    def __init__(self, inner: EngineClient, pick: Callable[[int, str, dict], str | None]) -> None:
+        self.inner = inner
+        self.pick = pick
+        self.region = inner.region
+        self.calls = 0
+        self.retries = 0
+        self.lost: list[tuple[str, str]] = []  # (action, loss) injected
+        self.created: dict[str, int] = {}  # sgplan-address tag → groups created with it
+
+    def call(self, service: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        n = self.calls
+        self.calls += 1
+        loss = self.pick(n, action, params)
+        if loss is None:
+            return self._through(service, action, params)
+        code, message, after = LOSSES[loss]
+        self.lost.append((action, loss))
+        if after:
+            self._through(service, action, params)
+        raise CloudError(code, message)
+
+    def _through(self, service: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        answer = self.inner.call(service, action, params)
+        if action == "CreateSecurityGroupWithPolicies":
+            tags = {t.get("Key"): t.get("Value") for t in params.get("Tags") or []}
+            address = str(tags.get("sgplan-address"))
+            self.created[address] = self.created.get(address, 0) + 1
+        return answer
+
+    def close(self) -> None:
+        pass
+
+
+def random_losses(rng: Any, rate: float, *, read_rate: float = 0.0,
+                  kinds: tuple[str, ...] = tuple(LOSSES)) -> Callable[[int, str, dict], str | None]:
+    """A `pick` that loses the answer of a write with probability `rate` (a random kind), and
+    fails a read before it runs with probability `read_rate` (InternalError)."""
+
+    def pick(_n: int, action: str, _params: dict) -> str | None:
+        if action in WRITE_ACTIONS:
+            return rng.choice(kinds) if rng.random() < rate else None
+        return "internal-error-before" if rng.random() < read_rate else None
+
+    return pick

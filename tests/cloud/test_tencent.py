@@ -166,8 +166,9 @@ def test_a_lost_create_is_not_repeated() -> None:
         assert len(handle.engine.state["SecurityGroups"]) == 1
 
 
-def test_a_lost_versioned_write_is_retried_and_reports_the_likely_cause() -> None:
-    # The Version makes the resend safe: if the first attempt did apply, the second one fails.
+def test_a_lost_versioned_write_is_given_back_to_the_caller_unrepeated() -> None:
+    # Even with a Version the client does not re-send: the caller (apply's `settled`) looks at the
+    # group first, so the answer says what happened instead of a misleading VersionMismatch.
     with start_server(None, state=estate(2, 0), fault_rate=1.0, fault_kinds=("drop-after",), seed=1) as handle:
         client = client_for(handle)
         params = {"SecurityGroupId": "sg-00000001", "SecurityGroupPolicySet": {
@@ -175,8 +176,8 @@ def test_a_lost_versioned_write_is_retried_and_reports_the_likely_cause() -> Non
         with pytest.raises(CloudError) as info:
             client.call("vpc", "CreateSecurityGroupPolicies", params)
         group = handle.engine.state["SecurityGroups"][1]
-    assert info.value.code == VERSION_MISMATCH and "may have been applied" in info.value.message
-    assert client.retries == 1
+    assert info.value.code == "ClientNetworkError" and "may or may not have taken effect" in info.value.message
+    assert client.retries == 0 and handle.stats["requests"] == 1
     assert [r["Port"] for r in group["SecurityGroupPolicySet"]["Ingress"]] == ["2222", "2"]  # applied once
     assert group["SecurityGroupPolicySet"]["Version"] == "2"
 
@@ -342,3 +343,26 @@ def test_fields_the_sdk_would_drop_are_refused(fake: ServerHandle) -> None:
     assert "SecurityGroupPolicySet.Versoin" in info.value.message
     assert "SecurityGroupPolicySet.Ingress[0].Colour" in info.value.message
     assert client.calls == 0 and fake.stats["requests"] == 0
+
+
+def test_an_internal_error_on_a_write_is_not_resent_by_the_client() -> None:
+    # InternalError may come after the change was made (issue 12 §3): the caller settles it.
+    with start_server(None, state=estate(0, 0), fault_rate=1.0, fault_kinds=("internal-error",)) as handle:
+        client = client_for(handle)
+        with pytest.raises(CloudError) as info:
+            client.call("vpc", "CreateSecurityGroupWithPolicies", {"GroupName": "x", "GroupDescription": ""})
+        assert handle.stats["requests"] == 1
+    assert info.value.code == "InternalError" and "may or may not have taken effect" in info.value.message
+    assert client.retries == 0
+
+
+def test_throttled_writes_are_resent_by_the_client() -> None:
+    # Throttling is a refusal: nothing was done, so even a create is sent again.
+    names = [f"g{n:02d}" for n in range(14)]
+    with start_server(None, state=estate(0, 0), rate_limit={"CreateSecurityGroupWithPolicies": 10, "*": 1000}) as handle:
+        client = client_for(handle, sleep=time.sleep)
+        for name in names:
+            client.call("vpc", "CreateSecurityGroupWithPolicies", {"GroupName": name, "GroupDescription": ""})
+        groups = handle.engine.state["SecurityGroups"]
+    assert client.retries >= 1 and client.retries == handle.stats["throttled"]
+    assert sorted(g["SecurityGroupName"] for g in groups) == names
