@@ -31,8 +31,9 @@ CONFIG_SUFFIXES = (".sg.hcl", ".hcl", ".tf")
 # Limits of the parse layer (docs/hcl-conformance.md). A configuration file above 64 MiB is
 # refused before parsing (the largest benchmark estate, 2,000 groups x 50 rules, is 17 MB).
 MAX_FILE_BYTES = 64 * 1024 * 1024
-# Depth of python-hcl2's syntax tree: about 4 levels per nested bracket, 1 per chained binary
-# operator. Deeper input is refused before the recursive walk and evaluator see it.
+# Depth of python-hcl2's syntax tree: 1 level per parenthesis or chained operator, 2 per list or
+# block, 3 per object or call. Deeper input is refused before the recursive walk and the
+# evaluator see it.
 MAX_NESTING = 400
 
 

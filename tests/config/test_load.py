@@ -75,7 +75,73 @@ def test_config_hash_is_stable_and_covers_content(config_dir) -> None:
 
 
 def test_heredoc_attribute_followed_by_attribute(config_dir) -> None:
-    d = config_dir('security_group "a" {\n  description = <<EOT\nhi\nEOT\n  name = "n"\n}\n')
+    # (A heredoc ends in a newline, which a description may not hold: a local carries it.)
+    d = config_dir('locals {\n  text = <<EOT\nhi\nEOT\n  name = "n"\n}\nsecurity_group "a" {\n  description = trimspace(local.text)\n  name = local.name\n}\n')
     desired, messages = evaluate_dir(d)
     assert messages == []
-    assert desired.groups[0].description == "hi\n"
+    assert desired.groups[0].description == "hi" and desired.groups[0].name == "n"
+
+
+# --- reading as HashiCorp's HCL does, or refusing (issue 12 §5; docs/hcl-conformance.md) -------
+
+from sgplan.config.load import parse_source  # noqa: E402
+
+
+def _read(text: str):
+    source, diags = parse_source(text.encode(), "f.tf")
+    return source.body, [str(d) for d in diags]
+
+
+def test_escaped_interpolation_is_three_characters() -> None:
+    body, diags = _read('a = "$${"\nb = "10.0.0.0/8"\n# }"\n')
+    assert diags == [] and set(body.attributes) == {"a", "b"}
+
+
+def test_labels_are_unescaped() -> None:
+    body, diags = _read('b "a\\"b" "t\\u0041b" {\n}\n')
+    assert diags == [] and body.blocks[0].labels == ('a"b', "tAb")
+
+
+@pytest.mark.parametrize(("text", "line", "fragment"), [
+    ('a = "e\u0301"\n', 1, "NFC"),
+    ('x = 1\na = "e\\u0301"\n', 2, "NFC"),
+    ('a = "\\ud800"\n', 1, "not a Unicode character"),
+    ('a = "x\ry"\n', 1, "carriage return"),
+    ("a = <<-EOT\n    x\n  \n  EOT\n", 1, "heredoc"),
+    ("a = <<EOT\r\nx\r\nEOT\r\n", 1, "CRLF"),
+    ("a = <<EOT\nx\nEOT", 1, "newline after it"),
+    ("a = { for = 1 }\n", 1, "for expression"),
+    ("a = { b = {}c = 1 }\n", 1, "comma or a newline"),
+    ('a = "%{ iftrue }x%{ endif }"\n', 1, "run together"),
+    ("a = 1\n  + 2\n", 2, "line break before an operator"),
+    ("a = true ? 1\n  : 2\n", 1, "line break inside an expression"),
+    ("b\n{\n}\n", 1, "opening brace"),
+    ("b { a = 1\n}\n", 1, "single-line block"),
+    ("b {\n  a = 1 }\n", 2, "closing brace"),
+    ("x = " + "(" * 500 + "1" + ")" * 500 + "\n", 1, "nesting deeper"),
+])
+def test_what_hcl_reads_otherwise_is_refused_with_its_line(text: str, line: int, fragment: str) -> None:
+    _, diags = _read(text)
+    assert diags and diags[0].startswith(f"f.tf:{line}: ") and fragment in diags[0], diags
+
+
+def test_valid_hcl_around_the_refusals_still_reads() -> None:
+    for text in ("b { a = 1 }\n", "a = (1\n  + 2)\n", "a = [1,\n  2]\n", "a = <<-EOT\n    x\n\n    y\n  EOT\n",
+                 'a = "${1 + 2}"\n', "a = 1 + /* c\n */ 2\n", 'a = "é"\n'):
+        body, diags = _read(text)
+        assert body is not None and not diags, (text, diags)
+
+
+def test_symlinked_files_must_stay_in_their_directory(tmp_path: Path) -> None:
+    from sgplan.config.load import read_file
+
+    (tmp_path / "outside.tf").write_text('secret = "s"\n')
+    d = tmp_path / "cfg"
+    (d / "shared").mkdir(parents=True)
+    (d / "shared" / "in.tf").write_text('a = "x"\n')
+    (d / "out.tf").symlink_to(tmp_path / "outside.tf")
+    (d / "in.tf").symlink_to("shared/in.tf")
+    source, diags = read_file(d / "out.tf", "cfg/out.tf")
+    assert source.body is None and str(diags[0]).startswith("cfg/out.tf:1: refusing to read a symlink")
+    source, diags = read_file(d / "in.tf", "cfg/in.tf")
+    assert source.body is not None and not diags

@@ -201,10 +201,11 @@ def test_planted_grammar_pickles_in_shared_places_are_not_loaded(world, tmp_path
     (shared / "sgplan").mkdir(parents=True)
     tmp = tmp_path / "tmp"
     (tmp / f"sgplan-{os.geteuid()}").mkdir(parents=True)
+    planted = b"any-hash\n" + pickle.dumps(Boom(marker))  # Lark unpickles before it checks the hash
     for directory in (shared / "sgplan", tmp / f"sgplan-{os.geteuid()}"):
         directory.chmod(0o777)
-        (directory / _grammar_name()).write_bytes(pickle.dumps(Boom(marker)))
-    (tmp / f"sgplan-{os.geteuid()}-{_grammar_name()}").write_bytes(pickle.dumps(Boom(marker)))
+        (directory / _grammar_name()).write_bytes(planted)
+    (tmp / f"sgplan-{os.geteuid()}-{_grammar_name()}").write_bytes(planted)
     env = {**os.environ, "XDG_CACHE_HOME": str(shared), "TMPDIR": str(tmp), "PYTHONPATH": str(REPO)}
     proc = subprocess.run([sys.executable, "-m", "sgplan", "validate", str(cfg)], env=env, capture_output=True,
                           text=True, timeout=120)
