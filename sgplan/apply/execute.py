@@ -33,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from sgplan.apply.guard import GuardedClient, Scope
 from sgplan.apply.order import schedule
 from sgplan.apply.retry import Counters, call_with_retry
 from sgplan.cloud.base import REQUEST_TIMEOUT, VERSION_MISMATCH, ApiClient, CloudError, unsettled
@@ -78,12 +79,17 @@ def execute(
     bind_timeout: float = BIND_TIMEOUT,
     parallelism: int = 1,
     thread_safe: bool | None = None,
+    scope: Scope | None = None,
 ) -> ApplyResult:
     """Apply `plan` through `client`; never raises for cloud errors (they are in the result).
 
     `parallelism` chains of a batch run at once; `thread_safe` (default: the client's own
-    `thread_safe` attribute) says whether calls may overlap, else they are serialised.
+    `thread_safe` attribute) says whether calls may overlap, else they are serialised. With
+    `scope` (the CLI always passes it), every write goes through `guard.GuardedClient`: whatever
+    the operations say, nothing outside the configuration's scope is written.
     """
+    if scope is not None and not isinstance(client, GuardedClient):
+        client = GuardedClient(client, scope)
     if thread_safe is None:
         thread_safe = bool(getattr(client, "thread_safe", False))
     if parallelism > 1 and not thread_safe:

@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from sgplan.apply.guard import GuardedClient, Scope
+from sgplan.apply.guard import Scope
 from sgplan.cli import options
 from sgplan.cli.plan import render
 from sgplan.cli.workflow import VarInputs, Workspace, load_workspace, make_plan_for, print_diagnostics, var_inputs_in_order
@@ -221,8 +221,8 @@ def register(app: typer.Typer) -> None:
             confirm(auto_approve)
             # Whatever the operations say, the executor writes only inside the configuration's
             # scope (DESIGN §5): its stack's groups, pinned groups, instances its bindings name.
-            guarded = GuardedClient(client, scope_of(ws))
-            result = execute(plan, guarded, progress=lambda line: print(visible(line), file=sys.stderr, flush=True),
+            result = execute(plan, client, scope=scope_of(ws),
+                             progress=lambda line: print(visible(line), file=sys.stderr, flush=True),
                              parallelism=parallelism, thread_safe=is_thread_safe(client))
         finally:
             client.close()

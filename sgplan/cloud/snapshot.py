@@ -19,7 +19,7 @@ import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, NoReturn
+from typing import Any, Iterator, Mapping, NoReturn
 
 from sgplan.cloud.base import ApiClient, CloudError
 from sgplan.diagnostics import UserError
@@ -30,7 +30,6 @@ TEMPLATE_LISTS = ("AddressTemplates", "AddressTemplateGroups", "ServiceTemplates
 _RUNTIME_INSTANCE_FIELDS = frozenset(
     {"LatestOperation", "LatestOperationState", "LatestOperationRequestId", "LatestOperationErrorMsg"}
 )
-_PAGE = 100
 
 # Limits (documented in docs/fake-cloud-hardening.md).
 MAX_STATE_BYTES = 256 * 1024 * 1024  # a 2,000-group estate is a few MB
@@ -706,19 +705,14 @@ def paged(
     *,
     as_text: bool = True,
 ) -> Iterator[dict[str, Any]]:
-    """Every item of a paged Describe action, 100 per call, until TotalCount.
+    """Every item of a paged Describe action, with the reader's bounds (a lying TotalCount or
+    one-item pages cannot make it loop: docs/api-limits.md).
 
     VPC types Offset/Limit as strings and CVM as integers (§2.3, §3.4): `as_text` picks which.
     """
-    offset = 0
-    wrap: Callable[[int], Any] = str if as_text else int
-    while True:
-        body = client.call(service, action, {**(params or {}), "Offset": wrap(offset), "Limit": wrap(_PAGE)})
-        items = body.get(set_field) or []
-        yield from items
-        offset += len(items)
-        if not items or offset >= int(body.get("TotalCount") or 0):
-            return
+    from sgplan.cloud.reader import read_listing
+
+    yield from read_listing(client, service, action, set_field, params, as_text=as_text)
 
 
 def snapshot(client: ApiClient) -> dict[str, Any]:

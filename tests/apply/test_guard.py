@@ -82,7 +82,7 @@ def test_out_of_scope_operations_are_refused_and_nothing_is_written(name: str, s
     before = state_file.read_bytes()
     client = FileCloud(state_file, "ap-guangzhou", for_apply=True)
     try:
-        result = execute(_plan(REFUSED[name]), GuardedClient(client, SCOPE), sleep=lambda _s: None)
+        result = execute(_plan(REFUSED[name]), client, scope=SCOPE, sleep=lambda _s: None)
     finally:
         client.close()
     assert not result.ok
