@@ -27,11 +27,11 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _file_client(state_path: Path) -> Any:
+def _file_client(state_path: Path, *, for_apply: bool = False) -> Any:
     from benchmarks.counting import CountingClient
     from sgplan.cloud.filecloud import FileCloud
 
-    return CountingClient(FileCloud(state_path))
+    return CountingClient(FileCloud(state_path, for_apply=for_apply))
 
 
 def local(spec: dict[str, Any]) -> dict[str, Any]:
@@ -81,7 +81,7 @@ def cloud(spec: dict[str, Any]) -> dict[str, Any]:
     directory = Path(spec["dir"])
     state = directory / "live.json"
     ws, _diags, seconds = pipeline.load(directory / "config")
-    client = _file_client(state)
+    client = _file_client(state, for_apply=True)  # it applies too (a read-only client refuses writes)
     run = pipeline.plan(ws, client, cloud_spec=f"file:{state}", seconds=seconds, render=False,
                          analysis=False)
     client.reset()
