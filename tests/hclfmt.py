@@ -15,12 +15,18 @@ from pathlib import Path
 
 GOPATH = Path("/usr/share/gocode")
 PACKAGE = "github.com/hashicorp/hcl/v2/cmd/hclfmt"
-CACHE = Path(tempfile.gettempdir()) / "sgplan-hclfmt"
+# Per user, and only a directory that nobody else can write: a binary someone else planted in a
+# shared temp dir must never be run (issue 12 §8's rule, applied to the tests too).
+CACHE = Path(tempfile.gettempdir()) / f"sgplan-hclfmt-{os.geteuid()}"
 
 
 @functools.cache
 def hclfmt() -> tuple[Path | None, str]:
     """(path to hclfmt, "") or (None, why it cannot be built) — tests skip with that reason."""
+    from sgplan.safefs import private_dir
+
+    if private_dir(CACHE) is None:
+        return None, f"hclfmt unavailable: {CACHE} is not a private directory"
     binary = CACHE / "hclfmt"
     if binary.exists():
         return binary, ""
@@ -29,7 +35,6 @@ def hclfmt() -> tuple[Path | None, str]:
         return None, "hclfmt unavailable: `go` not installed (apt-get install golang-go)"
     if not (GOPATH / "src" / PACKAGE).is_dir():
         return None, "hclfmt unavailable: apt-get install golang-github-hashicorp-hcl-v2-dev"
-    CACHE.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
         "GOPATH": str(GOPATH),
