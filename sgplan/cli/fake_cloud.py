@@ -33,6 +33,9 @@ def register(app: typer.Typer) -> None:
         seed: Optional[int] = typer.Option(None, "--seed", help="Seed for injected faults and generated ids."),
         bind_delay: float = typer.Option(
             0.0, "--bind-delay", help="Seconds an instance stays OPERATING after a binding change."),
+        require_signed_action: bool = typer.Option(
+            False, "--require-signed-action",
+            help="Refuse requests whose signature does not cover X-TC-Action (the stock SDK signs only content-type and host)."),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every request to stderr."),
     ) -> None:
         """Serve until SIGTERM or Ctrl-C; the state file is saved after every change and at exit."""
@@ -42,7 +45,7 @@ def register(app: typer.Typer) -> None:
             handle = start_server(
                 state, host=host, port=port, secret_id=secret_id, secret_key=secret_key,
                 latency_ms=latency_ms, rate_limit=rate_limit, fault_rate=fault_rate, seed=seed,
-                bind_delay=bind_delay, quiet=not verbose,
+                bind_delay=bind_delay, quiet=not verbose, require_signed_action=require_signed_action,
             )
         except OSError as exc:
             from sgplan.diagnostics import UserError
