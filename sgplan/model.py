@@ -431,3 +431,29 @@ class DesiredState:
     bindings: tuple[Binding, ...] = ()
     outputs: tuple[Output, ...] = ()
     config_hash: str = ""
+    expects: tuple["Expect", ...] = ()  # reachability contracts (issue 16)
+
+
+@dataclass(frozen=True, slots=True)
+class Expect:
+    """An `expect` block: a reachability contract proven on every plan (issue 16).
+
+    `peers` holds canonical CIDRs and/or "internet"; `ports` is a canonical port spelling for
+    TCP/UDP and None for other protocols; `instances` None means every instance a binding of
+    the configuration names. `decision` is "deny" (nothing in the space is accepted) or "allow"
+    (everything in it is accepted).
+    """
+
+    address: str  # "expect.no_public_ssh" (or "module.m.expect.x")
+    direction: Direction
+    peers: tuple[str, ...]
+    protocol: str
+    ports: str | None
+    decision: str
+    instances: tuple[str, ...] | None = None
+    description: str = ""
+    origin: SourceRange | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.address.rpartition(".")[2]

@@ -1,0 +1,408 @@
+"""Reachability contracts (`expect` blocks, issue 16): exact verdicts with a counterexample.
+
+A contract names a space of flows — instances × one direction × peers × protocol × ports —
+and a decision. `deny` holds when the effective policy (groups in binding order, first match,
+default drop) accepts nothing in the space; `allow` when it accepts all of it. The check is a
+set computation over the same boxes the access engine uses, so it is a proof, not a sample.
+A violation comes with the largest box around one violating flow that a single rule (or the
+default drop) decides, named by group, direction, index and configuration line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Sequence
+
+from sgplan.analysis.access import Evaluator, gc_paused
+from sgplan.analysis.exposure import AccessView
+from sgplan.analysis.internet import PUBLIC
+from sgplan.analysis.layers import Layer, stack_key
+from sgplan.analysis.space import (
+    PORTED,
+    PROTOCOL_ORDER,
+    V4,
+    V6,
+    Box,
+    Key,
+    canonical,
+    interval_cidrs,
+    intersect,
+    merge_intervals,
+    network_interval,
+    parse_ports,
+    port_bounds,
+    ports_text,
+    subtract,
+)
+from sgplan.model import Direction, Expect, Rule, SourceRange
+
+PASS = "pass"
+FAIL = "fail"
+INTERNET = "internet"
+
+Space = dict[Key, list[Box]]
+
+
+def contract_space(expect: Expect) -> Space:
+    """The flows a contract speaks about, as disjoint boxes per (protocol, realm).
+
+    ICMP goes with IPv4 peers and ICMPv6 with IPv6 (API reference §1.4), so those pairings
+    are left out of the space rather than reported as never accepted.
+
+    >>> from sgplan.model import Direction
+    >>> space = contract_space(Expect("expect.x", Direction.INGRESS, ("10.0.0.0/8",), "TCP", "22", "deny"))
+    >>> space[("TCP", "v4")]
+    [(167772160, 184549375, 22, 22)]
+    """
+    peers: dict[str, list[tuple[int, int]]] = {V4: [], V6: []}
+    for peer in expect.peers:
+        if peer == INTERNET:
+            for realm in (V4, V6):
+                peers[realm].extend(PUBLIC[realm])
+        else:
+            realm, lo, hi = network_interval(peer)
+            peers[realm].append((lo, hi))
+    protocols = PROTOCOL_ORDER if expect.protocol == "ALL" else (expect.protocol,)
+    space: Space = {}
+    for protocol in protocols:
+        if protocol in PORTED:
+            ports = parse_ports(expect.ports) if expect.protocol != "ALL" else [port_bounds(protocol)]
+        else:
+            ports = [port_bounds(protocol)]
+        for realm in (V4, V6):
+            if (protocol == "ICMP" and realm == V6) or (protocol == "ICMPv6" and realm == V4):
+                continue
+            boxes = [(lo, hi, q_lo, q_hi) for lo, hi in merge_intervals(peers[realm]) for q_lo, q_hi in ports]
+            if boxes:
+                space[(protocol, realm)] = boxes
+    return space
+
+
+@dataclass(frozen=True, slots=True)
+class Counterexample:
+    """Flows that break a contract on one instance, and what decides them.
+
+    `peer` is a CIDR (or an `a-b` address range) and `ports` a port spelling (`ALL` for
+    protocols without ports); every flow in peer × ports is decided by the same rule —
+    `group_id`/`address` `direction`[`policy_index`] — or by the default drop when
+    `policy_index` is None. `sample_peer`/`sample_port` is one concrete flow of the box.
+    """
+
+    instance_id: str
+    direction: str
+    protocol: str
+    peer: str
+    ports: str
+    accepted: bool  # what the policy does to these flows
+    sample_peer: str
+    sample_port: int | None
+    group_id: str | None = None
+    address: str | None = None
+    policy_index: int | None = None
+    rule: Rule | None = None
+    more_instances: int = 0
+    origin: SourceRange | None = field(default=None, compare=False)
+
+    @property
+    def decided_by(self) -> str:
+        if self.policy_index is None:
+            return "the default drop (no rule matches)"
+        where = self.address or self.group_id
+        return f"{where} {self.direction}[{self.policy_index}]"
+
+    def flow(self) -> str:
+        service = f"{self.protocol} {self.ports}" if self.protocol in PORTED else self.protocol
+        word = "from" if self.direction == Direction.INGRESS.value else "to"
+        return f"{service} {word} {self.peer}"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "instance_id": self.instance_id,
+            "direction": self.direction,
+            "protocol": self.protocol,
+            "ports": self.ports,
+            "peer": self.peer,
+            "decision": "ACCEPT" if self.accepted else "DROP",
+            "reason": "default-drop" if self.policy_index is None else "rule",
+            "sample": {"peer": self.sample_peer, "port": self.sample_port},
+            "more_instances": self.more_instances,
+            "rule": None,
+        }
+        if self.policy_index is not None:
+            rule: dict[str, Any] = {
+                "security_group_id": self.group_id,
+                "address": self.address,
+                "direction": self.direction,
+                "policy_index": self.policy_index,
+            }
+            if self.rule is not None:
+                rule["rule"] = self.rule.to_hcl()
+            if self.origin is not None:
+                rule["file"], rule["line"] = self.origin.file, self.origin.line
+            out["rule"] = rule
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ContractResult:
+    """One contract's verdict on the planned state, and (in a plan) on the live state before it.
+
+    `before` is None when only one state was evaluated (`sgplan verify`).
+    """
+
+    address: str
+    decision: str
+    status: str  # PASS | FAIL
+    instances: int  # how many instances the contract covers
+    counterexample: Counterexample | None = None
+    before: str | None = None
+    description: str = ""
+    origin: SourceRange | None = field(default=None, compare=False)
+
+    @property
+    def violated(self) -> bool:
+        return self.status == FAIL
+
+    @property
+    def change(self) -> str:
+        """`violated-by-change`, `already-violated`, `fixed`, `holds` (or `violated` without a before)."""
+        if self.status == FAIL:
+            if self.before is None:
+                return "violated"
+            return "already-violated" if self.before == FAIL else "violated-by-change"
+        return "fixed" if self.before == FAIL else "holds"
+
+    def message(self) -> str:
+        """One line: what the contract is and, when violated, the counterexample."""
+        if not self.violated:
+            return f"contract {self.address} holds ({self.decision}, {self.instances} instance(s))"
+        cx = self.counterexample
+        when = {"already-violated": "was already violated before this change",
+                "violated-by-change": "this change violates it"}.get(self.change, "violated")
+        if cx is None:
+            return f"contract {self.address} is violated ({when})"
+        verb = "accepts" if cx.accepted else "does not accept"
+        more = f" (and {cx.more_instances} more instance(s))" if cx.more_instances else ""
+        return (f"contract {self.address} is violated ({when}): {cx.instance_id}{more} {verb} "
+                f"{cx.flow()}, decided by {cx.decided_by}")
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "address": self.address,
+            "decision": self.decision,
+            "status": self.status,
+            "before": self.before,
+            "change": self.change,
+            "instances": self.instances,
+            "description": self.description,
+            "counterexample": self.counterexample.to_json() if self.counterexample else None,
+        }
+        if self.origin is not None:
+            out["file"], out["line"] = self.origin.file, self.origin.line
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation
+
+
+class ContractChecker:
+    """Contracts on views that share one `Evaluator`: each group's layer is evaluated once and
+    each (group list, contract) once, so the before and after states cost little more than one."""
+
+    def __init__(self, evaluator: Evaluator) -> None:
+        self.evaluator = evaluator
+        self._clips: dict[tuple[int, int, Key], list[Box]] = {}
+        self._verdicts: dict[tuple[tuple[Layer, ...], int], Space] = {}
+        self._spaces: dict[int, Space] = {}
+        self._layer_ids: dict[int, Layer] = {}
+
+    def check(self, view: AccessView, expects: Sequence[Expect], bound: Iterable[str]) -> list[ContractResult]:
+        """Every contract's verdict on `view`; `bound` is the instances a contract without
+        `instances` covers (those the configuration's bindings name)."""
+        bound_ids = tuple(sorted(set(bound)))
+        with gc_paused():
+            return [self._one(view, expect, n, bound_ids) for n, expect in enumerate(expects)]
+
+    def _space(self, n: int, expect: Expect) -> Space:
+        found = self._spaces.get(n)
+        if found is None:
+            found = self._spaces[n] = contract_space(expect)
+        return found
+
+    def _one(self, view: AccessView, expect: Expect, n: int, bound: tuple[str, ...]) -> ContractResult:
+        space = self._space(n, expect)
+        ids = tuple(sorted(set(expect.instances))) if expect.instances is not None else bound
+        by_list: dict[tuple[str, ...], list[str]] = {}
+        for instance_id in ids:
+            by_list.setdefault(tuple(view.instances.get(instance_id, ())), []).append(instance_id)
+        failing: list[tuple[str, tuple[str, ...], Space]] = []
+        count = 0
+        for keys, members in by_list.items():
+            layers = tuple(self._layer(view, key, expect.direction) for key in keys)
+            bad = self._violations(layers, space, n, expect.decision)
+            if bad:
+                failing.append((members[0], keys, bad))
+                count += len(members)
+        if not failing:
+            return ContractResult(expect.address, expect.decision, PASS, len(ids),
+                                  description=expect.description, origin=expect.origin)
+        first, keys, bad = min(failing, key=lambda f: f[0])
+        layers = tuple(self._layer(view, key, expect.direction) for key in keys)
+        cx = _counterexample(view, first, keys, layers, bad, expect)
+        cx = _with_more(cx, count - 1)
+        return ContractResult(expect.address, expect.decision, FAIL, len(ids), cx,
+                              description=expect.description, origin=expect.origin)
+
+    def _layer(self, view: AccessView, key: str, direction: Direction) -> Layer:
+        rules = view.group_rules(key, direction)
+        return self.evaluator.layer_of(self.evaluator.signature(rules, view.access_key(key, direction)))
+
+    def _violations(self, layers: tuple[Layer, ...], space: Space, n: int, decision: str) -> Space:
+        """The part of the space that breaks the contract on a policy of these layers."""
+        memo = (layers, n)
+        found = self._verdicts.get(memo)
+        if found is not None:
+            return found
+        bad: Space = {}
+        for key, boxes in space.items():
+            clipped = [self._clip(layer, key, boxes, n) for layer in layers]
+            allowed = stack_key(layers, key, clipped) if any(clipped) else []
+            wrong = allowed if decision == "deny" else subtract(boxes, allowed)
+            if wrong:
+                bad[key] = wrong
+        self._verdicts[memo] = bad
+        return bad
+
+    def _clip(self, layer: Layer, key: Key, boxes: list[Box], n: int) -> list[Box]:
+        """What one layer accepts inside the contract's space (cached per layer and contract)."""
+        memo = (id(layer), n, key)
+        found = self._clips.get(memo)
+        if found is None:
+            self._layer_ids[id(layer)] = layer  # keeps the id from being reused while cached
+            allows = layer.allows(key)
+            found = self._clips[memo] = intersect(allows, boxes) if allows else []
+        return found
+
+
+def check_contracts(view: AccessView, expects: Sequence[Expect], bound: Iterable[str],
+                    evaluator: Evaluator | None = None) -> list[ContractResult]:
+    """Every contract's verdict on one state (see `ContractChecker`)."""
+    return ContractChecker(evaluator or Evaluator(view.templates)).check(view, expects, bound)
+
+
+def with_before(after: Sequence[ContractResult], before: Sequence[ContractResult]) -> list[ContractResult]:
+    """The planned verdicts, each told whether it held on the live state."""
+    return [replace(a, before=b.status) for a, b in zip(after, before)]
+
+
+def _with_more(cx: Counterexample, more: int) -> Counterexample:
+    return replace(cx, more_instances=more) if more else cx
+
+
+def _key_rank(key: Key) -> tuple[int, int]:
+    protocol, realm = key
+    return (0 if realm == V4 else 1, PROTOCOL_ORDER.index(protocol))
+
+
+def _decider(layers: Sequence[Layer], key: Key, peer: int, port: int) -> tuple[int, int] | None:
+    """(layer, rule index) of the rule that decides this flow, None for the default drop."""
+    for g, layer in enumerate(layers):
+        for i, pieces in enumerate(layer.decided):
+            for k, b in pieces:
+                if k == key and b[0] <= peer <= b[1] and b[2] <= port <= b[3]:
+                    return g, i
+    return None
+
+
+def _decided_region(layers: Sequence[Layer], key: Key, where: tuple[int, int] | None, around: list[Box]) -> list[Box]:
+    """The part of `around` that the rule `where` (or the default drop) decides in the stack."""
+    if where is None:
+        region = list(around)
+        for layer in layers:
+            region = layer.cut(key, region)
+        return region
+    g, i = where
+    mine = [b for k, b in layers[g].decided[i] if k == key]
+    for upper in layers[:g]:
+        mine = upper.cut(key, mine)
+    return intersect(mine, around)
+
+
+def _counterexample(view: AccessView, instance_id: str, keys: tuple[str, ...], layers: tuple[Layer, ...],
+                    bad: Space, expect: Expect) -> Counterexample:
+    key = min(bad, key=_key_rank)
+    protocol, realm = key
+    (q_lo, _), peers = canonical(bad[key])[0]
+    peer, port = peers[0][0], q_lo
+    where = _decider(layers, key, peer, port)
+    region = _decided_region(layers, key, where, bad[key])
+    box = _box_around(region, peer, port)
+    direction = expect.direction
+    group_key = keys[where[0]] if where else None
+    rule = view.group_rules(group_key, direction)[where[1]] if where else None
+    group = view.groups.get(group_key) if group_key else None
+    sample = interval_cidrs(realm, peer, peer)[0].split("/")[0]
+    return Counterexample(
+        instance_id=instance_id,
+        direction=direction.value,
+        protocol=protocol,
+        peer=_peer_text(realm, box[0], box[1]),
+        ports=ports_text([(box[2], box[3])]) if protocol in PORTED else "ALL",
+        accepted=expect.decision == "deny",
+        sample_peer=sample,
+        sample_port=port if protocol in PORTED else None,
+        group_id=group_key,
+        address=(group.address if group is not None and group.address else group_key),
+        policy_index=where[1] if where else None,
+        rule=rule,
+        origin=_origin(rule, group),
+    )
+
+
+def _origin(rule: Rule | None, group: Any) -> SourceRange | None:
+    if rule is not None and rule.origin is not None:
+        return rule.origin
+    return getattr(group, "origin", None)
+
+
+def _box_around(region: list[Box], peer: int, port: int) -> Box:
+    """The largest canonical box of `region` that holds the flow (peer, port)."""
+    for (q_lo, q_hi), peers in canonical(region):
+        if q_lo <= port <= q_hi:
+            for p_lo, p_hi in peers:
+                if p_lo <= peer <= p_hi:
+                    return p_lo, p_hi, q_lo, q_hi
+    return peer, peer, port, port  # unreachable: the flow is in the region by construction
+
+
+def _peer_text(realm: str, lo: int, hi: int) -> str:
+    cidrs = interval_cidrs(realm, lo, hi)
+    if len(cidrs) == 1:
+        return cidrs[0]
+    return f"{cidrs[0].split('/')[0]}-{interval_cidrs(realm, hi, hi)[0].split('/')[0]}"
+
+
+def results_violated(results: Iterable[Any]) -> list[Any]:
+    """The violated results among a plan's `contract_results`."""
+    return [r for r in results if getattr(r, "violated", False)]
+
+
+def bound_instances(bindings: Iterable[Any]) -> tuple[str, ...]:
+    """The instances a binding of the configuration names (a contract's default scope)."""
+    return tuple(dict.fromkeys(b.instance_id for b in bindings))
+
+
+__all__ = [
+    "ContractChecker",
+    "ContractResult",
+    "Counterexample",
+    "FAIL",
+    "INTERNET",
+    "PASS",
+    "bound_instances",
+    "check_contracts",
+    "contract_space",
+    "results_violated",
+    "with_before",
+]
