@@ -36,7 +36,7 @@ from sgplan.cloud.base import VERSION_MISMATCH, CloudError
 from sgplan.cloud.snapshot import TEMPLATE_LISTS, normalize_state, state_with_indices
 from sgplan.fakecloud.instances import InstanceTable
 from sgplan.fakecloud.query import filters, id_list, page, tags_match
-from sgplan.fakecloud.rules import answer, blank, check_policy, parse_index, rule_key
+from sgplan.fakecloud.rules import answer, blank, check_policy, content_key, parse_index, rule_key
 from sgplan.model import MAX_DESCRIPTION, MAX_NAME
 
 DEFAULT_LIMITS = {
@@ -580,9 +580,13 @@ class Engine:
                     raise CloudError("InvalidParameterValue", f"PolicyIndex {index} is given twice")
                 doomed.add(index)  # positions before the delete (§2.8)
         else:
-            for _, wanted in self._parse_rules(raw, index=False):
-                key = rule_key(wanted)
-                match = next((i for i, r in enumerate(current) if i not in doomed and rule_key(r) == key), None)
+            for policy, (_, wanted) in zip(raw, self._parse_rules(raw, index=False)):
+                # By content (Terraform deletes this way, without Protocol/Port for ALL rules); a
+                # description narrows the match only when the request gives one.
+                key = content_key(wanted)
+                described = not blank(policy.get("PolicyDescription"))
+                match = next((i for i, r in enumerate(current) if i not in doomed and content_key(r) == key
+                              and (not described or r["PolicyDescription"] == wanted["PolicyDescription"])), None)
                 if match is None:
                     raise CloudError("ResourceNotFound", "no rule matches the content to delete")
                 doomed.add(match)
@@ -650,7 +654,7 @@ class Engine:
         for position, rule in originals:
             if position is None or position >= len(current) or position in sources:
                 raise CloudError("InvalidParameterValue.Range", f"original PolicyIndex {position} is not valid")
-            if rule_key(current[position]) != rule_key(rule):
+            if content_key(current[position]) != content_key(rule):
                 raise CloudError("InvalidParameterValue", f"original rule {position} does not match the live rule")
             sources.add(position)
         remaining = [r for i, r in enumerate(current) if i not in sources]

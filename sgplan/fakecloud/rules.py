@@ -131,10 +131,10 @@ def check_policy(policy: Any, now: str, *, strict_fields: bool = True) -> dict[s
         if protocol_text or port_text:
             raise CloudError("InvalidParameter.Coexist", "Protocol/Port and ServiceTemplate are exclusive")
     else:
-        if not protocol_text:
-            raise CloudError("MissingParameter", "the rule needs a Protocol or a ServiceTemplate")
+        # No Protocol and no ServiceTemplate: the real API stores protocol ALL, port ALL (issue 13
+        # item 1; Terraform's provider sends such rules and deletes ALL rules by content this way).
         try:
-            protocol = normalize_protocol(protocol_text)
+            protocol = normalize_protocol(protocol_text or "ALL")
         except ValueError as exc:
             raise CloudError("InvalidParameterValue", str(exc)) from None
         if protocol in PORTED:
@@ -146,7 +146,9 @@ def check_policy(policy: Any, now: str, *, strict_fields: bool = True) -> dict[s
         elif port_text and port_text.upper() != "ALL":
             # §1.3: "Protocol and Port are exclusive" except the tolerated `all`.
             raise CloudError("InvalidParameter.Coexist", f"Port is only valid with TCP or UDP, not {protocol}")
-        elif protocol == "ALL":
+        else:
+            # The real API reads every portless rule (ICMP, ICMPv6, GRE, ALL) back with Port "ALL"
+            # (issue 13 item 4; the Terraform provider's acceptance tests expect "ALL").
             port = "ALL"
 
     cidr = _text(policy, "CidrBlock")
@@ -183,7 +185,16 @@ def check_policy(policy: Any, now: str, *, strict_fields: bool = True) -> dict[s
 
 
 def rule_key(stored: Mapping[str, Any]) -> tuple:
-    """What makes two stored rules duplicates (everything but the description, model `Rule.key`)."""
+    """What makes two stored rules duplicates: their content AND their description.
+
+    Rules that differ only in `PolicyDescription` are distinct to the real API (issue 13 item 2:
+    terraform-provider-tencentcloud's acceptance test creates two such rules in one group).
+    """
+    return (content_key(stored), "" if stored.get("PolicyDescription") is None else str(stored["PolicyDescription"]))
+
+
+def content_key(stored: Mapping[str, Any]) -> tuple:
+    """A rule's content without its description (model `Rule.key`): what delete-by-content matches."""
     address = stored.get("AddressTemplate") or {}
     service = stored.get("ServiceTemplate") or {}
     return _key(

@@ -59,7 +59,20 @@ __all__ = [
 DEFAULT_SECRET_ID = "AKIDsgplanfake"
 DEFAULT_SECRET_KEY = "sgplanfakesecret"
 API_VERSION = "2017-03-12"
-SERVICES = frozenset({"vpc", "cvm"})
+# The API version of each served service (tccli's services/<svc>/<version>/api.json).
+API_VERSIONS = {"vpc": API_VERSION, "cvm": API_VERSION, "tag": "2018-08-13"}
+SERVICES = frozenset(API_VERSIONS)
+# Regions a request may name besides those in the state (cvm DescribeRegions example in tccli's
+# examples.json, and Tencent's published region list); any other answers UnsupportedRegion.
+KNOWN_REGIONS = frozenset({
+    "ap-bangkok", "ap-beijing", "ap-beijing-fsi", "ap-chengdu", "ap-chongqing", "ap-guangzhou", "ap-hongkong",
+    "ap-jakarta", "ap-mumbai", "ap-nanjing", "ap-seoul", "ap-shanghai", "ap-shanghai-fsi", "ap-shenzhen-fsi",
+    "ap-singapore", "ap-taipei", "ap-tokyo", "eu-frankfurt", "eu-moscow", "na-ashburn", "na-siliconvalley",
+    "na-toronto", "sa-saopaulo",
+})
+# The tag service is global: the region a tag call acts in is the one its resource names
+# (qcs::cvm:<region>:uin/:sg/<id>, terraform-provider-tencentcloud BuildTagResourceName).
+_RESOURCE_REGION = re.compile(r"^qcs::[a-z0-9]+:(?P<region>[a-z0-9-]+):")
 MAX_SKEW_SECONDS = 300  # API §4: more than 5 minutes off → AuthFailure.SignatureExpire
 # TC3 POST bodies may be up to 10 MB (API 3.0 "request structure" page); larger ones are refused
 # with the common code RequestSizeLimitExceeded before a byte of the body is read.
@@ -176,8 +189,14 @@ class _FakeCloud:
     """Everything between the socket and the engine: auth, parsing, injection, persistence."""
 
     def __init__(self, engine: Any, options: _Options, state_path: Path | None, record: list | None,
-                 seed: int | None, document: StateDocument | None = None, region: str = "") -> None:
-        self.engine = engine
+                 seed: int | None, document: StateDocument | None = None, region: str = "",
+                 factory: Callable[[dict[str, Any]], Any] | None = None) -> None:
+        self.engine = engine  # the first region's engine (what ServerHandle.engine shows)
+        # State is per region (DESIGN §4): each region named by a request gets its own engine,
+        # built by `factory` from the file's part for it (or empty).
+        self.engines: dict[str, Any] = {region: engine}
+        self.factory = factory
+        self.written: set[str] = set()  # regions changed since start
         self.options = options
         self.state_path = state_path
         self.record = record
@@ -186,7 +205,8 @@ class _FakeCloud:
         self.region = region
         self.signatures = _SignatureLog(options.clock)
         # The state as last saved: what a change that cannot be saved is rolled back to.
-        self._saved: Any = engine.state if state_path is not None and hasattr(engine, "restore") else None
+        self._saved: dict[str, Any] = (
+            {region: engine.state} if state_path is not None and hasattr(engine, "restore") else {})
         self.engine_lock = threading.Lock()
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
@@ -218,7 +238,10 @@ class _FakeCloud:
             return _DROP
         try:
             with self.engine_lock:
-                answer = self._run(service, action, params, use)
+                engine = self._engine_for(service, params, request)
+                if hasattr(engine, "request_id"):  # LatestOperationRequestId is this call's RequestId
+                    engine.request_id = request_id
+                answer = self._run(engine, service, action, params, use)
         except CloudError as exc:
             return _error_body(exc, request_id)
         except Exception as exc:  # an engine bug: answer like the API does, keep serving
@@ -228,33 +251,64 @@ class _FakeCloud:
             return _DROP
         return _json({"Response": {**answer, "RequestId": request_id}})
 
-    def _run(self, service: str, action: str, params: dict[str, Any], use: _Use) -> dict[str, Any]:
+    def _engine_for(self, service: str, params: Mapping[str, Any], request: _Request) -> Any:
+        """The engine of the region the request acts in; UnsupportedRegion for an unknown one."""
+        region = (request.headers.get("X-TC-Region") or "").strip()
+        if service == "tag":
+            named = params.get("Resource") or params.get("ResourceRegion") or params.get("ResourceList")
+            if isinstance(named, list):
+                named = named[0] if named else ""
+            match = _RESOURCE_REGION.match(str(named or ""))
+            region = match["region"] if match else (str(named) if params.get("ResourceRegion") else region)
+        if not region:
+            raise CloudError("MissingParameter", "X-TC-Region is required")
+        if "" in self.engines and len(self.engines) == 1:
+            # A state without a Region serves the first region asked for (as before regions).
+            self.engines = {region: self.engines.pop("")}
+            self._saved = {region: v for v in self._saved.values()}
+            self.region = region
+        engine = self.engines.get(region)
+        if engine is not None:
+            return engine
+        known = KNOWN_REGIONS | set(self.document.names() if self.document is not None else ())
+        if region not in known or self.factory is None:
+            raise CloudError("UnsupportedRegion", f"region {region!r} is not supported")
+        state = empty_state(region)
+        if self.document is not None and region in self.document.names():
+            _, raw = self.document.select(region)
+            state = normalize_state(raw)
+        engine = self.engines[region] = self.factory(state)
+        if self.state_path is not None and hasattr(engine, "restore"):
+            self._saved[region] = engine.state
+        return engine
+
+    def _run(self, engine: Any, service: str, action: str, params: dict[str, Any], use: _Use) -> dict[str, Any]:
         """Under the engine lock: run the action; a change is saved before it is answered."""
         if use.changed:
-            return self._replay(service, action, params)
+            return self._replay(engine, service, action, params)
         try:
-            answer = self.engine.handle(service, action, params)
+            answer = engine.handle(service, action, params)
         except CloudError:
             raise  # the engine validates before it changes anything
         except Exception:
-            self._roll_back()  # an engine bug may have left a change half made
+            self._roll_back(engine)  # an engine bug may have left a change half made
             raise
-        if self._consume_change():
-            self._after_change()
+        if self._consume_change(engine):
+            self._after_change(engine)
             use.changed = True
         return answer
 
-    def _replay(self, service: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _replay(self, engine: Any, service: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
         """An exact replay of a request that changed the state is tried on the engine and kept
         only if it changes nothing more: a Version that moved on answers VersionMismatch, an
         idempotent write (a client's same-second retry after a lost answer) answers as the first
         time did, and anything else — a second group, a second rule — is undone and refused."""
-        restore = getattr(self.engine, "restore", None)
+        restore = getattr(engine, "restore", None)
         if restore is None:  # an engine that cannot undo: refuse without trying
             raise _replayed()
-        checkpoint = self.engine.state
-        answer = self.engine.handle(service, action, params)  # a CloudError is the truthful answer
-        if not self._consume_change() or self.engine.state == checkpoint:
+        checkpoint = engine.state
+        answer = engine.handle(service, action, params)  # a CloudError is the truthful answer
+        if not self._consume_change(engine) or engine.state == checkpoint:
             return answer
         restore(checkpoint)
         raise _replayed()
@@ -288,15 +342,13 @@ class _FakeCloud:
             raise CloudError("AuthFailure.SignatureFailure", "the request signature does not match")
         service = match["service"]
         if service not in SERVICES:
-            raise CloudError("InvalidAction", f"service {service!r} is not served here (only vpc and cvm)")
+            raise CloudError("InvalidAction", f"service {service!r} is not served here (only vpc, cvm and tag)")
         version = headers.get("X-TC-Version")
-        if version and version != API_VERSION:
+        if version and version != API_VERSIONS[service]:
             raise CloudError("NoSuchVersion", f"{service} has no API version {version}")
         action = (headers.get("X-TC-Action") or "").strip()
         if not action:
             raise CloudError("MissingParameter", "X-TC-Action is required")
-        if not (headers.get("X-TC-Region") or "").strip():
-            raise CloudError("MissingParameter", "X-TC-Region is required")
         params = _params(request)
         use = self.signatures.use(match["signature"], _binding(request, service, action), int(timestamp))
         return service, action, params, use
@@ -348,14 +400,19 @@ class _FakeCloud:
 
     # -- state ------------------------------------------------------------------------------
 
-    def _consume_change(self) -> bool:
+    @staticmethod
+    def _consume_change(engine: Any) -> bool:
         """Whether the call just handled changed the state (the engine's `changed` flag, reset here)."""
-        changed = bool(getattr(self.engine, "changed", False))
+        changed = bool(getattr(engine, "changed", False))
         if changed:
-            self.engine.changed = False
+            engine.changed = False
         return changed
 
-    def _after_change(self) -> None:
+    def _after_change(self, engine: Any) -> None:
+        self.written.update(name for name, e in self.engines.items() if e is engine)
+        self._save_or_roll_back(engine)
+
+    def _save_or_roll_back(self, engine: Any) -> None:
         """Called under the engine lock after a mutating call: persist, then count and record.
 
         A change that cannot be saved is rolled back and answered InternalError — truthfully,
@@ -365,7 +422,7 @@ class _FakeCloud:
         try:
             self.save()
         except Exception as exc:
-            rolled_back = self._roll_back()
+            rolled_back = self._roll_back(engine)
             self._warn(f"could not save the state ({exc}); "
                        + ("the change was rolled back" if rolled_back else "the change is kept in memory"))
             if rolled_back:
@@ -373,25 +430,37 @@ class _FakeCloud:
                     from None
         self._count("changes")
         if self.record is not None:
-            self.record.append(copy.deepcopy(self.engine.state))
+            self.record.append(copy.deepcopy(engine.state))
 
-    def _roll_back(self) -> bool:
+    def _roll_back(self, engine: Any) -> bool:
         """Put the engine back to the state last saved; False when it cannot be (no state file,
         or an engine without `restore`)."""
-        restore = getattr(self.engine, "restore", None)
-        if restore is None or self._saved is None:
+        restore = getattr(engine, "restore", None)
+        region = next((name for name, e in self.engines.items() if e is engine), None)
+        if restore is None or region not in self._saved:
             return False
-        restore(copy.deepcopy(self._saved))  # the saved copy stays pristine for the next time
+        restore(copy.deepcopy(self._saved[region]))  # the saved copy stays pristine for the next time
         return True
 
     def save(self) -> None:
         if self.state_path is None:
             return
-        state = self.engine.state  # already file-shaped, and detached from the engine
-        document = self.document.with_region(self.region, state) if self.document is not None else state
+        # Every served region's state (already file-shaped, detached from its engine); the file's
+        # other regions are written back as they were read.
+        # A region only read is not written (a single-region file keeps its form).
+        states = {region: engine.state for region, engine in self.engines.items()
+                  if region == self.region or region in self.written}
+        document: Any
+        if len(states) == 1 and self.document is None:
+            (document,) = states.values()
+        else:
+            base = self.document or StateDocument({}, multi=True)
+            for region, state in states.items():
+                base = StateDocument.parse(base.with_region(region, state))
+            document = base.with_region(self.region, states[self.region])
         write_state(self.state_path, document)
-        if self._saved is not None:
-            self._saved = state
+        if self._saved:
+            self._saved.update(states)
 
     def _warn(self, message: str) -> None:
         print(f"sgplan fake-cloud: {message}", file=sys.stderr)
@@ -655,10 +724,11 @@ def start_server(
         document, region, state = _load(Path(state_path)) if state_path is not None else (None, "", empty_state())
     factory = engine_factory or _default_engine_factory
     engine = factory(state, bind_delay=bind_delay, seed=seed)
+    region = region or str(state.get("Region") or "")
     options = _Options(secret_id, secret_key, latency_ms, rate_limit, fault_rate, tuple(fault_kinds), clock, quiet,
                        require_signed_action)
     cloud = _FakeCloud(engine, options, Path(state_path) if state_path is not None else None, record, seed,
-                       document, region)
+                       document, region, lambda more: factory(more, bind_delay=bind_delay, seed=seed))
     server = _Server((host, port), cloud)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                               name=f"sgplan-fake-cloud-{server.server_address[1]}", daemon=True)
@@ -667,15 +737,23 @@ def start_server(
 
 
 def _load(path: Path) -> tuple[StateDocument | None, str, dict[str, Any]]:
-    """The served region of a state file: (its document, the region, the normalised state)."""
+    """A state file's first region: (its document, the region, the normalised state).
+
+    Every region of a {"Regions": …} file is checked here, so a bad one fails at start; the
+    others are served by engines of their own when a request names them.
+    """
     document = read_document(path)
     if document is None:
         return None, "", empty_state()
-    try:
-        region, raw = document.select(None)
-    except ValueError as exc:  # several regions: the HTTP fake serves one
-        raise invalid_state(path, exc) from None
-    try:
-        return document, region, normalize_state(raw)
-    except ValueError as exc:
-        raise invalid_state(path, exc, document.field_prefix(region)) from None
+    names = sorted(document.names()) if document.multi else [None]
+    first: tuple[str, dict[str, Any]] | None = None
+    for name in names:
+        region, raw = document.select(name)
+        try:
+            state = normalize_state(raw)
+        except ValueError as exc:
+            raise invalid_state(path, exc, document.field_prefix(region)) from None
+        first = first or (region, state)
+    if first is None:
+        return document, "", empty_state()
+    return document, first[0], first[1]

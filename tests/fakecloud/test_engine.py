@@ -233,10 +233,13 @@ def test_version_cas_and_duplicates() -> None:
     add(engine, gid, rule("22"), Version="0")
     assert code(lambda: add(engine, gid, rule("80"), Version="0")) == "UnsupportedOperation.VersionMismatch"
     add(engine, gid, rule("80"), Version="1")
-    assert code(lambda: add(engine, gid, rule("22", PolicyDescription="other"))) == "UnsupportedOperation.DuplicatePolicy"
+    assert code(lambda: add(engine, gid, rule("22"))) == "UnsupportedOperation.DuplicatePolicy"
+    # Issue 13 item 2: a rule that differs only in PolicyDescription is a distinct rule to the
+    # real API (terraform-provider-tencentcloud's acceptance test creates two such rules).
+    add(engine, gid, rule("22", PolicyDescription="other"))
     add(engine, gid, rule("22", action="drop"))  # a different action is a different rule
     add(engine, gid, rule("22"), direction="Egress")  # duplicates are per direction
-    assert policies(engine, gid)["Version"] == "4"
+    assert policies(engine, gid)["Version"] == "5"
 
 
 def test_rule_quota_per_direction() -> None:
@@ -380,7 +383,7 @@ def test_rule_output_shape_and_case() -> None:
     assert first["Protocol"] == "udp" and first["Action"] == "DROP"
     assert first["AddressTemplate"] == {"AddressId": "ipm-12345678", "AddressGroupId": ""}
     assert first["CidrBlock"] == "" and first["ServiceTemplate"] == {"ServiceId": "", "ServiceGroupId": ""}
-    assert second["Protocol"] == "icmpv6" and second["Port"] == "" and second["Ipv6CidrBlock"] == "2001:db8::/32"
+    assert second["Protocol"] == "icmpv6" and second["Port"] == "ALL" and second["Ipv6CidrBlock"] == "2001:db8::/32"
     missing = {"Protocol": "udp", "Port": "53", "AddressTemplate": {"AddressGroupId": "ipmg-nothere"}, "Action": "drop"}
     assert code(lambda: add(engine, gid, missing)) == "ResourceNotFound"
 

@@ -140,9 +140,38 @@ def test_a_state_file_in_the_regions_form_is_served_and_written_back_whole(tmp_p
         sdk_call(vpc(handle), "CreateSecurityGroup", {"GroupName": "new", "GroupDescription": ""})
     regions = json.loads(path.read_text())["Regions"]
     assert [g["SecurityGroupName"] for g in regions["ap-guangzhou"]["SecurityGroups"]] == ["g0", "new"]
-    path.write_text(json.dumps({"Regions": {"ap-guangzhou": {}, "ap-shanghai": {}}}))
-    with pytest.raises(UserError, match=r"live\.json: Regions: the file holds 2 regions"):
-        start_server(path)
+
+
+def test_each_region_has_its_own_state(tmp_path: Path) -> None:
+    """DESIGN §4 / issue 13 item 8: groups created in one region are invisible in another; a
+    region nobody serves answers UnsupportedRegion; the file keeps every region."""
+    path = tmp_path / "live.json"
+    path.write_text(json.dumps({"Regions": {"ap-guangzhou": _estate(groups=1), "ap-shanghai": {}}}))
+    with start_server(path) as handle:
+        sdk_call(vpc(handle, region="ap-shanghai"), "CreateSecurityGroup", {"GroupName": "sh", "GroupDescription": ""})
+        sdk_call(vpc(handle, region="ap-chengdu"), "CreateSecurityGroup", {"GroupName": "cd", "GroupDescription": ""})
+        names = {r: [g["SecurityGroupName"] for g in sdk_call(vpc(handle, region=r), "DescribeSecurityGroups", {})
+                     ["SecurityGroupSet"]] for r in ("ap-guangzhou", "ap-shanghai", "ap-chengdu")}
+        assert names == {"ap-guangzhou": ["g0"], "ap-shanghai": ["sh"], "ap-chengdu": ["cd"]}
+        with pytest.raises(TencentCloudSDKException) as info:
+            sdk_call(vpc(handle, region="xx-nowhere"), "DescribeSecurityGroups", {})
+        assert info.value.code == "UnsupportedRegion"
+    regions = json.loads(path.read_text())["Regions"]
+    assert {r: [g["SecurityGroupName"] for g in regions[r]["SecurityGroups"]] for r in regions} == {
+        "ap-guangzhou": ["g0"], "ap-shanghai": ["sh"], "ap-chengdu": ["cd"]}
+
+
+def test_a_single_region_file_keeps_its_form_until_another_region_is_written(tmp_path: Path) -> None:
+    path = tmp_path / "live.json"
+    path.write_text(json.dumps(_estate(groups=1)))
+    with start_server(path) as handle:
+        assert sdk_call(vpc(handle, region="ap-shanghai"), "DescribeSecurityGroups", {})["TotalCount"] == 0
+        sdk_call(vpc(handle), "CreateSecurityGroup", {"GroupName": "gz", "GroupDescription": ""})
+    assert "Regions" not in json.loads(path.read_text())
+    with start_server(path) as handle:
+        sdk_call(vpc(handle, region="ap-shanghai"), "CreateSecurityGroup", {"GroupName": "sh", "GroupDescription": ""})
+    regions = json.loads(path.read_text())["Regions"]
+    assert len(regions["ap-guangzhou"]["SecurityGroups"]) == 2 and len(regions["ap-shanghai"]["SecurityGroups"]) == 1
 
 
 def test_a_malformed_state_file_stops_the_server_with_its_path(tmp_path: Path) -> None:
