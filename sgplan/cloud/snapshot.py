@@ -36,7 +36,10 @@ MAX_STATE_BYTES = 256 * 1024 * 1024  # a 2,000-group estate is a few MB
 MAX_EXTRA_DEPTH = 16  # nesting of kept free-form fields (instance and template extras)
 MAX_VERSION_DIGITS = 18  # a policy Version the engine can count up (int() is bounded at 4,300 digits)
 MAX_LIMIT = 10**9
-_TOP_LEVEL = frozenset({"Region", "SecurityGroups", "Instances", "Limits", *TEMPLATE_LISTS})
+_TOP_LEVEL = frozenset({"Region", "SecurityGroups", "Instances", "Limits", "OtherAssociations", *TEMPLATE_LISTS})
+# Resources other than CVM instances that may carry security groups (the kinds that
+# DescribeSecurityGroupAssociationStatistics counts, vpc api.json SecurityGroupAssociationStatistics).
+ASSOCIATION_TYPES = frozenset({"CLB", "CDB", "ENI"})
 _GROUP_FIELDS = frozenset({
     "SecurityGroupId", "SecurityGroupName", "SecurityGroupDesc", "ProjectId", "IsDefault",
     "CreatedTime", "UpdateTime", "TagSet", "SecurityGroupPolicySet",
@@ -352,6 +355,20 @@ def _limits(raw: Any) -> dict[str, int]:
     return out
 
 
+def _association(raw: Any, where: str) -> dict[str, Any]:
+    """A non-CVM resource (CLB, CDB, ENI) and the groups it carries: what the fake counts in
+    DescribeSecurityGroupAssociationStatistics and what makes DeleteSecurityGroup ResourceInUse."""
+    item = _object(raw, where)
+    unknown = sorted(set(item) - {"ResourceType", "ResourceId", "SecurityGroupIds"})
+    if unknown:
+        _fail(f"{where}.{unknown[0]}", "is not a field (expected ResourceType, ResourceId, SecurityGroupIds)")
+    kind = _text(item, "ResourceType", where)
+    if kind not in ASSOCIATION_TYPES:
+        _fail(f"{where}.ResourceType", f"must be one of {', '.join(sorted(ASSOCIATION_TYPES))}")
+    return {"ResourceType": kind, "ResourceId": _text(item, "ResourceId", where),
+            "SecurityGroupIds": _text_list(item, "SecurityGroupIds", where)}
+
+
 def _unique(items: list[dict[str, Any]], id_field: str, kind: str) -> None:
     seen: dict[str, int] = {}
     for n, item in enumerate(items):
@@ -372,7 +389,7 @@ def normalize_state(raw: Any, now: str = "") -> dict[str, Any]:
     if unknown:
         # A misspelt list (say SecurityGroup) would otherwise read as an empty cloud.
         _fail(unknown[0], "is not a state-file field (expected Region, SecurityGroups, Instances, "
-                          "the four template lists or Limits; several regions go under Regions)")
+                          "the four template lists, Limits or OtherAssociations; several regions go under Regions)")
     state = empty_state(_text(raw, "Region", ""))
     memo: dict[tuple, dict[str, Any]] = {}
     state["SecurityGroups"] = [
@@ -383,6 +400,9 @@ def normalize_state(raw: Any, now: str = "") -> dict[str, Any]:
         state[kind] = [normalize_template(kind, t, now, f"{kind}[{n}]") for n, t in enumerate(_list(raw, kind, ""))]
     if raw.get("Limits") not in (None, {}):
         state["Limits"] = _limits(raw["Limits"])
+    associations = [_association(a, f"OtherAssociations[{n}]") for n, a in enumerate(_list(raw, "OtherAssociations", ""))]
+    if associations:
+        state["OtherAssociations"] = associations
     _unique(state["SecurityGroups"], "SecurityGroupId", "SecurityGroups")
     _unique(state["Instances"], "InstanceId", "Instances")
     for kind in TEMPLATE_LISTS:

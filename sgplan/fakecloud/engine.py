@@ -36,6 +36,9 @@ from sgplan.cloud.base import VERSION_MISMATCH, CloudError
 from sgplan.cloud.snapshot import TEMPLATE_LISTS, normalize_state, state_with_indices
 from sgplan.fakecloud.instances import InstanceTable
 from sgplan.fakecloud.query import filters, id_list, page, tags_match
+from sgplan.fakecloud.tags import ACTIONS as TAG_ACTIONS
+from sgplan.fakecloud.tags import MUTATING as TAG_MUTATING
+from sgplan.fakecloud.tags import TagService
 from sgplan.fakecloud.rules import answer, blank, check_policy, content_key, parse_index, rule_key
 from sgplan.model import MAX_DESCRIPTION, MAX_NAME
 
@@ -45,6 +48,11 @@ DEFAULT_LIMITS = {
     "ReferedSecurityGroupLimit": 10,
     "SecurityGroupInstanceLimit": 2000,
     "InstanceSecurityGroupLimit": 5,
+    # Answered, not enforced: the three SecurityGroupLimitSet fields that vpc api.json marks
+    # output_required besides the five above (values from the Tencent quota page).
+    "SecurityGroupExtendedPolicyLimit": 20,
+    "SecurityGroupReferedCvmAndEniLimit": 2000,
+    "SecurityGroupReferedSvcLimit": 50,
 }
 DIRECTIONS = ("Ingress", "Egress")
 _GROUP_FILTERS = frozenset({"security-group-id", "security-group-name", "project-id", "tag-key"})
@@ -78,7 +86,7 @@ MUTATING_ACTIONS = frozenset({
     "CreateSecurityGroup", "CreateSecurityGroupWithPolicies", "ModifySecurityGroupAttribute",
     "ModifySecurityGroupPolicies", "CreateSecurityGroupPolicies", "DeleteSecurityGroupPolicies",
     "ReplaceSecurityGroupPolicy", "ReplaceSecurityGroupPolicies", "DeleteSecurityGroup",
-    "AssociateSecurityGroups", "DisassociateSecurityGroups", "ModifyInstancesAttribute",
+    "AssociateSecurityGroups", "DisassociateSecurityGroups", "ModifyInstancesAttribute", *TAG_MUTATING,
 })
 
 # Actions whose handler builds its whole answer from new objects (rules.answer copies each
@@ -107,6 +115,8 @@ class Engine:
         self._clock = clock
         self._bind_delay = bind_delay
         self._rng = random.Random(rng_seed)
+        # The RequestId the HTTP fake will answer the current call with (set before each call).
+        self.request_id: str | None = None
         self._load(state)
         # CVM actions look the table up at call time: restore() replaces it.
         self._actions: dict[tuple[str, str], Callable[[Mapping[str, Any]], dict[str, Any]]] = {
@@ -131,6 +141,9 @@ class Engine:
         }
         for kind in TEMPLATE_LISTS:
             self._actions[("vpc", f"Describe{kind}")] = lambda p, kind=kind: self._describe_templates(kind, p)
+        tags = TagService(lambda: self._region, lambda: self._groups)
+        for action in TAG_ACTIONS:
+            self._actions[("tag", action)] = tags.handler(action)
         self._mutating = MUTATING_ACTIONS
 
     def restore(self, state: Mapping[str, Any]) -> None:
@@ -151,12 +164,14 @@ class Engine:
         for group in self._groups.values():
             self._index_references(group["SecurityGroupId"], set(), self._targets(group))
         self._templates: dict[str, list[dict[str, Any]]] = {k: normal[k] for k in TEMPLATE_LISTS}
+        self._associations: list[dict[str, Any]] = normal.get("OtherAssociations", [])
         self._instances = InstanceTable(
             normal["Instances"],
             group_exists=self._groups.__contains__,
             limits=self._limits,
             clock=self._clock,
             bind_delay=self._bind_delay,
+            request_id=lambda: self.request_id,
         )
         self.changed = False
 
@@ -195,6 +210,8 @@ class Engine:
         }
         if self._limits_given:
             state["Limits"] = self._limits_given
+        if self._associations:
+            state["OtherAssociations"] = self._associations
         return state_with_indices(state)
 
     @property
@@ -451,7 +468,7 @@ class Engine:
         referrers = self._referrers(group["SecurityGroupId"])
         if referrers:
             raise CloudError("ResourceInUse", f"{group_id} is referenced by the rules of {', '.join(referrers)}")
-        bound = self._instances.bound_to(group["SecurityGroupId"])
+        bound = self._instances.bound_to(group["SecurityGroupId"]) + self._other_users(group["SecurityGroupId"])
         if bound:
             raise CloudError("ResourceInUse", f"{group_id} is still bound to {', '.join(bound[:5])}")
         self._index_references(group["SecurityGroupId"], self._targets(group), set())
@@ -469,22 +486,30 @@ class Engine:
             ]
         }
 
+    def _other_users(self, group_id: str) -> list[str]:
+        """Non-CVM resources (state `OtherAssociations`) that carry `group_id`, as "CLB lb-…"."""
+        return [f"{a['ResourceType']} {a['ResourceId']}" for a in self._associations if group_id in a["SecurityGroupIds"]]
+
     def _describe_statistics(self, params: Mapping[str, Any]) -> dict[str, Any]:
         ids = id_list(params, "SecurityGroupIds", required=True)
+        if len(ids) > 100:
+            raise CloudError("InvalidParameterValue.LimitExceeded", "at most 100 SecurityGroupIds per call")
         out = []
         for group_id in ids:
+            if not group_id.startswith("sg-"):
+                raise CloudError("InvalidParameterValue.Malformed", f"{group_id!r} is not a security group id")
             self._group({"SecurityGroupId": group_id})
-            cvm = len(self._instances.bound_to(group_id))
+            counts = {"CVM": len(self._instances.bound_to(group_id)), "CDB": 0, "ENI": 0, "CLB": 0}
+            for association in self._associations:
+                if group_id in association["SecurityGroupIds"]:
+                    counts[association["ResourceType"]] += 1
             out.append(
                 {
                     "SecurityGroupId": group_id,
-                    "CVM": cvm,
-                    "CDB": 0,
-                    "ENI": 0,
-                    "CLB": 0,
+                    **counts,
                     "SG": len(self._referrers(group_id)),
-                    "InstanceStatistics": [{"InstanceType": "CVM", "InstanceCount": cvm}],
-                    "TotalCount": cvm,  # excludes the SG references (§2.13)
+                    "InstanceStatistics": [{"InstanceType": k, "InstanceCount": v} for k, v in counts.items() if v],
+                    "TotalCount": sum(counts.values()),  # excludes the SG references (§2.13)
                 }
             )
         return {"SecurityGroupAssociationStatisticsSet": out}
@@ -713,5 +738,13 @@ class Engine:
             items = [
                 {**t, "ServiceTemplateSet": [by_id[i] for i in t["ServiceTemplateIdSet"] if i in by_id]} for t in items
             ]
+        if kind == "AddressTemplateGroups":
+            # AddressTemplateSet is always answered (api.json output_required); its members only
+            # with NeedMemberInfo (issue 13 item 9).
+            by_id = {t["AddressTemplateId"]: t for t in self._templates["AddressTemplates"]}
+            members = str(params.get("NeedMemberInfo", False)).lower() == "true"
+            items = [{**t, "AddressTemplateSet": [
+                {"AddressTemplateId": i, "AddressTemplateName": by_id[i]["AddressTemplateName"], "From": "", "To": ""}
+                for i in t["AddressTemplateIdSet"] if i in by_id] if members else []} for t in items]
         rows, total = page(params, items)
         return {"TotalCount": total, f"{kind[:-1]}Set": rows}

@@ -15,8 +15,48 @@ from sgplan.cloud.base import CloudError
 from sgplan.fakecloud.query import filters, id_list, page, tags_match
 
 _INSTANCE_FILTERS = frozenset(
-    {"security-group-id", "instance-id", "instance-name", "tag-key", "tag-value", "project-id", "zone", "instance-state"}
+    {"security-group-id", "instance-id", "instance-name", "tag-key", "tag-value", "project-id", "zone", "instance-state",
+     "vpc-id", "subnet-id", "private-ip-address", "public-ip-address", "uuid", "instance-charge-type"}
 )
+
+
+def _defaults(instance_id: str) -> dict[str, Any]:
+    """Every Instance field the cvm api.json marks output_required, with a plausible value; a state
+    file's own fields (say "Placement": {"Zone": …}) override these (issue 13 item 5)."""
+    suffix = instance_id.removeprefix("ins-")
+    return {
+        "Placement": {"Zone": "ap-guangzhou-3", "ProjectId": 0},
+        "InstanceType": "S5.MEDIUM2", "CPU": 2, "Memory": 2, "RestrictState": "NORMAL",
+        "InstanceChargeType": "POSTPAID_BY_HOUR",
+        "SystemDisk": {"DiskType": "CLOUD_PREMIUM", "DiskId": f"disk-{suffix}", "DiskSize": 50, "Encrypt": False,
+                       "KmsKeyId": ""},
+        "DataDisks": [], "PrivateIpAddresses": ["10.0.0.2"], "PublicIpAddresses": None,
+        "InternetAccessible": {"InternetChargeType": "TRAFFIC_POSTPAID_BY_HOUR", "InternetMaxBandwidthOut": 0},
+        "VirtualPrivateCloud": {"VpcId": "vpc-fake0001", "SubnetId": "subnet-fake0001", "AsVpcGateway": False},
+        "ImageId": "img-fake0001", "RenewFlag": "NOTIFY_AND_MANUAL_RENEW",
+        "CreatedTime": "2020-01-01T00:00:00Z", "ExpiredTime": "", "OsName": "TencentOS Server 3.1",
+        "LoginSettings": {}, "InstanceState": "RUNNING", "StopChargingMode": "NOT_APPLICABLE",
+        "Uuid": f"00000000-0000-4000-8000-{suffix[-12:]:0>12}", "DisasterRecoverGroupId": "", "IPv6Addresses": None,
+        "CamRoleName": None, "HpcClusterId": "", "RdmaIpAddresses": None, "DedicatedClusterId": "",
+        "IsolatedSource": "NOTISOLATED", "DisasterRecoverGroupIds": [], "LicenseType": "TencentCloud",
+        "DisableApiTermination": False, "HostName": f"VM-{suffix}", "DefaultLoginUser": "root",
+        "DefaultLoginPort": 22, "LatestOperationErrorMsg": None,
+    }
+
+
+def _field(item: Mapping[str, Any], name: str) -> list[str]:
+    """The values a filter compares for `name` (nested ones from Placement/VirtualPrivateCloud)."""
+    full = {**_defaults(item["InstanceId"]), **item}
+    if name == "zone":
+        return [str((full.get("Placement") or {}).get("Zone", ""))]
+    if name in ("vpc-id", "subnet-id"):
+        return [str((full.get("VirtualPrivateCloud") or {}).get("VpcId" if name == "vpc-id" else "SubnetId", ""))]
+    if name in ("private-ip-address", "public-ip-address"):
+        return [str(a) for a in full.get("PrivateIpAddresses" if name[1] == "r" else "PublicIpAddresses") or ()]
+    if name == "project-id":
+        return [str((full.get("Placement") or {}).get("ProjectId", item.get("ProjectId", 0)))]
+    field = {"uuid": "Uuid", "instance-charge-type": "InstanceChargeType", "instance-state": "InstanceState"}[name]
+    return [str(full.get(field, ""))]
 # ModifyInstancesAttribute may change exactly one of these per call (§3.3).
 _ATTRIBUTES = ("SecurityGroups", "InstanceName", "HostName", "CamRoleName", "DisableApiTermination", "CamRoleType")
 
@@ -44,7 +84,9 @@ class InstanceTable:
         limits: Mapping[str, int],
         clock: Callable[[], float] = time.time,
         bind_delay: float = 0.0,
+        request_id: Callable[[], str | None] = lambda: None,
     ) -> None:
+        self._request_id = request_id
         self._items: dict[str, dict[str, Any]] = {i["InstanceId"]: dict(i) for i in instances}
         self._group_exists = group_exists
         self._limits = limits
@@ -92,8 +134,7 @@ class InstanceTable:
         item = self._items[instance_id]
         operation, state, request = self._last.get(instance_id, ("", "SUCCESS", ""))
         return {
-            "InstanceState": "RUNNING",
-            "CreatedTime": "2020-01-01T00:00:00Z",
+            **_defaults(instance_id),
             **{k: v for k, v in item.items() if k not in ("SecurityGroupIds", "Tags")},
             "SecurityGroupIds": list(item["SecurityGroupIds"]),
             "Tags": [dict(t) for t in item["Tags"]],
@@ -130,12 +171,9 @@ class InstanceTable:
             return item["InstanceId"] in values
         if name == "instance-name":
             return item["InstanceName"] in values
-        if name == "project-id":
-            return str(item.get("ProjectId", "0")) in values
-        if name in ("zone", "instance-state"):
-            field = "Zone" if name == "zone" else "InstanceState"
-            return str(item.get(field, "RUNNING" if name == "instance-state" else "")) in values
-        return tags_match(item["Tags"], name, values)
+        if name.startswith("tag"):
+            return tags_match(item["Tags"], name, values)
+        return any(v in values for v in _field(item, name))
 
     def associate(self, params: Mapping[str, Any]) -> dict[str, Any]:
         group_id = self._single_group(params)
@@ -245,7 +283,8 @@ class InstanceTable:
     def _start(self, operation: str, plans: Mapping[str, list[str]], targets: list[str]) -> None:
         """Commit (after all validation): every target runs `operation`, even those left unchanged."""
         self._requests += 1
-        request = f"fake-{operation}-{self._requests}"
+        # LatestOperationRequestId is the RequestId the binding call answered (issue 13 item 6).
+        request = self._request_id() or f"fake-{operation}-{self._requests}"
         until = self._clock() + self._bind_delay
         for instance_id in targets:
             groups = plans.get(instance_id)

@@ -1,0 +1,106 @@
+"""The fake against the real Tencent API (issue 13): each test names the evidence it follows.
+
+Evidence abbreviations: [api.json]/[examples.json] = tccli's services/<svc>/<version>/ files;
+[provider] = terraform-provider-tencentcloud; [go-sdk] = tencentcloud-sdk-go client.go error lists.
+"""
+
+from __future__ import annotations
+
+from sgplan.fakecloud.engine import Engine
+from sgplan.fakecloud.tags import resource_name
+from tests.fakecloud.test_engine import add, code, create, make, policies, rule
+
+
+def test_a_rule_without_protocol_is_read_back_as_all_all() -> None:
+    # [provider] sends rules without Protocol and the real API stores them as protocol ALL.
+    engine = make()
+    gid = create(engine)
+    add(engine, gid, {"CidrBlock": "10.0.0.0/8", "Action": "ACCEPT"})
+    (stored,) = policies(engine, gid)["Ingress"]
+    assert (stored["Protocol"], stored["Port"]) == ("all", "ALL")
+    # …and deletes it by content without Protocol/Port.
+    engine.handle("vpc", "DeleteSecurityGroupPolicies", {"SecurityGroupId": gid, "SecurityGroupPolicySet": {
+        "Ingress": [{"CidrBlock": "10.0.0.0/8", "Action": "ACCEPT"}]}})
+    assert policies(engine, gid)["Ingress"] == []
+
+
+def test_portless_protocols_answer_port_all() -> None:
+    # [provider] acceptance tests read ICMP/GRE/ALL rules back with port "ALL".
+    engine = make()
+    gid = create(engine)
+    add(engine, gid, {"Protocol": "ICMP", "CidrBlock": "0.0.0.0/0", "Action": "ACCEPT"},
+        {"Protocol": "GRE", "CidrBlock": "10.0.0.0/8", "Action": "ACCEPT"})
+    assert [p["Port"] for p in policies(engine, gid)["Ingress"]] == ["ALL", "ALL"]
+
+
+def test_description_only_duplicates_are_distinct_and_delete_by_content_honours_the_description() -> None:
+    engine = make()
+    gid = create(engine)
+    add(engine, gid, rule("22", PolicyDescription="a"), rule("22", PolicyDescription="b"))
+    assert code(lambda: add(engine, gid, rule("22", PolicyDescription="a"))) == "UnsupportedOperation.DuplicatePolicy"
+    engine.handle("vpc", "DeleteSecurityGroupPolicies", {"SecurityGroupId": gid, "SecurityGroupPolicySet": {
+        "Ingress": [rule("22", PolicyDescription="b")]}})
+    assert [p["PolicyDescription"] for p in policies(engine, gid)["Ingress"]] == ["a"]
+
+
+def test_tag_service_edits_a_groups_tags() -> None:
+    # [api.json] tag 2018-08-13 ModifyResourceTags / DescribeResourceTagsByResourceIds; resource
+    # name from [provider] BuildTagResourceName("cvm", "sg", region, id).
+    engine = make({"Region": "ap-guangzhou"})
+    gid = create(engine, tags={"team": "a", "sgplan-stack": "s"})
+    name = resource_name("ap-guangzhou", gid)
+    engine.handle("tag", "ModifyResourceTags", {"Resource": name, "ReplaceTags": [
+        {"TagKey": "team", "TagValue": "b"}, {"TagKey": "env", "TagValue": "prod"}], "DeleteTags": []})
+    engine.handle("tag", "ModifyResourceTags", {"Resource": name, "DeleteTags": [{"TagKey": "env"}]})
+    answer = engine.handle("tag", "DescribeResourceTagsByResourceIds", {
+        "ServiceType": "cvm", "ResourcePrefix": "sg", "ResourceRegion": "ap-guangzhou", "ResourceIds": [gid]})
+    assert {(t["TagKey"], t["TagValue"]) for t in answer["Tags"]} == {("team", "b"), ("sgplan-stack", "s")}
+    group = engine.handle("vpc", "DescribeSecurityGroups", {"SecurityGroupIds": [gid]})["SecurityGroupSet"][0]
+    assert group["TagSet"] == [{"Key": "team", "Value": "b"}, {"Key": "sgplan-stack", "Value": "s"}]
+    assert code(lambda: engine.handle("tag", "ModifyResourceTags", {
+        "Resource": f"qcs::cvm:ap-guangzhou:uin/:instance/{gid}", "DeleteTags": [{"TagKey": "team"}]})
+    ) == "InvalidParameterValue.ResourceDescriptionError"
+
+
+def test_association_statistics_count_non_cvm_users_and_delete_refuses() -> None:
+    engine = make({"Region": "ap-guangzhou", "SecurityGroups": [{"SecurityGroupId": "sg-aaaa1111"}],
+                   "OtherAssociations": [{"ResourceType": "CLB", "ResourceId": "lb-1", "SecurityGroupIds": ["sg-aaaa1111"]}]})
+    (stats,) = engine.handle("vpc", "DescribeSecurityGroupAssociationStatistics",
+                             {"SecurityGroupIds": ["sg-aaaa1111"]})["SecurityGroupAssociationStatisticsSet"]
+    assert (stats["CLB"], stats["TotalCount"], stats["InstanceStatistics"]) == (
+        1, 1, [{"InstanceType": "CLB", "InstanceCount": 1}])
+    assert code(lambda: engine.handle("vpc", "DeleteSecurityGroup", {"SecurityGroupId": "sg-aaaa1111"})) == "ResourceInUse"
+    assert engine.state["OtherAssociations"][0]["ResourceId"] == "lb-1"
+
+
+def test_describe_instances_answers_the_documented_fields_and_filters() -> None:
+    engine = Engine({"Instances": [
+        {"InstanceId": "ins-aaaa1111", "Placement": {"Zone": "ap-guangzhou-6", "ProjectId": 0},
+         "VirtualPrivateCloud": {"VpcId": "vpc-1", "SubnetId": "subnet-1", "AsVpcGateway": False},
+         "PrivateIpAddresses": ["10.1.0.5"]},
+        {"InstanceId": "ins-bbbb2222"}]})
+
+    def ids(name: str, value: str) -> list[str]:
+        answer = engine.handle("cvm", "DescribeInstances", {"Filters": [{"Name": name, "Values": [value]}]})
+        return [i["InstanceId"] for i in answer["InstanceSet"]]
+
+    assert ids("zone", "ap-guangzhou-6") == ["ins-aaaa1111"]
+    assert ids("vpc-id", "vpc-1") == ids("subnet-id", "subnet-1") == ids("private-ip-address", "10.1.0.5") == [
+        "ins-aaaa1111"]
+    first = engine.handle("cvm", "DescribeInstances", {})["InstanceSet"][1]
+    for name in ("Placement", "VirtualPrivateCloud", "PrivateIpAddresses", "SystemDisk", "Uuid", "LoginSettings"):
+        assert name in first
+
+
+def test_latest_operation_request_id_is_the_calls_request_id() -> None:
+    engine = Engine({"SecurityGroups": [{"SecurityGroupId": "sg-aaaa1111"}],
+                     "Instances": [{"InstanceId": "ins-aaaa1111"}]})
+    engine.request_id = "9b3f0c1e-0000-4000-8000-000000000001"
+    engine.handle("cvm", "ModifyInstancesAttribute", {"InstanceIds": ["ins-aaaa1111"], "SecurityGroups": ["sg-aaaa1111"]})
+    (instance,) = engine.handle("cvm", "DescribeInstances", {})["InstanceSet"]
+    assert instance["LatestOperationRequestId"] == "9b3f0c1e-0000-4000-8000-000000000001"
+
+
+def test_limits_answer_all_eight_documented_fields() -> None:
+    limits = make().handle("vpc", "DescribeSecurityGroupLimits", {})["SecurityGroupLimitSet"]
+    assert len(limits) == 8 and all(isinstance(v, int) for v in limits.values())
