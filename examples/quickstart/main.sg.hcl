@@ -70,3 +70,14 @@ binding "web_servers" {
 output "web_id" {
   value = security_group.web.id
 }
+
+# A reachability contract, proven on every plan: no web server takes SSH from the internet.
+expect "no_public_ssh" {
+  instances   = binding.web_servers.instance_ids
+  direction   = "ingress"
+  peer        = ["internet"]
+  protocol    = "TCP"
+  ports       = "22"
+  decision    = "deny"
+  description = "SSH only from the office"
+}

@@ -13,8 +13,9 @@ from typing import Any
 
 from sgplan.analysis.access import Evaluator, Templates, gc_paused
 from sgplan.analysis.checks import Scope, run_checks
+from sgplan.analysis.contracts import ContractChecker, ContractResult, with_before
 from sgplan.analysis.exposure import AccessView, changed_subjects, compare
-from sgplan.model import CloudState, Rule, SecurityGroup, make_tags
+from sgplan.model import CloudState, Expect, Rule, SecurityGroup, make_tags
 
 _RULE_FIELDS = frozenset(Rule.__dataclass_fields__) - {"origin"}
 
@@ -92,12 +93,17 @@ def _with_origins(group: SecurityGroup, source: SecurityGroup) -> SecurityGroup:
     )
 
 
-def annotate_plan(plan: Any, live: CloudState, desired_groups: tuple[SecurityGroup, ...] = ()) -> Any:
-    """`plan` with its exposure changes and findings filled in (called by the CLI workflow).
+def annotate_plan(plan: Any, live: CloudState, desired_groups: tuple[SecurityGroup, ...] = (),
+                  expects: tuple[Expect, ...] = (), bound: tuple[str, ...] = ()) -> Any:
+    """`plan` with its exposure changes, findings and contract results filled in (CLI workflow).
 
     Findings are limited to what the plan changes in access: groups whose rules change (or
     that are new) and instances whose group list or groups change. A plan that leaves a group
     alone does not repeat its old findings; `sgplan check` reports everything.
+
+    Every contract (`expects`) is proven on the planned state and, to tell "this change breaks
+    it" from "it was already broken", on the live state; `bound` is the instances a contract
+    without `instances` covers.
     """
     with gc_paused():
         after = after_view(plan, live, desired_groups)
@@ -107,4 +113,8 @@ def annotate_plan(plan: Any, live: CloudState, desired_groups: tuple[SecurityGro
         instances, groups = changed_subjects(before, after, evaluator)
         scope = Scope(frozenset(instances), frozenset(groups))
         findings = run_checks(after, scope=scope, evaluator=evaluator) if instances or groups else []
-    return replace(plan, exposure_changes=tuple(changes), findings=tuple(findings))
+        results: list[ContractResult] = []
+        if expects:
+            checker = ContractChecker(evaluator)
+            results = with_before(checker.check(after, expects, bound), checker.check(before, expects, bound))
+    return replace(plan, exposure_changes=tuple(changes), findings=tuple(findings), contract_results=tuple(results))

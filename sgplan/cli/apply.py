@@ -11,7 +11,7 @@ import typer
 
 from sgplan.apply.guard import Scope
 from sgplan.cli import options
-from sgplan.cli.plan import render
+from sgplan.cli.plan import render, report_violations
 from sgplan.cli.workflow import VarInputs, Workspace, load_workspace, make_plan_for, print_diagnostics, var_inputs_in_order
 from sgplan.cloud import ApiClient, open_client
 from sgplan.diagnostics import UserError
@@ -208,6 +208,9 @@ def register(app: typer.Typer) -> None:
                 raise
         try:
             typer.echo(render(plan, "text", color=options.color_wanted(no_color)))
+            if plan.violated_contracts:
+                report_violations(plan.violated_contracts)
+                raise UserError(f"{len(plan.violated_contracts)} contract(s) violated (see above): nothing was applied")
             if not plan.has_changes:
                 return
             blocked = getattr(plan, "transient_exposure", ())

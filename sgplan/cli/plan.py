@@ -12,6 +12,7 @@ import typer
 from sgplan.cli import options
 from sgplan.cli.workflow import load_workspace, make_plan_for, open_for, var_inputs_in_order
 from sgplan.plan.planfile import write_plan
+from sgplan.render.escape import visible
 
 
 def render(plan, fmt: str, color: bool) -> str:
@@ -29,6 +30,16 @@ def render(plan, fmt: str, color: bool) -> str:
     from sgplan.render.text import render_plan
 
     return render_plan(plan, color=color)
+
+
+def report_violations(results) -> None:
+    """One `file:line: message` line per violated contract on stderr (the expect block's line;
+    the message names the deciding rule and its line)."""
+    for result in results:
+        where = f"{result.origin.file}:{result.origin.line}: " if result.origin is not None else ""
+        cx = result.counterexample
+        rule_at = f" ({cx.origin.file}:{cx.origin.line})" if cx is not None and cx.origin is not None else ""
+        print(visible(f"{where}{result.message()}{rule_at}"), file=sys.stderr)
 
 
 def recorded_directory(directory: Path) -> str:
@@ -74,6 +85,11 @@ def register(app: typer.Typer) -> None:
             print(f"API calls: {client.calls} (+{client.retries} retries)", file=sys.stderr)
         color = fmt == "text" and options.color_wanted(no_color)
         typer.echo(render(result, fmt, color))
+        if result.violated_contracts:
+            # A violated contract is an error, --detailed-exitcode included; no plan file is
+            # written, so nothing can apply it (apply re-checks in any case).
+            report_violations(result.violated_contracts)
+            raise typer.Exit(1)
         if out is not None:
             write_plan(out, replace(result, config_dir=recorded_directory(directory)))
             if fmt == "text":

@@ -190,7 +190,9 @@ def make_plan_for(ws: Workspace, client: ApiClient):
         raise ConfigErrors()
     print_diagnostics(list(ws.warnings) + list(diags))
     # Exposure changes and findings; the desired groups carry source lines and ignore_findings.
-    plan = annotate_plan(plan, live, desired.groups)
+    # Contracts are proven on the planned state; their default scope is the bound instances.
+    bound = tuple(dict.fromkeys(b.instance_id for b in desired.bindings))
+    plan = annotate_plan(plan, live, desired.groups, desired.expects, bound)
     return plan, live
 
 

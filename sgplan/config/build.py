@@ -1,8 +1,9 @@
 """Evaluated module instances → the model: `SecurityGroup`s (rules in block order, dynamic blocks
-expanded), `Binding`s (one per instance), root `Output`s and `Settings`."""
+expanded), `Binding`s (one per instance), `Expect`s (contracts), root `Output`s and `Settings`."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any, Callable
 
@@ -13,7 +14,23 @@ from sgplan.config.nodes import ListOf, Ref
 from sgplan.config.rules import GROUP_ID, build_rules, invisible_character, literal_rule
 from sgplan.config.values import Unknown, has_unknown, iterate, type_name
 from sgplan.diagnostics import error
-from sgplan.model import MAX_DESCRIPTION, MAX_GROUPS_PER_INSTANCE, MAX_NAME, SGPLAN_TAGS, Binding, GroupRef, Output, Rule, SecurityGroup, Settings, make_tags
+from sgplan.model import (
+    MAX_DESCRIPTION,
+    MAX_GROUPS_PER_INSTANCE,
+    MAX_NAME,
+    SGPLAN_TAGS,
+    Binding,
+    Direction,
+    Expect,
+    GroupRef,
+    Output,
+    Rule,
+    SecurityGroup,
+    Settings,
+    make_tags,
+    normalize_port,
+    normalize_protocol,
+)
 
 INSTANCE_ID = re.compile(r"^ins-[0-9a-z]+$")
 
@@ -257,3 +274,133 @@ def force_all(inst: ModuleInstance) -> None:
     """Evaluate every local (used or not), so their errors surface as Terraform's do."""
     for attr in inst.config.locals.values():
         inst.value(attr)
+
+
+# ---------------------------------------------------------------------------------------------
+# expect blocks (issue 16)
+
+EXPECT_DECISIONS = ("allow", "deny")
+
+
+def _binding_scope(inst: ModuleInstance) -> Scope:
+    """This module's scope plus `binding.<name>.instance_ids`, which contracts may name."""
+    table: dict[str, dict[str, Any]] = {}
+    for label, block in inst.config.bindings.items():
+        attr = block.attributes.get("instance_ids")
+        value = inst.value(attr) if attr is not None else None
+        if value is not FAILED and value is not None:
+            table[label] = {"instance_ids": value}
+    return inst.scope.child({"binding": table})
+
+
+def _expect_value(inst: ModuleInstance, scope: Scope, block: Block, name: str, address: str) -> Any:
+    attr = block.attributes.get(name)
+    if attr is None:
+        return None
+    value = inst.value_in(attr, scope)
+    if has_unknown(value):
+        inst.ctx.diags.append(error(f"{name}: value is not known until apply (it depends on a group still "
+                                    "to be created)", attr.range, address))
+        return FAILED
+    return value
+
+
+def build_expect(inst: ModuleInstance, label: str, block: Block) -> Expect | None:
+    """One `expect` block → an `Expect`, every attribute checked (errors name file:line)."""
+    address = f"{inst.prefix}expect.{label}"
+    diags = inst.ctx.diags
+    scope = _binding_scope(inst)
+    values = {name: _expect_value(inst, scope, block, name, address)
+              for name in ("instances", "direction", "peer", "protocol", "ports", "decision", "description")}
+    if any(v is FAILED for v in values.values()):
+        return None
+    start = len(diags)
+
+    def problem(name: str, message: str) -> None:
+        where = block.attributes[name].range if name in block.attributes else block.range
+        diags.append(error(f"{name}: {message}", where, address))
+
+    direction = values["direction"]
+    if direction is None:
+        problem("direction", 'is required ("ingress" or "egress")')
+    elif not isinstance(direction, str) or direction.lower() not in ("ingress", "egress"):
+        problem("direction", f'must be "ingress" or "egress", not {direction!r}')
+    decision = values["decision"]
+    if decision is None:
+        problem("decision", 'is required ("allow" or "deny")')
+    elif not isinstance(decision, str) or decision.lower() not in EXPECT_DECISIONS:
+        problem("decision", f'must be "allow" or "deny", not {decision!r}')
+    protocol = None
+    if values["protocol"] is None:
+        problem("protocol", "is required (TCP, UDP, ICMP, ICMPv6, GRE or ALL)")
+    else:
+        try:
+            protocol = normalize_protocol(str(values["protocol"]))
+        except ValueError:
+            problem("protocol", f"must be one of TCP, UDP, ICMP, ICMPv6, GRE, ALL, not {values['protocol']!r}")
+    ports = None
+    if protocol is not None:
+        raw = values["ports"]
+        if protocol in ("TCP", "UDP") and raw is None:
+            problem("ports", f'is required with {protocol} ("22", "8000-8010", "80,443" or "ALL")')
+        else:
+            try:
+                ports = normalize_port(protocol, None if raw is None else str(raw))
+            except ValueError as exc:
+                problem("ports", str(exc))
+    peers = _expect_peers(values["peer"], protocol, problem)
+    instances = _expect_instances(values["instances"], problem)
+    description = values["description"]
+    if description is not None and not isinstance(description, str):
+        problem("description", f"a string is required, not a {type_name(description)}")
+    if len(diags) > start:
+        return None
+    return Expect(address, Direction(direction.lower()), peers, protocol, ports, decision.lower(), instances,
+                  description or "", origin=block.range)
+
+
+def _expect_peers(raw: Any, protocol: str | None, problem: Callable[[str, str], None]) -> tuple[str, ...]:
+    if raw is None:
+        problem("peer", 'is required: a list of CIDRs, or "internet"')
+        return ()
+    items = raw if isinstance(raw, list) else [raw]
+    peers: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            problem("peer", f"every element must be a CIDR or \"internet\", not a {type_name(item)}")
+            continue
+        if item.strip().lower() == "internet":
+            peers.append("internet")
+            continue
+        try:
+            network = ipaddress.ip_network(item.strip(), strict=False)
+        except ValueError:
+            problem("peer", f'"{item}" is neither a CIDR block nor "internet"')
+            continue
+        peers.append(network.compressed)
+    if not peers and items:
+        return ()
+    if not items:
+        problem("peer", "must name at least one CIDR block or \"internet\"")
+    families = {":" in p for p in peers if p != "internet"} | ({True, False} if "internet" in peers else set())
+    if protocol == "ICMP" and families == {True}:
+        problem("peer", "ICMP goes with IPv4 peers only: use protocol = \"ICMPv6\" for IPv6")
+    if protocol == "ICMPv6" and families == {False}:
+        problem("peer", "ICMPv6 goes with IPv6 peers only: use protocol = \"ICMP\" for IPv4")
+    return tuple(dict.fromkeys(peers))
+
+
+def _expect_instances(raw: Any, problem: Callable[[str, str], None]) -> tuple[str, ...] | None:
+    if raw is None:
+        return None  # every instance a binding of the configuration names
+    items = raw if isinstance(raw, list) else [raw]
+    out: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            problem("instances", f"every element must be an instance id, not a {type_name(item)}")
+            continue
+        if not INSTANCE_ID.match(item):
+            problem("instances", f'"{item}" does not look like an instance id (ins-…)')
+            continue
+        out.append(item)
+    return tuple(dict.fromkeys(out))

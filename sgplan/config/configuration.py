@@ -9,18 +9,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from sgplan.config.build import build_binding, build_group, build_outputs, build_settings, force_all
+from sgplan.config.build import build_binding, build_expect, build_group, build_outputs, build_settings, force_all
 from sgplan.config.cache import ParseCache, cache_disabled
 from sgplan.config.evaluate import Evaluator
 from sgplan.config.instance import Context, ModuleInstance
-from sgplan.config.load import file_hash, gc_paused
+from sgplan.config.load import Block, file_hash, gc_paused
 from sgplan.config.modules import ModuleConfig, load_module
 from sgplan.config.validate import validate
 from sgplan.config.rules import GROUP_ID
 from sgplan.config.values import EvalError, Unknown
 from sgplan.config.variables import MISSING, finalize, root_values
 from sgplan.diagnostics import Diagnostic, error, has_errors
-from sgplan.model import Binding, DesiredState, GroupRef, SecurityGroup, Settings
+from sgplan.model import Binding, DesiredState, Expect, GroupRef, SecurityGroup, Settings
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,7 @@ class Configuration:
         settings = build_settings(root)
         groups: list[SecurityGroup] = []
         bindings = []
+        expects: list[Expect] = []
         outputs_start, uses_before = len(diags), ctx.unknown_uses
         outputs = build_outputs(root)
         # Reads of unknown ids made for the root outputs are settled by evaluating them again.
@@ -80,6 +81,10 @@ class Configuration:
                     groups.append(group)
             for label, block in inst.config.bindings.items():
                 bindings.extend(build_binding(inst, label, block))
+            for label, block in _expect_blocks(inst.config, diags).items():
+                expect = build_expect(inst, label, block)
+                if expect is not None:
+                    expects.append(expect)
             if inst is not root:
                 for name in inst.config.outputs:
                     try:
@@ -96,6 +101,7 @@ class Configuration:
             bindings=tuple(bindings),
             outputs=tuple(outputs),
             config_hash=self.config_hash,
+            expects=tuple(expects),
         )
         failed = self.load_failed or has_errors(diags)
         if not known_ids and not failed and not ctx.opaque and ctx.unknown_uses - output_uses == ctx.plain_uses:
@@ -153,6 +159,23 @@ def _require_stack(settings: Settings, groups: list[SecurityGroup], bindings: li
         where = next((b.origin for b in bindings if getattr(b, "origin", None)), None)
     return [error('stack is required: add `sgplan { stack = "<name>" }` (it names the groups this '
                   "configuration owns; plans delete that stack's groups that are no longer declared)", where)]
+
+
+def _expect_blocks(config: ModuleConfig, diags: list[Diagnostic]) -> dict[str, Block]:
+    """A module's `expect` blocks by label, in file order; a repeated label is an error."""
+    found: dict[str, Block] = {}
+    for source in config.files:
+        for block in source.body.blocks if source.body is not None else ():
+            if block.type != "expect" or len(block.labels) != 1:
+                continue
+            label = block.labels[0]
+            if label in found:
+                first = found[label].range
+                diags.append(error(f'duplicate expect "{label}" (first declared at {first.file}:{first.line})',
+                                   block.range))
+                continue
+            found[label] = block
+    return found
 
 
 def _resolve_group(group: SecurityGroup, ids: Mapping[str, str]) -> SecurityGroup:

@@ -70,6 +70,12 @@ TOP_LEVEL: dict[str, Spec] = {
         required=frozenset({"instance_ids", "security_groups"}),
     ),
     "module": Spec(labels=("name",), attributes=ANY, required=frozenset({"source"})),
+    # A reachability contract (issue 16); `instances` omitted = every instance a binding names.
+    "expect": Spec(
+        labels=("name",),
+        attributes=frozenset({"instances", "direction", "peer", "protocol", "ports", "decision", "description"}),
+        required=frozenset({"direction", "peer", "protocol", "decision"}),
+    ),
     "output": Spec(
         labels=("name",),
         attributes=frozenset({"value", "description", "sensitive"}),

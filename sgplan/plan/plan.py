@@ -86,6 +86,12 @@ class Plan:
     sgplan_version: str = ""
     transient_exposure: tuple[Any, ...] = field(default=())  # filled by sgplan.analysis (DESIGN §6)
     config_dir: str = ""  # the configuration `apply PLANFILE` re-plans from (set by the CLI)
+    contract_results: tuple[Any, ...] = ()  # filled by sgplan.analysis: one per `expect` block
+
+    @property
+    def violated_contracts(self) -> tuple[Any, ...]:
+        """The contracts the planned state breaks: such a plan is an error and apply refuses it."""
+        return tuple(r for r in self.contract_results if getattr(r, "violated", False))
 
     @property
     def has_changes(self) -> bool:

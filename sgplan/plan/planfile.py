@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from sgplan.analysis.checks import Finding
+from sgplan.analysis.contracts import ContractResult, Counterexample
 from sgplan.analysis.exposure import ExposureChange, TransientExposure
 from sgplan.diagnostics import UserError
 from sgplan.model import GroupRef, Output, Rule, SourceRange
@@ -109,6 +110,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "exposure_changes": [x.to_json() for x in plan.exposure_changes],
         "findings": [_finding_to_dict(f) for f in plan.findings],
         "transient_exposure": [{"step": t.step, "change": t.change.to_json()} for t in plan.transient_exposure],
+        "contract_results": [_contract_to_dict(r) for r in plan.contract_results],
         "warnings": list(plan.warnings),
     }
 
@@ -176,6 +178,28 @@ def _operation_to_dict(op: Operation) -> dict[str, Any]:
     out["instance_ids"] = list(op.instance_ids)
     out["affects"] = list(op.affects)
     return out
+
+
+def _origin_to_dict(origin: SourceRange | None) -> dict[str, Any] | None:
+    return None if origin is None else {"file": origin.file, "line": origin.line, "column": origin.column}
+
+
+def _contract_to_dict(result: ContractResult) -> dict[str, Any]:
+    cx = result.counterexample
+    counterexample = None
+    if cx is not None:
+        counterexample = {
+            "instance_id": cx.instance_id, "direction": cx.direction, "protocol": cx.protocol, "peer": cx.peer,
+            "ports": cx.ports, "accepted": cx.accepted, "sample_peer": cx.sample_peer,
+            "sample_port": cx.sample_port, "group_id": cx.group_id, "address": cx.address,
+            "policy_index": cx.policy_index, "rule": _rule_to_dict(cx.rule),
+            "more_instances": cx.more_instances, "origin": _origin_to_dict(cx.origin),
+        }
+    return {
+        "address": result.address, "decision": result.decision, "status": result.status,
+        "before": result.before, "instances": result.instances, "description": result.description,
+        "counterexample": counterexample, "origin": _origin_to_dict(result.origin),
+    }
 
 
 def _finding_to_dict(finding: Finding) -> dict[str, Any]:
@@ -295,6 +319,7 @@ def _plan(f: _Field) -> Plan:
         transient_exposure=tuple(
             TransientExposure(x["step"].int(), _exposure(x["change"])) for x in f.get("transient_exposure", []).items()
         ),
+        contract_results=tuple(_contract(x) for x in f.get("contract_results", []).items()),
         warnings=f.get("warnings", []).strs(),
     )
 
@@ -408,3 +433,28 @@ def _finding(f: _Field) -> Finding:
         instance_id=f.get("instance_id", None).opt_str(), origin=where,
     )
 
+
+
+def _origin(f: _Field) -> SourceRange | None:
+    if f.value is None:
+        return None
+    return SourceRange(f["file"].str(), f["line"].int(), f.get("column", 1).int())
+
+
+def _contract(f: _Field) -> ContractResult:
+    cx = f.get("counterexample", None)
+    counterexample = None
+    if cx.value is not None:
+        counterexample = Counterexample(
+            instance_id=cx["instance_id"].str(), direction=cx["direction"].str(), protocol=cx["protocol"].str(),
+            peer=cx["peer"].str(), ports=cx["ports"].str(), accepted=cx["accepted"].bool(),
+            sample_peer=cx["sample_peer"].str(), sample_port=cx.get("sample_port", None).opt_int(),
+            group_id=cx.get("group_id", None).opt_str(), address=cx.get("address", None).opt_str(),
+            policy_index=cx.get("policy_index", None).opt_int(), rule=_rule(cx.get("rule", None)),
+            more_instances=cx.get("more_instances", 0).int(), origin=_origin(cx.get("origin", None)),
+        )
+    return ContractResult(
+        address=f["address"].str(), decision=f["decision"].str(), status=f["status"].str(),
+        instances=f["instances"].int(), counterexample=counterexample, before=f.get("before", None).opt_str(),
+        description=f.get("description", "").str(), origin=_origin(f.get("origin", None)),
+    )

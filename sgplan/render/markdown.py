@@ -100,6 +100,28 @@ def _findings(plan: Plan) -> list[str]:
     return lines
 
 
+def _contracts(plan: Plan) -> list[str]:
+    results = list(getattr(plan, "contract_results", ()) or ())
+    if not results:
+        return []
+    broken = sum(1 for r in results if r.violated)
+    title = f"### ❌ Contracts: {broken} of {len(results)} violated" if broken else f"### ✅ Contracts: all {len(results)} hold"
+    lines = [title, "", "| | contract | verdict | counterexample | decided by |", "|---|---|---|---|---|"]
+    for r in results:
+        cx = r.counterexample
+        example = decided = ""
+        if r.violated and cx is not None:
+            verb = "accepts" if cx.accepted else "does not accept"
+            more = f" (+{cx.more_instances} more)" if cx.more_instances else ""
+            example = f"{_code(cx.instance_id, in_table=True)}{more} {verb} {_code(cx.flow(), in_table=True)}"
+            decided = _cell(cx.decided_by)
+            if cx.origin is not None:
+                decided += f" ({_code(f'{cx.origin.file}:{cx.origin.line}', in_table=True)})"
+        lines.append(f"| {'❌' if r.violated else '✅'} | {_code(r.address, in_table=True)} | "
+                     f"{_cell(r.decision + ': ' + r.change)} | {example} | {decided} |")
+    return lines
+
+
 def _transient(plan: Plan) -> list[str]:
     items = list(getattr(plan, "transient_exposure", ()) or ())
     if not items:
@@ -162,7 +184,8 @@ def _join(sections: Iterable[list[str]]) -> str:
 
 def render_markdown(plan: Plan, *, limit: int = MAX_CHARS) -> str:
     """The plan as GitHub-flavoured markdown, at most `limit` characters plus the truncation note."""
-    head = [["## sgplan plan", "", _summary(plan)], _exposure(plan), _destroys(plan), _transient(plan), _findings(plan)]
+    head = [["## sgplan plan", "", _summary(plan)], _contracts(plan), _exposure(plan), _destroys(plan), _transient(plan),
+            _findings(plan)]
     text = _join(head + [_diff(plan)])
     if len(text) <= limit:
         return text

@@ -47,6 +47,8 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "findings": [_pick(x, _FINDING_KEYS) for x in plan.findings],
         "planned_values": {"outputs": outputs},
         "summary": plan.summary,
+        # One per `expect` block: status on the planned state, `before` on the live state.
+        "contract_results": [r.to_json() for r in getattr(plan, "contract_results", ())],
         # Non-empty only when no exposure-safe order exists (DESIGN §6); apply then refuses.
         "transient_exposure": [
             {"step": t.step + 1, **_pick(t.change, _EXPOSURE_KEYS)} for t in plan.transient_exposure

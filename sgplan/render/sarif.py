@@ -30,7 +30,16 @@ def _rule_descriptor(check: Check) -> dict[str, Any]:
     }
 
 
-def _location(finding: Finding, base: str) -> list[dict[str, Any]]:
+CONTRACT_RULE = {
+    "id": "contract-violated",
+    "name": "ContractViolated",
+    "shortDescription": {"text": "A reachability contract (expect block) does not hold"},
+    "defaultConfiguration": {"level": "error"},
+    "properties": {"security-severity": "9.0", "tags": ["security"]},
+}
+
+
+def _location(finding: Any, base: str) -> list[dict[str, Any]]:
     if finding.origin is None:
         return []
     path = finding.origin.file.replace("\\", "/")
@@ -41,7 +50,34 @@ def _location(finding: Finding, base: str) -> list[dict[str, Any]]:
     return [{"physicalLocation": {"artifactLocation": {"uri": uri}, "region": region}}]
 
 
-def sarif_document(findings: Iterable[Finding], *, base: str = "", checks: Sequence[Check] = CHECKS) -> dict[str, Any]:
+def _contract_result(result: Any, base: str, rule_index: int) -> dict[str, Any]:
+    """A violated contract located at the rule that decides its counterexample (or the block)."""
+    cx = result.counterexample
+    decided = cx if cx is not None and cx.origin is not None else result
+    out: dict[str, Any] = {
+        "ruleId": CONTRACT_RULE["id"],
+        "ruleIndex": rule_index,
+        "level": "error",
+        "message": {"text": sarif_text(result.message())},
+        "locations": _location(decided, base),
+        "partialFingerprints": {"sgplanContract/v1": f"{result.address}:{result.change}"},
+        "properties": {"address": result.address, "decision": result.decision, "change": result.change},
+    }
+    related = _location(result, base)
+    if related and decided is not result:
+        related[0]["id"] = 1
+        related[0]["message"] = {"text": sarif_text(f"contract {result.address}")}
+        out["relatedLocations"] = related
+    if cx is not None:
+        out["properties"]["counterexample"] = cx.to_json()
+    if not out["locations"]:
+        out["locations"] = [{"logicalLocations": [{"name": visible(result.address), "kind": "resource"}]}]
+    return out
+
+
+def sarif_document(findings: Iterable[Finding], *, base: str = "", checks: Sequence[Check] = CHECKS,
+                   contracts: Iterable[Any] = ()) -> dict[str, Any]:
+    """Findings, and the violated contracts among `contracts`, as one SARIF run."""
     findings = list(findings)
     index = {check.id: i for i, check in enumerate(checks)}
     results = []
@@ -67,6 +103,9 @@ def sarif_document(findings: Iterable[Finding], *, base: str = "", checks: Seque
             # No HCL position (a live group not in the configuration): name the resource instead.
             result["locations"] = [{"logicalLocations": [{"name": visible(finding.address), "kind": "resource"}]}]
         results.append(result)
+    contracts = list(contracts)
+    violated = [r for r in contracts if r.violated]
+    results += [_contract_result(r, base, len(checks)) for r in violated]
     return {
         "$schema": SARIF_SCHEMA,
         "version": SARIF_VERSION,
@@ -77,7 +116,7 @@ def sarif_document(findings: Iterable[Finding], *, base: str = "", checks: Seque
                         "name": "sgplan",
                         "version": sgplan.__version__,
                         "informationUri": "https://github.com/sgplan/sgplan",
-                        "rules": [_rule_descriptor(c) for c in checks],
+                        "rules": [_rule_descriptor(c) for c in checks] + ([CONTRACT_RULE] if contracts else []),
                     }
                 },
                 "results": results,
@@ -86,6 +125,6 @@ def sarif_document(findings: Iterable[Finding], *, base: str = "", checks: Seque
     }
 
 
-def render_sarif(findings: Iterable[Finding], *, base: str = "") -> str:
-    """SARIF 2.1.0 text for these findings."""
-    return json.dumps(sarif_document(findings, base=base), indent=2) + "\n"
+def render_sarif(findings: Iterable[Finding], *, base: str = "", contracts: Iterable[Any] = ()) -> str:
+    """SARIF 2.1.0 text for these findings (and violated contracts)."""
+    return json.dumps(sarif_document(findings, base=base, contracts=contracts), indent=2) + "\n"

@@ -59,6 +59,7 @@ def render_plan(plan: Plan, *, color: bool = False) -> str:
             _resource(out, change)
         _outputs(out, plan.outputs)
         _warnings(out, plan.warnings)
+        _contracts(out, plan)
         if out.lines and out.lines[-1]:
             out.add()
         out.add("No changes. Your security groups match the configuration.")
@@ -90,11 +91,36 @@ def render_plan(plan: Plan, *, color: bool = False) -> str:
         for finding in plan.findings:
             out.add(f"  [{finding.severity}] {finding.rule}: {finding.address}: {finding.message}")
         out.add()
+    _contracts(out, plan)
     _outputs(out, plan.outputs)
     _warnings(out, plan.warnings)
     s = plan.summary
     out.add(f"Plan: {s['create']} to add, {s['update']} to change, {s['delete']} to destroy.")
     return "\n".join(out.lines) + "\n"
+
+
+def contract_line(result: Any) -> str:
+    """One contract verdict: `✓ …holds` or `✗ …violated (…): counterexample (file:line)`."""
+    mark = "✗" if result.violated else "✓"
+    line = f"{mark} {result.message()}"
+    cx = result.counterexample
+    if result.violated and cx is not None and cx.origin is not None:
+        line += f" ({cx.origin.file}:{cx.origin.line})"
+    elif not result.violated and result.change == "fixed":
+        line += " (fixed by this change)"
+    return line
+
+
+def _contracts(out: _Out, plan: Plan) -> None:
+    results = getattr(plan, "contract_results", ())
+    if not results:
+        return
+    if out.lines and out.lines[-1]:
+        out.add()
+    out.add("Contracts:")
+    for result in results:
+        out.add(f"  {contract_line(result)}")
+    out.add()
 
 
 def _resource(out: _Out, change: ResourceChange) -> None:
