@@ -71,6 +71,18 @@ def after_view(plan: Any, live: CloudState, desired_groups: tuple[SecurityGroup,
     return AccessView(groups, instances, Templates.from_state(live))
 
 
+def live_view(live: CloudState, desired_groups: tuple[SecurityGroup, ...] = ()) -> AccessView:
+    """The live state as a view, its groups lent the configured positions where they agree
+    (`sgplan verify`: a violation then names the HCL line of a rule that is still as configured)."""
+    view = before_view(live)
+    if not desired_groups:
+        return view
+    by_address = {d.address: d for d in desired_groups if d.address}
+    groups = {key: (_with_origins(g, by_address[g.address]) if g.address in by_address else g)
+              for key, g in view.groups.items()}
+    return AccessView(groups, view.instances, view.templates)
+
+
 def _with_origins(group: SecurityGroup, source: SecurityGroup) -> SecurityGroup:
     """`group` with the configured group's positions (rules matched by index when they agree)."""
 

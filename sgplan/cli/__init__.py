@@ -53,6 +53,7 @@ _COMMANDS = (
     "import_cmd",
     "fmt",
     "check",
+    "verify",
     "explain",
     "snapshot",
     "fake_cloud",

@@ -156,6 +156,8 @@ def read_live_for(ws: Workspace, client: ApiClient) -> CloudState:
     # The other groups on the instances this plan binds or whose groups it manages: their rules
     # are part of each instance's access (read only, for exposure and transient checks).
     bound = [b.instance_id for b in ws.settings_desired.bindings]
+    # Instances a contract names are proven on all their groups: read those too (issue 16).
+    bound += [i for e in ws.settings_desired.expects for i in (e.instances or ())]
     # Backends that can run calls concurrently (the SDK client, under its rate limits) offer `map`.
     return read_live(client, stack=ws.settings_desired.settings.stack, pinned_ids=pinned, with_templates=templates,
                      map_fn=getattr(client, "map", map), neighbours_of=bound)
