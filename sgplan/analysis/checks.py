@@ -398,6 +398,26 @@ def _telnet_in_use(context: CheckContext, check: Check) -> Iterator[Finding]:
                 yield _rule_finding(context, check, key, direction, pos, "admits telnet (TCP 23), which sends passwords in clear text; use SSH")
 
 
+def _unused_group(context: CheckContext, check: Check) -> Iterator[Finding]:
+    """Tencent Cloud Config `cvm-no-sg` ("no idle security groups"): a group no instance carries.
+
+    Only CVM bindings are visible to sgplan, so the message says so: a group used by another
+    product (CLB, a database) is reported too; suppress it with `ignore_findings`.
+    """
+    bound = context.view.bound_keys()
+    for key in context.group_keys():
+        if key in bound:
+            continue
+        yield Finding(check.id, check.severity, context.address(key),
+                      "is bound to no CVM instance (idle): delete it, bind it, or add "
+                      f'ignore_findings = ["{check.id}"] if another product uses it',
+                      group_id=key, origin=_group_origin(context, key))
+
+
+# Remote administration besides SSH, RDP and telnet (their own checks): VNC and WinRM.
+REMOTE_ACCESS_PORTS = [(5900, 5900), (5985, 5986)]
+
+
 def _exposure(check_id: str, severity: str, title: str, protocol_ports, service: str, whole: bool = False) -> Check:
     watch = tuple((protocol, _PROBE if whole else tuple(sorted(ports))) for protocol, ports in protocol_ports)
     return Check(check_id, severity, title, _exposure_check(protocol_ports, service, whole), watch)
@@ -408,6 +428,8 @@ CHECKS: tuple[Check, ...] = (
     _exposure("rdp-open-to-internet", "high", "RDP open to the internet", [("TCP", [(3389, 3389)])], "RDP"),
     _exposure("telnet-open-to-internet", "high", "Telnet open to the internet", [("TCP", [(23, 23)])], "Telnet"),
     _exposure("ftp-open-to-internet", "medium", "FTP open to the internet", [("TCP", [(20, 21)])], "FTP"),
+    _exposure("remote-access-open-to-internet", "high", "Remote administration port open to the internet",
+              [("TCP", REMOTE_ACCESS_PORTS)], "remote administration (VNC, WinRM)"),
     _exposure("database-open-to-internet", "high", "Database port open to the internet", [("TCP", DATABASE_PORTS)], "database"),
     _exposure("all-ports-open-to-internet", "high", "Every port open to the internet",
               [("TCP", [(1, 65535)]), ("UDP", [(1, 65535)])], "every port", whole=True),
@@ -416,6 +438,7 @@ CHECKS: tuple[Check, ...] = (
     Check("group-over-rule-quota", "high", "More rules than the group quota", _over_quota),
     Check("instance-over-5-groups", "high", "More than 5 groups on one instance", _too_many_groups),
     Check("telnet-in-use", "medium", "Telnet allowed", _telnet_in_use),
+    Check("group-unused", "medium", "Group bound to no instance", _unused_group),
 )
 
 CHECK_IDS = tuple(c.id for c in CHECKS)

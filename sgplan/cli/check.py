@@ -1,4 +1,5 @@
-"""`sgplan check`: policy findings on the state the configuration leads to (text, JSON, SARIF)."""
+"""`sgplan check`: policy findings and contract results on the state the configuration leads to
+(text, JSON, SARIF); a violated contract exits 1."""
 
 from __future__ import annotations
 
@@ -44,16 +45,29 @@ def register(app: typer.Typer) -> None:
         if sarif is not None:
             from sgplan.render.sarif import render_sarif
 
-            text = render_sarif(findings, base=_relative_base(directory))
+            text = render_sarif(findings, base=_relative_base(directory), contracts=plan.contract_results)
             sarif.write_text(text, encoding="utf-8")
         if as_json:
             counts = {s: sum(1 for f in findings if f.severity == s) for s in FAIL_ON}
-            typer.echo(json.dumps({"findings": [f.to_json() for f in findings], "summary": counts}, indent=2))
+            out = {"findings": [f.to_json() for f in findings], "summary": counts}
+            if plan.contract_results:
+                out["contract_results"] = [r.to_json() for r in plan.contract_results]
+            typer.echo(json.dumps(out, indent=2))
         elif findings:
             for finding in findings:
                 typer.echo(visible(str(finding)))
         else:
             typer.echo("No findings.")
+        if not as_json and plan.contract_results:
+            from sgplan.render.text import contract_line
+
+            for result in plan.contract_results:
+                typer.echo(visible(contract_line(result)))
+        if plan.violated_contracts:  # a violated contract is an error whatever --fail-on says
+            from sgplan.cli.plan import report_violations
+
+            report_violations(plan.violated_contracts)
+            raise typer.Exit(1)
         if fails(findings, fail_on.lower() if fail_on else None):
             raise typer.Exit(1)
 

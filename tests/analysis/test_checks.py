@@ -92,7 +92,7 @@ def test_fail_on_and_ids_are_stable() -> None:
     findings = run_checks(one_group(accept("22", "10.0.0.0/8"), accept("22", "10.1.0.0/16")))
     assert {f.severity for f in findings} == {"low"}
     assert fails(findings, "low") and not fails(findings, "medium") and not fails(findings, None)
-    assert len(set(CHECK_IDS)) == len(CHECK_IDS) == 11
+    assert len(set(CHECK_IDS)) == len(CHECK_IDS) == 13
 
 
 SSH_DROP = Rule("DROP", "TCP", "22", cidr_block="0.0.0.0/0")

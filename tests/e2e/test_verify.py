@@ -86,3 +86,13 @@ def test_verify_names_the_configured_line_when_live_matches_it(tmp_path: Path, c
     [result] = [r for r in doc["runs"][0]["results"] if r["ruleId"] == "contract-violated"]
     assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == 4
     assert result["relatedLocations"][0]["physicalLocation"]["region"]["startLine"] > 4
+
+
+def test_check_reports_contracts_on_the_planned_state(tmp_path: Path, capsys) -> None:
+    cfg, cloud = setup(tmp_path, config(ACCEPT_ALL, DROP_SSH))
+    result = run_cli(capsys, "check", cfg, "--cloud", cloud, "--json", "--sarif", tmp_path / "c.sarif")
+    assert result.code == 1
+    assert {r["address"]: r["status"] for r in result.json()["contract_results"]} == {
+        "expect.no_public_ssh": "fail", "expect.web_open": "pass"}
+    doc = validate_sarif(tmp_path / "c.sarif")
+    assert [r["ruleId"] for r in doc["runs"][0]["results"]].count("contract-violated") == 1
