@@ -139,3 +139,17 @@ def test_validation_errors_name_file_and_line(tmp_path: Path, capsys) -> None:
     assert any(x.startswith(f"{cfg / 'main.sg.hcl'}:") and "ports:" in x and "99999" in x for x in lines), lines
     assert any("ports:" in x and "ICMP" in x for x in lines), lines
     assert "Traceback" not in result.err
+
+
+def test_contracts_example_holds_and_a_widened_variable_breaks_it(tmp_path: Path, capsys) -> None:
+    from tests.e2e.test_examples import copy_example
+
+    directory = copy_example("contracts", tmp_path)
+    cloud = f"file:{directory / 'live.json'}"
+    ok = run_cli(capsys, "plan", directory, "--cloud", cloud, "--json")
+    assert ok.code == 0, ok.err
+    assert [r["status"] for r in ok.json()["contract_results"]] == ["pass"] * 5
+    bad = run_cli(capsys, "plan", directory, "--cloud", cloud, "--var", 'admin_cidrs=["0.0.0.0/0"]')
+    assert bad.code == 1
+    [line] = bad.err.strip().splitlines()
+    assert "expect.no_public_ssh" in line and "module.admin.security_group.this ingress[0]" in line

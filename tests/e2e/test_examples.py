@@ -75,6 +75,10 @@ EXPECTED: dict[str, tuple[str, tuple[Group, ...]]] = {
     "ftp": ("ins-ftp00001", (
         Group("module.ftp.security_group.this", ingress=("ACCEPT TCP:20-21 0.0.0.0/0",)),
     )),
+    "contracts": ("ins-ctr00001", (
+        Group("module.admin.security_group.this", ingress=("ACCEPT TCP:22 203.0.113.0/24",)),
+        Group("module.web.security_group.this", ingress=("ACCEPT TCP:80 0.0.0.0/0", "ACCEPT TCP:443 0.0.0.0/0")),
+    )),
     "multi-group": ("ins-app00001", (
         Group("module.no_http.security_group.this", ingress=("DROP TCP:80 0.0.0.0/0",)),
         Group("module.ssh.security_group.this", ingress=("ACCEPT TCP:22 203.0.113.0/24",)),
@@ -89,6 +93,12 @@ EXPECTED: dict[str, tuple[str, tuple[Group, ...]]] = {
 
 # The intended access of each scenario: (direction, protocol, port, peer, decision).
 ACCESS: dict[str, tuple[tuple[str, str, int | None, str, str], ...]] = {
+    "contracts": (
+        ("ingress", "TCP", 22, "203.0.113.10", "ACCEPT"),
+        ("ingress", "TCP", 22, "8.8.8.8", "DROP"),
+        ("ingress", "TCP", 443, "8.8.8.8", "ACCEPT"),
+        ("egress", "TCP", 25, "8.8.8.8", "DROP"),
+    ),
     "ssh": (
         ("ingress", "TCP", 22, "203.0.113.10", "ACCEPT"),
         ("ingress", "TCP", 22, "198.51.100.7", "ACCEPT"),
