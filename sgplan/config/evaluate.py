@@ -2,6 +2,8 @@
 
 Values are str, int/float, bool, None, list, dict and `Unknown` (known after apply); unknowns
 propagate through every operator, template and function. Errors are `EvalError`s with lines.
+Every evaluation runs under a `Budget` (values.py, docs/limits.md): no expression can hang,
+exhaust memory or end in a Python exception.
 """
 
 from __future__ import annotations
@@ -12,19 +14,30 @@ from typing import Any, Callable, Mapping
 from lark import Token, Tree
 
 from sgplan.config.functions import FUNCTIONS, call
-from sgplan.config.nodes import Const, Ref, position
+from sgplan.config.nodes import Const, ListOf, Ref, position
 from sgplan.config.templates import For, If, Interp, Part, compile_string, heredoc_string, unescape
 from sgplan.config.values import (
+    MAX_STRING_LENGTH,
+    Budget,
     EvalError,
     Unknown,
+    check_number,
     equal,
     iterate,
-    number,
+    number_limit_message,
+    result_number,
+    string_limit_message,
     to_bool,
     to_number,
     to_string,
     type_name,
 )
+
+# Steps charged per `for` iteration (docs/limits.md): a fixed cost for the iteration itself
+# plus a cost per expression node its body and condition evaluate, so a long body counts more.
+ITERATION_STEPS = 25
+NODE_STEPS = 2
+SPLAT_STEPS = 10  # per element and traversal step of a splat (`list[*].x`)
 
 
 class Namespace:
@@ -38,6 +51,11 @@ class Namespace:
 
     def get(self, name: str) -> Any:
         return self._resolve(name)
+
+    def misuse(self) -> EvalError:
+        """`var`, `local`, `module.x` … used as a value rather than traversed."""
+        what = "output" if self.kind.startswith("module.") else "attribute"
+        return EvalError(f'"{self.kind}" cannot be used as a value; refer to one of its {what}s ({self.kind}.<name>)')
 
 
 class Scope:
@@ -72,19 +90,21 @@ def _name(node: Tree | Token) -> str:
 class Evaluator:
     """Evaluates expression trees. Holds only caches (compiled templates), no configuration."""
 
-    def __init__(self) -> None:
+    def __init__(self, budget: Budget | None = None) -> None:
+        self.budget = budget if budget is not None else Budget()
         self._templates: dict[int, tuple[Tree, tuple[Part, ...]]] = {}
+        self._costs: dict[int, tuple[Any, int]] = {}  # id(node) → (node, steps per evaluation)
         self._handlers: dict[str, Callable[[Tree, Scope], Any]] = {
             "expr_term": self._expr_term,
-            "int_lit": lambda n, s: int(n.children[0]),
-            "float_lit": lambda n, s: number(float(n.children[0])),
+            "int_lit": lambda n, s: _int_literal(str(n.children[0])),
+            "float_lit": lambda n, s: result_number(float(n.children[0])),
             "literal_value": self._literal,
             "string": self._string,
             "template_string": lambda n, s: unescape(str(n.children[0])[2:-2], position(n)[0]),
             "heredoc_template": self._heredoc,
             "heredoc_template_trim": self._heredoc,
             "identifier": lambda n, s: s.lookup(str(n.children[0])),
-            "tuple": lambda n, s: [self.evaluate(c, s) for c in _trees(n)],
+            "tuple": lambda n, s: self.budget.check([self.evaluate(c, s) for c in _trees(n)]),
             "object": self._object,
             "function_call": self._call,
             "get_attr_expr_term": self._get_attr_term,
@@ -99,11 +119,21 @@ class Evaluator:
             "interpolation": lambda n, s: self.evaluate(_trees(n)[0], s),
             "sgplan_const": self._const,
             "sgplan_ref": self._ref,
-            "sgplan_list": lambda n, s: [self.evaluate(item, s) for item in n.items],
+            "sgplan_list": lambda n, s: self.budget.check([self.evaluate(item, s) for item in n.items]),
         }
 
     def evaluate(self, node: Tree, scope: Scope) -> Any:
         """Value of an expression tree; raises EvalError (with a line) for user mistakes."""
+        value = self._traversable(node, scope)
+        if type(value) is Namespace:
+            exc = value.misuse()
+            exc.line, exc.column = position(node)
+            raise exc
+        return value
+
+    def _traversable(self, node: Tree, scope: Scope) -> Any:
+        """`evaluate`, except that a namespace (`var`, `module.x`) may be the result: the base
+        of a traversal is the one place one is allowed."""
         handler = self._handlers.get(node.data)
         try:
             if handler is None:
@@ -115,6 +145,23 @@ class Evaluator:
             raise
         except RecursionError:
             raise EvalError("expression is nested too deeply", position(node)[0]) from None
+        except OverflowError:  # a float conversion of a huge whole number, in any operation
+            raise EvalError(number_limit_message(), *position(node)) from None
+        except MemoryError:  # the limits should prevent it; if not, one clear line still
+            raise EvalError("out of memory while evaluating this expression (see docs/limits.md)", *position(node)) from None
+
+    def cost(self, node: Any) -> int:
+        """Steps one evaluation of `node` is charged: NODE_STEPS per expression node."""
+        kind = type(node)
+        if kind is Ref or kind is Const:  # the common attribute shapes: no lookup needed
+            return NODE_STEPS
+        key = id(node)
+        hit = self._costs.get(key)
+        if hit is not None and hit[0] is node:
+            return hit[1]
+        steps = NODE_STEPS * count_nodes(node)
+        self._costs[key] = (node, steps)
+        return steps
 
     # -- compact nodes (nodes.py) ----------------------------------------------------------------
 
@@ -126,6 +173,8 @@ class Evaluator:
             return list(value)
         if isinstance(value, dict):
             return dict(value)
+        if type(value) is float and not math.isfinite(value):  # `1e400` read as infinity
+            raise EvalError(number_limit_message())
         return value
 
     def _ref(self, node: Ref, scope: Scope) -> Any:
@@ -133,14 +182,14 @@ class Evaluator:
         value = scope.lookup(names[0])
         for name in names[1:]:
             value = self._attr(value, name)
-        return value
+        return value  # a namespace result is refused by `evaluate`, allowed as a base
 
     # -- literals and templates ----------------------------------------------------------------
 
     def _expr_term(self, node: Tree, scope: Scope) -> Any:
         kids = node.children
         if len(kids) == 1:
-            return self.evaluate(kids[0], scope)
+            return self._traversable(kids[0], scope)  # a wrapper: `evaluate` checks the result
         return self.evaluate(_trees(node)[0], scope)  # ( expression )
 
     @staticmethod
@@ -180,23 +229,23 @@ class Evaluator:
         if len(parts) == 1 and isinstance(parts[0], Interp):
             return self.evaluate(parts[0].expr, scope)
         unknowns: list[Unknown] = []
-        out: list[str] = []
+        out = _Text()
         self._render_into(parts, scope, out, unknowns)
         if unknowns:
             return Unknown.of(unknowns)
-        return "".join(out)
+        return self.budget.text("".join(out.parts))
 
-    def _render_into(self, parts: tuple[Part, ...], scope: Scope, out: list[str], unknowns: list[Unknown]) -> None:
+    def _render_into(self, parts: tuple[Part, ...], scope: Scope, out: "_Text", unknowns: list[Unknown]) -> None:
         for part in parts:
             if isinstance(part, str):
-                out.append(part)
+                out.add(part)
             elif isinstance(part, Interp):
                 value = self.evaluate(part.expr, scope)
                 if isinstance(value, Unknown):
                     unknowns.append(value)
                 else:
                     try:
-                        out.append(to_string(value, "interpolated value"))
+                        out.add(to_string(value, "interpolated value"))
                     except EvalError as exc:
                         exc.line = exc.line or position(part.expr)[0]
                         raise
@@ -212,9 +261,21 @@ class Evaluator:
                 if isinstance(collection, Unknown):
                     unknowns.append(collection)
                     continue
-                for key, value in iterate(collection, "%{ for } collection"):
+                pairs = iterate(collection, "%{ for } collection")
+                self.budget.charge(len(pairs) * (ITERATION_STEPS + self._body_cost(part)))
+                for key, value in pairs:
                     names = {part.value: value} if part.key is None else {part.key: key, part.value: value}
                     self._render_into(part.body, scope.child(names), out, unknowns)
+
+    def _body_cost(self, part: For) -> int:
+        """Steps of one `%{ for }` iteration's body (its literal parts and expressions)."""
+        key = id(part)
+        hit = self._costs.get(key)
+        if hit is not None and hit[0] is part:
+            return hit[1]
+        steps = sum(NODE_STEPS * count_nodes(p) for p in _template_exprs(part.body)) + len(part.body)
+        self._costs[key] = (part, steps)
+        return steps
 
     # -- collections ---------------------------------------------------------------------------
 
@@ -230,7 +291,7 @@ class Evaluator:
             if key in out:
                 raise EvalError(f'duplicate key "{key}" in object', *position(elem))
             out[key] = self.evaluate(value_node, scope)
-        return Unknown.of(*unknown) if unknown else out
+        return Unknown.of(*unknown) if unknown else self.budget.check(out)
 
     def _object_key(self, key_node: Tree, scope: Scope) -> Any:
         inner = key_node.children[0]
@@ -252,7 +313,7 @@ class Evaluator:
 
     def _get_attr_term(self, node: Tree, scope: Scope) -> Any:
         base_node, attr = node.children
-        return self._attr(self.evaluate(base_node, scope), _name(attr.children[1]))
+        return self._attr(self._traversable(base_node, scope), _name(attr.children[1]))
 
     @staticmethod
     def _attr(base: Any, name: str) -> Any:
@@ -270,7 +331,7 @@ class Evaluator:
 
     def _index_term(self, node: Tree, scope: Scope) -> Any:
         base_node, index = node.children
-        return self._index(self.evaluate(base_node, scope), self._index_key(index, scope))
+        return self._index(self._traversable(base_node, scope), self._index_key(index, scope))
 
     def _index_key(self, index: Tree, scope: Scope) -> Any:
         if index.data == "short_index":
@@ -286,7 +347,7 @@ class Evaluator:
         if isinstance(base, list):
             i = to_number(key, "list index")
             if isinstance(i, float) or not 0 <= i < len(base):
-                raise EvalError(f"index {key} is out of range for a list of {len(base)} elements")
+                raise EvalError(f"index {to_string(key)[:40]} is out of range for a list of {len(base)} elements")
             return base[i]
         if isinstance(base, dict):
             k = to_string(key, "map key")
@@ -304,6 +365,7 @@ class Evaluator:
         if base is None:
             return []
         items = base if isinstance(base, list) else [base]
+        self.budget.charge(len(items) * SPLAT_STEPS * (1 + len(steps)))
         out = []
         for item in items:
             for step in steps:
@@ -333,7 +395,7 @@ class Evaluator:
                 if not isinstance(last, list):
                     raise EvalError(f"{name}(): the argument before ... must be a list")
                 args.extend(last)
-        return call(name, args)
+        return call(name, args, self.budget)
 
     def _conditional(self, node: Tree, scope: Scope) -> Any:
         condition, then, otherwise = _trees(node)
@@ -356,23 +418,25 @@ class Evaluator:
         rhs = self.evaluate(rhs_node, scope)
         if isinstance(lhs, Unknown) or isinstance(rhs, Unknown):
             return Unknown.of(lhs, rhs)
-        if op == "==":
-            return equal(lhs, rhs)
-        if op == "!=":
-            return not equal(lhs, rhs)
+        if op in ("==", "!="):
+            if isinstance(lhs, (list, dict)) or isinstance(rhs, (list, dict)):
+                self.budget.charge(self.budget.size(lhs) + self.budget.size(rhs))  # a deep comparison
+            return equal(lhs, rhs) is (op == "==")
         a, b = to_number(lhs, f"left operand of {op}"), to_number(rhs, f"right operand of {op}")
         if op == "+":
-            return number(a + b)
+            return result_number(a + b)
         if op == "-":
-            return number(a - b)
+            return result_number(a - b)
         if op == "*":
-            return number(a * b)
+            # Operands are within the number limit, so the product is at most twice as long:
+            # `n = n * n` chains stop at the limit instead of growing million-digit integers.
+            return result_number(a * b)
         if op in ("/", "%") and b == 0:
             raise EvalError("division by zero")
         if op == "/":
-            return number(a / b)
+            return result_number(a / b)
         if op == "%":
-            return number(math.fmod(a, b)) if isinstance(a, float) or isinstance(b, float) else int(math.fmod(a, b))
+            return _remainder(a, b)
         if op == "<":
             return a < b
         if op == ">":
@@ -390,7 +454,7 @@ class Evaluator:
             return Unknown(value.refs)
         if str(op) == "!":
             return not to_bool(value, "operand of !")
-        return number(-to_number(value, "operand of -"))
+        return result_number(-to_number(value, "operand of -"))
 
     # -- for expressions -----------------------------------------------------------------------
 
@@ -401,7 +465,11 @@ class Evaluator:
         body = trees[1:-1] if cond is not None else trees[1:]
         return intro, body, cond
 
-    def _for_iter(self, intro: Tree, cond: Tree | None, scope: Scope) -> Any:
+    def _iteration_cost(self, body: list[Tree], cond: Tree | None) -> int:
+        return ITERATION_STEPS + sum(self.cost(b) for b in body) + (self.cost(cond) if cond is not None else 0)
+
+    def _for_iter(self, intro: Tree, cond: Tree | None, scope: Scope, steps: int) -> Any:
+        """The scopes of the iterations kept by the condition; `steps` is charged per iteration."""
         trees = _trees(intro)
         names = [str(t.children[0]) for t in trees[:-1]]
         collection = self.evaluate(trees[-1], scope)
@@ -409,7 +477,9 @@ class Evaluator:
             return Unknown(collection.refs)
         out: list[Scope] = []
         unknown: list[Unknown] = []
-        for key, value in iterate(collection, "for expression collection"):
+        pairs = iterate(collection, "for expression collection")
+        self.budget.charge(len(pairs) * steps)
+        for key, value in pairs:
             child = scope.child({names[0]: key, names[1]: value} if len(names) == 2 else {names[0]: value})
             if cond is not None:
                 keep = self.evaluate(_trees(cond)[0], child)
@@ -423,15 +493,15 @@ class Evaluator:
 
     def _for_tuple(self, node: Tree, scope: Scope) -> Any:
         intro, body, cond = self._for_parts(node)
-        scopes = self._for_iter(intro, cond, scope)
+        scopes = self._for_iter(intro, cond, scope, self._iteration_cost(body, cond))
         if isinstance(scopes, Unknown):
             return scopes
-        return [self.evaluate(body[0], s) for s in scopes]
+        return self.budget.check([self.evaluate(body[0], s) for s in scopes])
 
     def _for_object(self, node: Tree, scope: Scope) -> Any:
         intro, body, cond = self._for_parts(node)
         grouping = any(isinstance(c, Token) and c.type == "ELLIPSIS" for c in node.children)
-        scopes = self._for_iter(intro, cond, scope)
+        scopes = self._for_iter(intro, cond, scope, self._iteration_cost(body, cond))
         if isinstance(scopes, Unknown):
             return scopes
         out: dict[str, Any] = {}
@@ -447,4 +517,67 @@ class Evaluator:
                 raise EvalError(f'duplicate key "{key}" in for expression (add ... to group values)')
             else:
                 out[key] = value
-        return out
+        return self.budget.check(out)
+
+
+class _Text:
+    """A template's output so far: refuses to grow past the string limit while it is built
+    (a `%{ for }` over a long list must fail before it joins gigabytes)."""
+
+    __slots__ = ("parts", "length")
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.length = 0
+
+    def add(self, text: str) -> None:
+        self.length += len(text)
+        if self.length > MAX_STRING_LENGTH:
+            raise EvalError(string_limit_message(self.length))
+        self.parts.append(text)
+
+
+def _int_literal(text: str) -> int:
+    """A whole-number literal within the number limit (and Python's 4,300-digit parse limit)."""
+    if len(text) > 400:  # 2**1024 has 309 digits: longer literals are out of range anyway
+        raise EvalError(number_limit_message())
+    return check_number(int(text))
+
+
+def _remainder(a: int | float, b: int | float) -> int | float:
+    """`a % b` with the sign of `a` (Go's and cty's truncated remainder), exact for whole numbers."""
+    if isinstance(a, float) or isinstance(b, float):
+        return result_number(math.fmod(a, b))
+    r = abs(a) % abs(b)
+    return -r if a < 0 else r
+
+
+def count_nodes(node: Any) -> int:
+    """Expression nodes under `node` (trees and compact nodes), without recursion."""
+    total, stack = 0, [node]
+    while stack:
+        item = stack.pop()
+        total += 1
+        if isinstance(item, Tree):
+            stack.extend(c for c in item.children if isinstance(c, Tree))
+        elif type(item) is ListOf:
+            total += len(item.items)
+    return total
+
+
+def _template_exprs(parts: tuple[Part, ...]) -> list[Any]:
+    """The expressions of a template body, nested directives included."""
+    out: list[Any] = []
+    stack = list(parts)
+    while stack:
+        part = stack.pop()
+        if isinstance(part, Interp):
+            out.append(part.expr)
+        elif isinstance(part, If):
+            out.append(part.condition)
+            stack.extend(part.then)
+            stack.extend(part.otherwise)
+        elif isinstance(part, For):
+            out.append(part.collection)
+            stack.extend(part.body)
+    return out

@@ -7,9 +7,9 @@ from typing import Any, Mapping
 
 from sgplan.config.evaluate import Evaluator, Namespace, Scope
 from sgplan.config.load import Attribute, Block
-from sgplan.config.modules import META_ARGUMENTS, ModuleConfig
+from sgplan.config.modules import MAX_MODULE_INSTANCES, META_ARGUMENTS, ModuleConfig, module_instances_message
 from sgplan.config.nodes import Ref
-from sgplan.config.values import EvalError, Unknown, attribute_message, has_unknown
+from sgplan.config.values import EvalError, Unknown, attribute_message
 from sgplan.config.variables import MISSING, finalize
 from sgplan.diagnostics import Diagnostic, error
 from sgplan.model import SourceRange
@@ -38,6 +38,7 @@ class Context:
         self.plain_uses = 0
         self.opaque = False
         self.group_ids: dict[str, Any] = {}  # address → the id `security_group.x.id` gave
+        self.instances = 1  # module instances made so far (the root is one; see MAX_MODULE_INSTANCES)
 
 
 class ModuleInstance:
@@ -87,9 +88,14 @@ class ModuleInstance:
         return value
 
     def value_in(self, attr: Attribute, scope: Scope) -> Any:
-        """The attribute's value in `scope` (e.g. with a dynamic block's iterator), or FAILED."""
+        """The attribute's value in `scope` (e.g. with a dynamic block's iterator), or FAILED.
+
+        Each evaluation is charged to the budget by the size of the expression: attributes are
+        evaluated again per dynamic-block element and per module instance."""
+        evaluator = self.ctx.evaluator
         try:
-            return self.ctx.evaluator.evaluate(attr.expr, scope)
+            evaluator.budget.charge(evaluator.cost(attr.expr))
+            return evaluator.evaluate(attr.expr, scope)
         except EvalError as exc:
             if not exc.reported:
                 self.report(exc, attr)
@@ -194,7 +200,7 @@ class ModuleInstance:
             if value is FAILED:
                 ok = False
                 continue
-            if has_unknown(value):
+            if self.ctx.evaluator.budget.unknown_refs(value):
                 self.ctx.opaque = True  # the module's uses of it are not counted
             raw[input_name] = (value, attr.range)
         values: dict[str, Any] = {}
@@ -205,6 +211,9 @@ class ModuleInstance:
                 self.ctx.diags[-1] = error(f'module "{name}": missing required input "{var_name}"', call.range)
         if not ok:
             return None
+        self.ctx.instances += 1
+        if self.ctx.instances > MAX_MODULE_INSTANCES:  # reached only if calls multiply (count/for_each)
+            raise EvalError(module_instances_message())
         return ModuleInstance(config, f"{self.prefix}module.{name}.", values, self.ctx)
 
     def output(self, name: str) -> Any:

@@ -1,11 +1,17 @@
 """Loading a module tree: the files of one directory merged into a `ModuleConfig` (blocks by
-kind, duplicate labels rejected), and `module` sources resolved to child directories."""
+kind, duplicate labels rejected), and `module` sources resolved to child directories.
+
+A configuration is untrusted input (it may come from a pull request), so a module source must
+stay inside the repository holding the configuration, or under a directory the operator
+allows (`SGPLAN_MODULE_PATH`), and the tree of module calls is bounded in depth and size
+(docs/limits.md)."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import sgplan
 from sgplan.config.cache import ParseCache
@@ -18,6 +24,15 @@ from sgplan.diagnostics import Diagnostic, error
 from sgplan.model import SourceRange
 
 META_ARGUMENTS = frozenset({"source", "version", "providers", "depends_on", "count", "for_each"})
+
+MAX_MODULE_DEPTH = 16  # nested module calls below the root module
+MAX_MODULE_INSTANCES = 5_000  # module instances in one configuration, the root included
+MODULE_PATH_ENV = "SGPLAN_MODULE_PATH"  # extra directories module sources may come from
+
+
+def module_instances_message() -> str:
+    return (f"module limit: the configuration makes more than {MAX_MODULE_INSTANCES:,} module instances "
+            "(see docs/limits.md)")
 
 
 @dataclass
@@ -49,6 +64,45 @@ def bundled_modules_dir() -> Path:
     return Path(sgplan.__file__).parent / "modules"
 
 
+def repository_root(directory: Path) -> Path:
+    """The nearest ancestor of `directory` (itself included, symlinks resolved) that holds a
+    `.git`, else `directory` itself: the tree module sources may come from."""
+    start = directory.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return start
+
+
+def allowed_module_roots(env: Mapping[str, str] | None = None) -> tuple[Path, ...]:
+    """The operator's extra module directories (`SGPLAN_MODULE_PATH`, os.pathsep-separated).
+    Only the environment can name them: nothing in a repository widens where sources may be."""
+    env = os.environ if env is None else env
+    return tuple(Path(p).resolve() for p in env.get(MODULE_PATH_ENV, "").split(os.pathsep) if p.strip())
+
+
+@dataclass
+class _Loading:
+    """What one load of a module tree shares: where sources may be, how many module instances
+    were made, and the files already read (a module called many times is parsed once)."""
+
+    repository: Path
+    extra_roots: tuple[Path, ...]
+    instances: int = 1
+    over_limit: bool = False
+    files: dict[tuple[Path, str], SourceFile] = field(default_factory=dict)  # (path, display) →
+    listings: dict[Path, list[Path]] = field(default_factory=dict)  # directory → its config files
+
+    def config_files(self, directory: Path) -> list[Path]:
+        listing = self.listings.get(directory)
+        if listing is None:
+            listing = self.listings[directory] = config_files(directory)
+        return listing
+
+    def allows(self, resolved: Path) -> bool:
+        return any(resolved == root or root in resolved.parents for root in (self.repository, *self.extra_roots))
+
+
 def load_module(
     directory: Path,
     display: str,
@@ -58,13 +112,18 @@ def load_module(
     root: bool = True,
     stack: tuple[Path, ...] = (),
     cache: ParseCache | None = None,
+    env: Mapping[str, str] | None = None,
+    loading: _Loading | None = None,
 ) -> ModuleConfig | None:
-    """Read, parse and index one module directory and its children; None if a file does not parse."""
+    """Read, parse and index one module directory and its children; None if a file does not parse.
+
+    `env` supplies `SGPLAN_MODULE_PATH` (default: the process environment)."""
+    if loading is None:
+        loading = _Loading(repository_root(directory), allowed_module_roots(env))
     files: list[SourceFile] = []
     parsed = True
-    for path in config_files(directory):
-        source, file_diags = read_file(path, os.path.normpath(os.path.join(display, path.name)), cache)
-        diags.extend(file_diags)
+    for path in loading.config_files(directory):
+        source = _read(path, os.path.normpath(os.path.join(display, path.name)), cache, loading, diags)
         files.append(source)
         parsed = parsed and source.body is not None
     if not parsed:
@@ -75,12 +134,23 @@ def load_module(
         if f.body is not None:
             check_module_body(f.body, root, diags)
     _index(module, blocks, evaluator, diags)
-    resolved = directory.resolve()
+    resolved = directory.resolve() if root else directory  # children come resolved (_load_child)
     for name, call in module.calls.items():
-        module.children[name] = _load_child(module, name, call, evaluator, diags, stack + (resolved,), cache)
+        module.children[name] = _load_child(module, name, call, evaluator, diags, stack + (resolved,), cache, loading)
         if module.children[name] is None and any(d.message.startswith("syntax error") for d in diags):
             return None
     return module
+
+
+def _read(path: Path, display: str, cache: ParseCache | None, loading: _Loading, diags: list[Diagnostic]) -> SourceFile:
+    """A file read once per load and display name (its diagnostics are reported once)."""
+    key = (path, display)
+    source = loading.files.get(key)
+    if source is None:
+        source, file_diags = read_file(path, display, cache)
+        diags.extend(file_diags)
+        loading.files[key] = source
+    return source
 
 
 def _index(module: ModuleConfig, blocks: list[Block], evaluator: Evaluator, diags: list[Diagnostic]) -> None:
@@ -137,6 +207,7 @@ def _load_child(
     diags: list[Diagnostic],
     stack: tuple[Path, ...],
     cache: ParseCache | None,
+    loading: _Loading,
 ) -> ModuleConfig | None:
     attr = call.attributes.get("source")
     if attr is None:
@@ -152,21 +223,38 @@ def _load_child(
         diags.append(error(f'module "{name}": source must be a literal string', attr.range))
         return None
     if source.startswith(("./", "../")):
-        directory = parent.directory / source
+        # Resolved (symlinks followed, as the OS would): a link cannot lead out unnoticed, and
+        # deep trees do not drag ever longer `a/../b/..` paths along.
+        directory = (parent.directory / source).resolve()
         display = os.path.normpath(os.path.join(parent.display, source))
+        if not loading.allows(directory):
+            diags.append(error(
+                f'module "{name}": source "{source}" is outside the repository root ({loading.repository}); '
+                f"set {MODULE_PATH_ENV} to allow it", attr.range))
+            return None
     elif source.startswith("sgplan/") and "/" not in source[len("sgplan/") :] and len(source) > len("sgplan/"):
-        directory = bundled_modules_dir() / source[len("sgplan/") :]
-        display = str(directory)
+        directory = (bundled_modules_dir() / source[len("sgplan/") :]).resolve()
+        display = str(bundled_modules_dir() / source[len("sgplan/") :])
     else:
         diags.append(error(f'module "{name}": unsupported source "{source}" (use "./path" or "sgplan/<name>")', attr.range))
+        return None
+    if len(stack) > MAX_MODULE_DEPTH:
+        diags.append(error(f'module "{name}": module limit: calls are nested more than {MAX_MODULE_DEPTH} deep '
+                           "(see docs/limits.md)", attr.range))
+        return None
+    if loading.instances >= MAX_MODULE_INSTANCES:
+        if not loading.over_limit:  # one error, not one per call left
+            loading.over_limit = True
+            diags.append(error(f'module "{name}": {module_instances_message()}', attr.range))
         return None
     if not directory.is_dir():
         diags.append(error(f'module "{name}": source directory "{source}" not found', attr.range))
         return None
-    if directory.resolve() in stack:
+    if directory in stack:
         diags.append(error(f'module "{name}": source "{source}" includes itself', attr.range))
         return None
-    if not config_files(directory):
+    if not loading.config_files(directory):
         diags.append(error(f'module "{name}": no configuration files in "{source}"', attr.range))
         return None
-    return load_module(directory, display, evaluator, diags, root=False, stack=stack, cache=cache)
+    loading.instances += 1
+    return load_module(directory, display, evaluator, diags, root=False, stack=stack, cache=cache, loading=loading)

@@ -4,12 +4,13 @@ walk and pickle into the parse cache far smaller than Lark trees. Anything else 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from lark import Token, Tree
 
 from sgplan.config.templates import unescape
-from sgplan.config.values import EvalError, number
+from sgplan.config.values import MAX_NUMBER_BITS, EvalError, number
 
 
 class _Node:
@@ -112,7 +113,17 @@ def position(node: Any) -> tuple[int, int]:
 
 
 def simplify(expr: Tree) -> Expr:
-    """`expr` as a compact node when it is one of the common simple shapes, else unchanged."""
+    """`expr` as a compact node when it is one of the common simple shapes, else unchanged.
+
+    A tree nested too deeply to inspect stays a tree: the evaluator reports it with its line.
+    """
+    try:
+        return _simplify(expr)
+    except RecursionError:
+        return expr
+
+
+def _simplify(expr: Tree) -> Expr:
     value = _literal(expr)
     if value is not _NOT:
         line, column = position(expr)
@@ -127,7 +138,7 @@ def simplify(expr: Tree) -> Expr:
         for child in inner.children:
             if not isinstance(child, Tree) or child.data == "new_line_or_comment":
                 continue
-            node = simplify(child)
+            node = _simplify(child)
             if isinstance(node, Const) and isinstance(node.value, _SCALARS):
                 items.append(node)
             elif isinstance(node, Ref):
@@ -155,9 +166,10 @@ def _literal(expr: Tree) -> Any:
     if kind == "string":
         return _plain_string(node)
     if kind == "int_lit":
-        return int(node.children[0])
+        return _whole(str(node.children[0]))
     if kind == "float_lit":
-        return number(float(node.children[0]))
+        value = number(float(node.children[0]))
+        return value if math.isfinite(value) else _NOT  # out of range: the evaluator reports it
     if kind == "unary_op" and str(node.children[0]) == "-":  # -1 is unary minus on 1
         value = _literal(node.children[1])
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -190,6 +202,16 @@ def _literal(expr: Tree) -> Any:
             out[key] = value
         return out
     return _NOT
+
+
+def _whole(text: str) -> Any:
+    """A whole-number literal, or _NOT past the number limit (values.MAX_NUMBER_BITS, 309
+    digits; longer texts would also meet Python's 4,300-digit int() limit): the evaluator
+    reports those with their line."""
+    if len(text) > 309:
+        return _NOT
+    value = int(text)
+    return value if value.bit_length() <= MAX_NUMBER_BITS else _NOT
 
 
 def _object_key(key_node: Tree) -> Any:

@@ -54,10 +54,19 @@ def unescape(text: str, line: int = 0) -> str:
         if code in _SIMPLE_ESCAPES:
             return _SIMPLE_ESCAPES[code]
         if len(code) > 1:
-            return chr(int(code[1:], 16))
+            return _code_point(code, line)
         raise EvalError(f"invalid escape sequence \\{code} in string", line)
 
     return _ESCAPE.sub(one, text)
+
+
+def _code_point(code: str, line: int) -> str:
+    """The character of a `\\uNNNN` / `\\UNNNNNNNN` escape. As in HCL, it must name a Unicode
+    scalar value: surrogates (which UTF-8 cannot carry) and values past U+10FFFF are errors."""
+    value = int(code[1:], 16)
+    if value > 0x10FFFF or 0xD800 <= value <= 0xDFFF:
+        raise EvalError(f"invalid escape sequence \\{code} in string: not a valid Unicode character", line)
+    return chr(value)
 
 
 def compile_string(node: Tree, heredoc: bool = False) -> tuple[Part, ...]:

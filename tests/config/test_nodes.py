@@ -126,3 +126,22 @@ def test_simplified_literals_evaluate_like_trees(value: object) -> None:
     node = _same(_hcl(value))
     if isinstance(node, Const):
         assert node.value == value
+
+
+@pytest.mark.parametrize("source", ["1" + "0" * 400, "9" * 5000, "1e400", '"\\UFFFFFFFF"', '"\\ud800"'])
+def test_out_of_range_literals_stay_trees_so_they_are_reported(source: str) -> None:
+    node = simplify(_expr(source))
+    assert isinstance(node, Tree)
+    with pytest.raises(EvalError) as info:
+        Evaluator().evaluate(node, Scope({}))
+    assert info.value.line == 2
+
+
+def test_too_deep_to_inspect_stays_a_tree() -> None:
+    import sys
+
+    depth = sys.getrecursionlimit() + 100
+    tree = Tree("expr_term", [Tree("int_lit", ["1"])])
+    for _ in range(depth):  # built by hand: the parser refuses such nesting before the walker
+        tree = Tree("tuple", [tree])
+    assert simplify(tree) is tree
