@@ -14,8 +14,6 @@ import math
 import re
 from typing import Any, Callable, Iterable
 
-import re2
-
 from sgplan.config.values import (
     MAX_COLLECTION_LENGTH,
     MAX_STRING_LENGTH,
@@ -353,19 +351,26 @@ def _replace(text: Any, search: Any, replacement: Any, *, budget: Budget) -> str
 
 # -- regular expressions (RE2: the syntax and linear-time matching of Go's regexp) --------------
 
-_RE2_OPTIONS = re2.Options()
-_RE2_OPTIONS.log_errors = False  # RE2 would print parse errors to stderr itself
+@functools.lru_cache(maxsize=1)
+def _re2() -> tuple[Any, Any]:
+    """The RE2 module and its options, imported on first use (2.6 MB most runs do not need)."""
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False  # RE2 would print parse errors to stderr itself
+    return re2, options
 
 
 @functools.lru_cache(maxsize=256)
 def _compiled(pattern: str) -> Any:
-    return re2.compile(pattern, options=_RE2_OPTIONS)
+    module, options = _re2()
+    return module.compile(pattern, options=options)
 
 
 def _compile(pattern: str, fn: str) -> Any:
     try:
         return _compiled(pattern)
-    except re2.error as exc:
+    except _re2()[0].error as exc:
         reason = exc.args[0] if exc.args else "invalid pattern"
         if isinstance(reason, bytes):
             reason = reason.decode("utf-8", "replace")

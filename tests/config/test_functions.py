@@ -44,6 +44,9 @@ CASES = [
     ('formatlist("tcp:%s", ["22", "80"])', ["tcp:22", "tcp:80"]),
     ('replace("a-b-c", "-", "_")', "a_b_c"),
     ('replace("a1b22", "/[0-9]+/", "#")', "a#b#"),
+    ('replace("sg-web-01", "/^sg-(\\\\w+)-(\\\\d+)$/", "$2-$1")', "01-web"),
+    ('regex("^sg-([a-z]+)", "sg-web-01")', ["web"]),
+    ('regexall("\\\\d+", "80,443")', ["80", "443"]),
     ('trimspace("  x \\n")', "x"),
     ("range(3)", [0, 1, 2]),
     ("range(1, 7, 2)", [1, 3, 5]),
@@ -85,6 +88,9 @@ def test_function(source: str, expected: object) -> None:
         ("upper([1])", "must be a string"),
         ("length()", "wrong number of arguments"),
         ('merge({a = 1}, ["x"])', "must be a map"),
+        ('replace("a", "/(?=a)/", "")', "invalid regular expression"),
+        ('regex("x", "a")', "did not match"),
+        ('format("%1000000000d", 1)', "string limit"),
     ],
 )
 def test_function_errors(source: str, message: str) -> None:
