@@ -111,7 +111,13 @@ class Engine:
         clock: Callable[[], float] = time.time,
         bind_delay: float = 0.0,
         rng_seed: int | None = None,
+        template_pairs: str = "accept",
     ) -> None:
+        """`template_pairs`: "accept" (default, as the official examples send) or "reject"
+        (InvalidParameter.Coexist, as the text reads) for a template spec with both of its ids."""
+        if template_pairs not in ("accept", "reject"):
+            raise ValueError("template_pairs is accept or reject")
+        self._both_template_ids = template_pairs == "accept"
         self._clock = clock
         self._bind_delay = bind_delay
         self._rng = random.Random(rng_seed)
@@ -121,7 +127,7 @@ class Engine:
         # CVM actions look the table up at call time: restore() replaces it.
         self._actions: dict[tuple[str, str], Callable[[Mapping[str, Any]], dict[str, Any]]] = {
             ("vpc", "CreateSecurityGroup"): self._create_group,
-            ("vpc", "CreateSecurityGroupWithPolicies"): self._create_group,
+            ("vpc", "CreateSecurityGroupWithPolicies"): lambda p: self._create_group(p, with_policies=True),
             ("vpc", "DescribeSecurityGroups"): self._describe_groups,
             ("vpc", "DescribeSecurityGroupPolicies"): self._describe_policies,
             ("vpc", "ModifySecurityGroupAttribute"): self._modify_attribute,
@@ -237,6 +243,9 @@ class Engine:
         group_id = params.get("SecurityGroupId")
         if blank(group_id):
             raise CloudError("MissingParameter", "SecurityGroupId is required")
+        if not isinstance(group_id, str) or not group_id.startswith("sg-"):
+            # Issue 13 item 9: a malformed id answers the …Malformed code of the action's list.
+            raise CloudError("InvalidParameterValue.Malformed", f"{group_id!r} is not a security group id")
         group = self._groups.get(str(group_id))
         if group is None:
             raise CloudError(missing, f"security group {group_id} does not exist")
@@ -251,7 +260,8 @@ class Engine:
             return None
         text = str(value)
         if not text and not empty_ok:
-            raise CloudError("InvalidParameterValue.Empty", f"{name} must not be empty")
+            # No action that takes a name lists InvalidParameterValue.Empty (tencentcloud-sdk-go).
+            raise CloudError("InvalidParameterValue", f"{name} must not be empty")
         if len(text) > limit:
             raise CloudError("InvalidParameterValue.TooLong", f"{name} is longer than {limit} characters")
         return text
@@ -296,7 +306,7 @@ class Engine:
             position = parse_index(policy.get("PolicyIndex"))
             if position is not None and not index:
                 raise CloudError("InvalidParameterValue", "PolicyIndex cannot be given in this request")
-            out.append((position, check_policy(policy, now)))
+            out.append((position, check_policy(policy, now, both_template_ids=self._both_template_ids)))
         return out
 
     def _check_references(self, rules: list[dict[str, Any]], own_id: str | None) -> None:
@@ -367,7 +377,7 @@ class Engine:
 
     # -- groups -------------------------------------------------------------------------------
 
-    def _create_group(self, params: Mapping[str, Any]) -> dict[str, Any]:
+    def _create_group(self, params: Mapping[str, Any], *, with_policies: bool = False) -> dict[str, Any]:
         name = self._text_field(params, "GroupName", MAX_NAME, required=True, empty_ok=False)
         description = self._text_field(params, "GroupDescription", MAX_DESCRIPTION, required=True, empty_ok=True)
         project = params.get("ProjectId")
@@ -379,7 +389,9 @@ class Engine:
             raise CloudError("InvalidParameterValue.Malformed", "Tags must be a list of {Key, Value}")
         keys = [str(t["Key"]) for t in tags]
         if len(keys) != len(set(keys)):
-            raise CloudError("InvalidParameterValue.TagDuplicateKey", "a tag key is given twice")
+            # Only CreateSecurityGroup's list has TagDuplicateKey.
+            raise CloudError("InvalidParameterValue" if with_policies else "InvalidParameterValue.TagDuplicateKey",
+                             "a tag key is given twice")
         in_project = self._per_project[project_id]
         if in_project >= self._limits["SecurityGroupLimit"]:
             raise CloudError("LimitExceeded", f"the project already has {in_project} security groups")
@@ -717,7 +729,8 @@ class Engine:
 
     def _describe_templates(self, kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
         fields = _TEMPLATE_FILTERS[kind]
-        chosen = filters(params, frozenset(fields))
+        # These actions' lists have no Filter shape codes: a malformed filter is an unknown key.
+        chosen = filters(params, frozenset(fields), shape_error="InvalidParameter.FilterInvalidKey")
         for name, _ in chosen:
             if name.startswith("tag:"):
                 raise CloudError("InvalidParameter.FilterInvalidKey", f"unknown filter {name!r}")

@@ -146,12 +146,13 @@ class InstanceTable:
     # -- actions ------------------------------------------------------------------------------
 
     def describe(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        ids = id_list(params, "InstanceIds")
+        ids = id_list(params, "InstanceIds", malformed="InvalidInstanceId.Malformed")
         chosen = filters(
-            params, _INSTANCE_FILTERS, invalid_key="InvalidFilter", max_filters=10, max_values=5
+            params, _INSTANCE_FILTERS, invalid_key="InvalidFilter", max_filters=10, max_values=5, shape_error="InvalidFilter"
         )
         if ids and chosen:
-            raise CloudError("InvalidParameter.Coexist", "InstanceIds and Filters cannot be given together")
+            # The cvm list has no Coexist code: the common InvalidParameter.
+            raise CloudError("InvalidParameter", "InstanceIds and Filters cannot be given together")
         for instance_id in ids:
             self._check_format(instance_id)
         if ids:
@@ -160,7 +161,8 @@ class InstanceTable:
             matches = list(self._items)
         else:
             matches = [i for i, item in self._items.items() if all(self._match(item, n, v) for n, v in chosen)]
-        rows, total = page(params, matches, text_ok=False)
+        # cvm's list has no …Range: a Limit past 100 is InvalidParameterValue.LimitExceeded there.
+        rows, total = page(params, matches, text_ok=False, range_code="InvalidParameterValue.LimitExceeded")
         return {"TotalCount": total, "InstanceSet": [self._answer(i) for i in rows]}
 
     @staticmethod
@@ -253,7 +255,7 @@ class InstanceTable:
             raise CloudError("InvalidSecurityGroupId.NotFound", f"security group {group_id} does not exist")
 
     def _single_group(self, params: Mapping[str, Any]) -> str:
-        groups = id_list(params, "SecurityGroupIds", required=True)
+        groups = id_list(params, "SecurityGroupIds", required=True, malformed="InvalidSgId.Malformed")
         if len(groups) != 1:
             # §3.1: the API binds exactly one group per call.
             raise CloudError("InvalidParameterValue.LimitExceeded", "exactly one security group per call")
@@ -261,7 +263,7 @@ class InstanceTable:
         return groups[0]
 
     def _targets(self, params: Mapping[str, Any]) -> list[str]:
-        targets = id_list(params, "InstanceIds", required=True)
+        targets = id_list(params, "InstanceIds", required=True, malformed="InvalidInstanceId.Malformed")
         for instance_id in targets:
             self._check_format(instance_id)
             if instance_id not in self._items:

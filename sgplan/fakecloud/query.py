@@ -14,7 +14,7 @@ MAX_PAGE = 100
 DEFAULT_PAGE = 20
 
 
-def _number(value: Any, name: str, *, text_ok: bool) -> int:
+def _number(value: Any, name: str, *, text_ok: bool, range_code: str = "InvalidParameterValue.Range") -> int:
     # VPC types Offset/Limit as String but the SDK sends whatever Python type it was given (§2.3):
     # accept both there. CVM types them as Integer (§3.4), so a string is a client bug.
     if isinstance(value, bool):
@@ -26,16 +26,19 @@ def _number(value: Any, name: str, *, text_ok: bool) -> int:
     else:
         raise CloudError("InvalidParameterValue", f"{name} {value!r} is not an integer")
     if number < 0:
-        raise CloudError("InvalidParameterValue.Range", f"{name} {number} is negative")
+        raise CloudError(range_code, f"{name} {number} is negative")
     return number
 
 
-def page(params: Mapping[str, Any], items: Sequence[T], *, text_ok: bool = True) -> tuple[list[T], int]:
+def page(params: Mapping[str, Any], items: Sequence[T], *, text_ok: bool = True,
+         range_code: str = "InvalidParameterValue.Range") -> tuple[list[T], int]:
     """The slice of `items` that Offset/Limit select (default 0/20, Limit at most 100), and TotalCount."""
-    offset = 0 if params.get("Offset") in (None, "") else _number(params["Offset"], "Offset", text_ok=text_ok)
-    limit = DEFAULT_PAGE if params.get("Limit") in (None, "") else _number(params["Limit"], "Limit", text_ok=text_ok)
+    offset = 0 if params.get("Offset") in (None, "") else _number(params["Offset"], "Offset", text_ok=text_ok,
+                                                                  range_code=range_code)
+    limit = DEFAULT_PAGE if params.get("Limit") in (None, "") else _number(params["Limit"], "Limit", text_ok=text_ok,
+                                                                           range_code=range_code)
     if limit > MAX_PAGE:
-        raise CloudError("InvalidParameterValue.Range", f"Limit {limit} is above the maximum of {MAX_PAGE}")
+        raise CloudError(range_code, f"Limit {limit} is above the maximum of {MAX_PAGE}")
     return list(items[offset : offset + limit]), len(items)
 
 
@@ -46,6 +49,7 @@ def filters(
     invalid_key: str = "InvalidParameter.FilterInvalidKey",
     max_filters: int | None = None,
     max_values: int | None = None,
+    shape_error: str | None = None,
 ) -> list[tuple[str, list[str]]]:
     """`Filters` as (name, values) pairs; names outside `names` (or `tag:<key>`) are rejected.
 
@@ -54,18 +58,21 @@ def filters(
     raw = params.get("Filters")
     if raw in (None, []):
         return []
+    # `shape_error`: the code for a malformed filter where the action's list has no Filter* codes.
     if not isinstance(raw, list):
-        raise CloudError("InvalidParameter.FilterNotDict", "Filters must be a list of {Name, Values}")
+        raise CloudError(shape_error or "InvalidParameter.FilterNotDict", "Filters must be a list of {Name, Values}")
     if max_filters is not None and len(raw) > max_filters:
         raise CloudError("InvalidParameterValue.LimitExceeded", f"at most {max_filters} filters per request")
     out = []
     for item in raw:
         if not isinstance(item, Mapping) or "Name" not in item:
-            raise CloudError("InvalidParameter.FilterNotDict", "each filter must be an object with Name and Values")
+            raise CloudError(shape_error or "InvalidParameter.FilterNotDict",
+                             "each filter must be an object with Name and Values")
         name = str(item["Name"])
         values = item.get("Values")
         if not isinstance(values, list):
-            raise CloudError("InvalidParameter.FilterValuesNotList", f"Values of filter {name!r} must be a list")
+            raise CloudError(shape_error or "InvalidParameter.FilterValuesNotList",
+                             f"Values of filter {name!r} must be a list")
         if name not in names and not (name.startswith("tag:") and len(name) > 4):
             raise CloudError(invalid_key, f"unknown filter {name!r}")
         if max_values is not None and len(values) > max_values:
@@ -74,7 +81,8 @@ def filters(
     return out
 
 
-def id_list(params: Mapping[str, Any], name: str, *, required: bool = False, limit: int = MAX_PAGE) -> list[str]:
+def id_list(params: Mapping[str, Any], name: str, *, required: bool = False, limit: int = MAX_PAGE,
+            malformed: str = "InvalidParameterValue.Malformed") -> list[str]:
     """A list-of-ids parameter, at most `limit` long; MissingParameter when required and absent."""
     raw = params.get(name)
     if raw in (None, []):
@@ -82,7 +90,7 @@ def id_list(params: Mapping[str, Any], name: str, *, required: bool = False, lim
             raise CloudError("MissingParameter", f"{name} is required")
         return []
     if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
-        raise CloudError("InvalidParameterValue.Malformed", f"{name} must be a list of strings")
+        raise CloudError(malformed, f"{name} must be a list of strings")
     if len(raw) > limit:
         raise CloudError("InvalidParameterValue.LimitExceeded", f"at most {limit} entries in {name}")
     return list(dict.fromkeys(raw))

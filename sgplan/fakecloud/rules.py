@@ -43,8 +43,14 @@ def _text(policy: Mapping[str, Any], name: str) -> str:
     return "" if blank(value) else str(value).strip()
 
 
-def _spec(policy: Mapping[str, Any], name: str, first: str, second: str) -> dict[str, str]:
-    """AddressTemplate / ServiceTemplate: exactly one of its two ids when given at all (§1.4 rule 5)."""
+def _spec(policy: Mapping[str, Any], name: str, first: str, second: str, *, both_ok: bool) -> dict[str, str]:
+    """AddressTemplate / ServiceTemplate: one of its two ids when given at all (§1.4 rule 5).
+
+    The text calls the two ids alternatives, yet three official examples (tccli vpc examples.json:
+    CreateSecurityGroupWithPolicies, ModifySecurityGroupPolicies, ReplaceSecurityGroupPolicy)
+    send both. The truth is unknown, so `both_ok` (Engine(template_pairs=…)) decides; both ids
+    are then stored and answered as sent.
+    """
     raw = policy.get(name)
     if blank(raw):
         return {first: "", second: ""}
@@ -52,7 +58,7 @@ def _spec(policy: Mapping[str, Any], name: str, first: str, second: str) -> dict
         raise CloudError("InvalidParameterValue.Malformed", f"{name} must be an object")
     out = {first: _text(raw, first), second: _text(raw, second)}
     given = [key for key, value in out.items() if value]
-    if len(given) > 1:
+    if len(given) > 1 and not both_ok:
         raise CloudError("InvalidParameter.Coexist", f"{name}.{first} and {name}.{second} cannot be given together")
     for key in given:
         if not out[key].startswith(_ID_PREFIXES[key]):
@@ -101,7 +107,7 @@ def parse_index(value: Any, name: str = "PolicyIndex") -> int | None:
     return number
 
 
-def check_policy(policy: Any, now: str, *, strict_fields: bool = True) -> dict[str, Any]:
+def check_policy(policy: Any, now: str, *, strict_fields: bool = True, both_template_ids: bool = True) -> dict[str, Any]:
     """Validate one request rule and return it as stored (and later answered) by the fake.
 
     Output follows §1.3: Protocol lowercase, Action uppercase, absent fields as "" and empty
@@ -121,8 +127,8 @@ def check_policy(policy: Any, now: str, *, strict_fields: bool = True) -> dict[s
     except ValueError as exc:
         raise CloudError("InvalidParameterValue", str(exc)) from None
 
-    service = _spec(policy, "ServiceTemplate", "ServiceId", "ServiceGroupId")
-    address = _spec(policy, "AddressTemplate", "AddressId", "AddressGroupId")
+    service = _spec(policy, "ServiceTemplate", "ServiceId", "ServiceGroupId", both_ok=both_template_ids)
+    address = _spec(policy, "AddressTemplate", "AddressId", "AddressGroupId", both_ok=both_template_ids)
     protocol_text, port_text = _text(policy, "Protocol"), _text(policy, "Port").replace(" ", "")
     has_service = any(service.values())
     protocol: str | None = None

@@ -62,13 +62,13 @@ API_VERSION = "2017-03-12"
 # The API version of each served service (tccli's services/<svc>/<version>/api.json).
 API_VERSIONS = {"vpc": API_VERSION, "cvm": API_VERSION, "tag": "2018-08-13"}
 SERVICES = frozenset(API_VERSIONS)
-# Regions a request may name besides those in the state (cvm DescribeRegions example in tccli's
-# examples.json, and Tencent's published region list); any other answers UnsupportedRegion.
+# Regions a request may name besides those in the state: the region constants of
+# tencentcloud-sdk-go (tencentcloud/common/regions/regions.go); any other answers UnsupportedRegion.
 KNOWN_REGIONS = frozenset({
-    "ap-bangkok", "ap-beijing", "ap-beijing-fsi", "ap-chengdu", "ap-chongqing", "ap-guangzhou", "ap-hongkong",
+    "ap-bangkok", "ap-beijing", "ap-chengdu", "ap-chongqing", "ap-guangzhou", "ap-guangzhou-open", "ap-hongkong",
     "ap-jakarta", "ap-mumbai", "ap-nanjing", "ap-seoul", "ap-shanghai", "ap-shanghai-fsi", "ap-shenzhen-fsi",
-    "ap-singapore", "ap-taipei", "ap-tokyo", "eu-frankfurt", "eu-moscow", "na-ashburn", "na-siliconvalley",
-    "na-toronto", "sa-saopaulo",
+    "ap-singapore", "ap-tokyo", "eu-frankfurt", "eu-moscow", "na-ashburn", "na-siliconvalley", "na-toronto",
+    "sa-saopaulo",
 })
 # The tag service is global: the region a tag call acts in is the one its resource names
 # (qcs::cvm:<region>:uin/:sg/<id>, terraform-provider-tencentcloud BuildTagResourceName).

@@ -133,10 +133,7 @@ class TagService:
         replace = self._pairs(params.get("Tags"), "Tags")
         if not replace:
             raise CloudError("MissingParameter", "Tags is required")
-        groups = [self._group(r) for r in resources]  # all checked before any change
-        for group in groups:
-            self._apply(group, replace, set())
-        return {"FailedResources": []}
+        return {"FailedResources": self._each(resources, replace, set())}
 
     def untag(self, params: Mapping[str, Any]) -> dict[str, Any]:
         resources = self._resources(params)
@@ -144,10 +141,18 @@ class TagService:
         if not isinstance(keys, list) or not keys:
             raise CloudError("MissingParameter", "TagKeys is required")
         delete = {self._key(k) for k in keys}
-        groups = [self._group(r) for r in resources]
-        for group in groups:
-            self._apply(group, {}, delete)
-        return {"FailedResources": []}
+        return {"FailedResources": self._each(resources, {}, delete)}
+
+    def _each(self, resources: list[str], replace: Mapping[str, str], delete: set[str]) -> list[dict[str, str]]:
+        """Tag each resource on its own: one that fails is reported in FailedResources, as the
+        batch actions document ("partial failure"), and the others are still changed."""
+        failed = []
+        for resource in resources:
+            try:
+                self._apply(self._group(resource), replace, delete)
+            except CloudError as exc:
+                failed.append({"Resource": resource, "Code": exc.code, "Message": exc.message or exc.code})
+        return failed
 
     @staticmethod
     def _resources(params: Mapping[str, Any]) -> list[str]:
@@ -155,7 +160,7 @@ class TagService:
         if not isinstance(raw, list) or not raw:
             raise CloudError("MissingParameter", "ResourceList is required")
         if len(raw) > 50:
-            raise CloudError("LimitExceeded.Quota", "at most 50 resources per call")
+            raise CloudError("LimitExceeded.ResourceNumPerRequest", "at most 50 resources per call")
         return [str(r) for r in raw]
 
     def describe(self, params: Mapping[str, Any]) -> dict[str, Any]:

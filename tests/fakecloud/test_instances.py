@@ -52,11 +52,12 @@ def test_describe_instances_paging_and_filters() -> None:
     by_tag = engine.handle("cvm", "DescribeInstances", {"Filters": [{"Name": "tag:env", "Values": ["prod"]}], "Limit": 100})
     assert by_tag["TotalCount"] == 75
     assert code(lambda: engine.handle("cvm", "DescribeInstances", {"Limit": "100"})) == "InvalidParameterValue"
-    assert code(lambda: engine.handle("cvm", "DescribeInstances", {"Limit": 101})) == "InvalidParameterValue.Range"
+    # cvm's documented list (tencentcloud-sdk-go) has LimitExceeded, not Range (issue 13).
+    assert code(lambda: engine.handle("cvm", "DescribeInstances", {"Limit": 101})) == "InvalidParameterValue.LimitExceeded"
     bad_filter = {"Filters": [{"Name": "colour", "Values": ["x"]}]}
     assert code(lambda: engine.handle("cvm", "DescribeInstances", bad_filter)) == "InvalidFilter"
     both = {"InstanceIds": ["ins-0000"], "Filters": [{"Name": "instance-id", "Values": ["ins-0000"]}]}
-    assert code(lambda: engine.handle("cvm", "DescribeInstances", both)) == "InvalidParameter.Coexist"
+    assert code(lambda: engine.handle("cvm", "DescribeInstances", both)) == "InvalidParameter"  # cvm lists no Coexist code
 
 
 def test_associate_appends_last_and_limits() -> None:
