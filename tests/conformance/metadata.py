@@ -132,18 +132,21 @@ _SCALARS = {
 }
 
 
-def check_response(service: str, action: str, response: Mapping[str, Any]) -> list[str]:
-    """Every way `response` (the Response object) breaks the documented output schema."""
+def check_response(service: str, action: str, response: Mapping[str, Any], *, nulls_dropped: bool = False) -> list[str]:
+    """Every way `response` (the Response object) breaks the documented output schema.
+
+    `nulls_dropped`: the response went through a client that drops nulls, so a missing field
+    that may be null is not a problem."""
     problems: list[str] = []
     if not isinstance(response.get("RequestId"), str):
         problems.append("RequestId: missing or not a string")
     body = {k: v for k, v in response.items() if k != "RequestId"}
-    _check_object(service, response_object(service, action), body, action, problems, top=True)
+    _check_object(service, response_object(service, action), body, action, problems, top=True, nulls=nulls_dropped)
     return problems
 
 
 def _check_object(service: str, obj: Mapping[str, Any], value: Any, where: str, problems: list[str],
-                  *, top: bool = False) -> None:
+                  *, top: bool = False, nulls: bool = False) -> None:
     if not isinstance(value, dict):
         problems.append(f"{where}: expected an object, got {type(value).__name__}")
         return
@@ -154,13 +157,14 @@ def _check_object(service: str, obj: Mapping[str, Any], value: Any, where: str, 
         if name not in value:
             # A response object's members are all returned unless api.json says otherwise; nested
             # objects mark what is always returned with output_required.
-            if member.get("output_required", top):
+            if member.get("output_required", top) and not (nulls and member.get("value_allowed_null")):
                 problems.append(f"{where}.{name}: documented as always returned, missing")
             continue
-        _check_value(service, member, value[name], f"{where}.{name}", problems)
+        _check_value(service, member, value[name], f"{where}.{name}", problems, nulls)
 
 
-def _check_value(service: str, member: Mapping[str, Any], value: Any, where: str, problems: list[str]) -> None:
+def _check_value(service: str, member: Mapping[str, Any], value: Any, where: str, problems: list[str],
+                 nulls: bool = False) -> None:
     if value is None:
         if not member.get("value_allowed_null", False):
             problems.append(f"{where}: null, which the schema does not allow")
@@ -171,18 +175,18 @@ def _check_value(service: str, member: Mapping[str, Any], value: Any, where: str
             problems.append(f"{where}: expected a list, got {type(value).__name__}")
             return
         for n, item in enumerate(value):
-            _check_item(service, member["member"], item, f"{where}[{n}]", problems)
+            _check_item(service, member["member"], item, f"{where}[{n}]", problems, nulls)
         return
     if kind == "object":
-        _check_object(service, api(service)["objects"][member["member"]], value, where, problems)
+        _check_object(service, api(service)["objects"][member["member"]], value, where, problems, nulls=nulls)
         return
-    _check_item(service, member.get("member", kind) if kind not in _SCALARS else kind, value, where, problems)
+    _check_item(service, member.get("member", kind) if kind not in _SCALARS else kind, value, where, problems, nulls)
 
 
-def _check_item(service: str, kind: str, value: Any, where: str, problems: list[str]) -> None:
+def _check_item(service: str, kind: str, value: Any, where: str, problems: list[str], nulls: bool = False) -> None:
     objects = api(service)["objects"]
     if kind in objects:
-        _check_object(service, objects[kind], value, where, problems)
+        _check_object(service, objects[kind], value, where, problems, nulls=nulls)
         return
     allowed = _SCALARS.get(kind)
     if allowed is None:
