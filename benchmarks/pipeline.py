@@ -90,7 +90,8 @@ def plan(ws: Any, client: ApiClient, *, cloud_spec: str, seconds: dict[str, floa
         raise RuntimeError(f"the benchmark plan failed: {[str(d) for d in diags][:3]}")
     if analysis:
         with _timed(seconds, "analysis"):
-            result = annotate_plan(result, live, desired.groups)
+            bound = tuple(dict.fromkeys(b.instance_id for b in desired.bindings))
+            result = annotate_plan(result, live, desired.groups, desired.expects, bound)
     if render:
         from sgplan.render.plan_json import plan_to_json
         from sgplan.render.text import render_plan

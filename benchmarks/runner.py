@@ -228,6 +228,12 @@ def importer(runner: Runner) -> dict[str, Any]:
     return _text_or_json(runner, ["-m", "benchmarks.bench_import", *runner.profile.import_args])
 
 
+def contracts(runner: Runner) -> dict[str, Any]:
+    """bench_contracts.py: what 20 `expect` blocks add to the local plan time (issue 16)."""
+    quick = ["--quick", "--repeat", "1"] if runner.profile.name == "quick" else ["--repeat", "2"]
+    return _text_or_json(runner, ["-m", "benchmarks.bench_contracts", *quick])
+
+
 def _text_or_json(runner: Runner, args: list[str]) -> dict[str, Any]:
     limit = min(runner.profile.cap, runner.remaining())
     if limit < 2:
@@ -277,7 +283,7 @@ def machine() -> dict[str, Any]:
     return info
 
 
-SECTIONS = ("calls", "wall", "local", "parser", "import")
+SECTIONS = ("calls", "wall", "local", "parser", "import", "contracts")
 
 
 def run(profile: Profile, out: Path, *, only: tuple[str, ...] = SECTIONS, log: Callable[[str], None] = print
@@ -289,7 +295,7 @@ def run(profile: Profile, out: Path, *, only: tuple[str, ...] = SECTIONS, log: C
         runner = Runner(profile, Path(tmp), log)
         # Cheapest first, so a tight budget still yields every kind of figure.
         steps = [("calls", api_calls), ("wall", wall_time), ("local", local_cost), ("parser", parser),
-                 ("import", importer)]
+                 ("import", importer), ("contracts", contracts)]
         for name, step in steps:
             if name not in only:
                 continue
@@ -364,7 +370,7 @@ def render(results: dict[str, Any]) -> str:
                             ("evaluate", "eval"), ("read", "read"), ("diff", "diff"), ("analysis", "analysis"),
                             ("render", "render"), ("wall", "total"), ("peak_rss_mb", "RSS MB"),
                             ("status", "status")]))
-    for name in ("parser", "import"):
+    for name in ("parser", "import", "contracts"):
         if name in results:
             item = results[name]
             parts.append(f"{name}:\n" + (item.get("output") or item.get("status") or json.dumps(item)))

@@ -207,82 +207,165 @@ class ContractResult:
 
 
 class ContractChecker:
-    """Contracts on views that share one `Evaluator`: each group's layer is evaluated once and
-    each (group list, contract) once, so the before and after states cost little more than one."""
+    """Contracts on views that share one `Evaluator`: each group's layer is evaluated once, each
+    layer is clipped to each contract's space once, and each (group list, contract) is decided
+    once, so the before and after states cost little more than one.
+
+    Most group lists accept nothing inside a contract's space (a `deny` on one port): they are
+    dismissed by a look-up of their layers' clipped parts, without stacking.
+    """
 
     def __init__(self, evaluator: Evaluator) -> None:
         self.evaluator = evaluator
-        self._clips: dict[tuple[int, int, Key], list[Box]] = {}
-        self._verdicts: dict[tuple[tuple[Layer, ...], int], Space] = {}
-        self._spaces: dict[int, Space] = {}
-        self._layer_ids: dict[int, Layer] = {}
+        self._clips: list[dict[Layer, dict[Key, list[Box]]]] = []
+        self._verdicts: dict[tuple[tuple[Layer, ...], int], bool] = {}
+        self._spaces: list[Space] = []
+        self._numbers: dict[Expect, int] = {}
 
     def check(self, view: AccessView, expects: Sequence[Expect], bound: Iterable[str]) -> list[ContractResult]:
         """Every contract's verdict on `view`; `bound` is the instances a contract without
         `instances` covers (those the configuration's bindings name)."""
         bound_ids = tuple(sorted(set(bound)))
+        lists = _Lists(view, self.evaluator)
         with gc_paused():
-            return [self._one(view, expect, n, bound_ids) for n, expect in enumerate(expects)]
+            return [self._one(lists, expect, self._number(expect), bound_ids) for expect in expects]
 
-    def _space(self, n: int, expect: Expect) -> Space:
-        found = self._spaces.get(n)
-        if found is None:
-            found = self._spaces[n] = contract_space(expect)
-        return found
+    def _number(self, expect: Expect) -> int:
+        """A small number per distinct contract: its space and clips are computed once."""
+        n = self._numbers.get(expect)
+        if n is None:
+            n = self._numbers[expect] = len(self._spaces)
+            self._spaces.append(contract_space(expect))
+            self._clips.append({})
+        return n
 
-    def _one(self, view: AccessView, expect: Expect, n: int, bound: tuple[str, ...]) -> ContractResult:
-        space = self._space(n, expect)
+    def _one(self, lists: "_Lists", expect: Expect, n: int, bound: tuple[str, ...]) -> ContractResult:
+        space = self._spaces[n]
         ids = tuple(sorted(set(expect.instances))) if expect.instances is not None else bound
-        by_list: dict[tuple[str, ...], list[str]] = {}
-        for instance_id in ids:
-            by_list.setdefault(tuple(view.instances.get(instance_id, ())), []).append(instance_id)
-        failing: list[tuple[str, tuple[str, ...], Space]] = []
+        failing: list[tuple[str, tuple[str, ...]]] = []
         count = 0
-        for keys, members in by_list.items():
-            layers = tuple(self._layer(view, key, expect.direction) for key in keys)
-            bad = self._violations(layers, space, n, expect.decision)
-            if bad:
-                failing.append((members[0], keys, bad))
+        for keys, members in lists.subjects(ids).items():
+            if self._violates(lists.layers(keys, expect.direction), space, n, expect.decision):
+                failing.append((members[0], keys))
                 count += len(members)
         if not failing:
             return ContractResult(expect.address, expect.decision, PASS, len(ids),
                                   description=expect.description, origin=expect.origin)
-        first, keys, bad = min(failing, key=lambda f: f[0])
-        layers = tuple(self._layer(view, key, expect.direction) for key in keys)
-        cx = _counterexample(view, first, keys, layers, bad, expect)
-        cx = _with_more(cx, count - 1)
-        return ContractResult(expect.address, expect.decision, FAIL, len(ids), cx,
+        first, keys = min(failing)
+        layers = lists.layers(keys, expect.direction)
+        bad = self._violations(layers, space, n, expect.decision)
+        cx = _counterexample(lists.view, first, keys, layers, bad, expect)
+        return ContractResult(expect.address, expect.decision, FAIL, len(ids), _with_more(cx, count - 1),
                               description=expect.description, origin=expect.origin)
 
-    def _layer(self, view: AccessView, key: str, direction: Direction) -> Layer:
-        rules = view.group_rules(key, direction)
-        return self.evaluator.layer_of(self.evaluator.signature(rules, view.access_key(key, direction)))
-
-    def _violations(self, layers: tuple[Layer, ...], space: Space, n: int, decision: str) -> Space:
-        """The part of the space that breaks the contract on a policy of these layers."""
+    def _violates(self, layers: tuple[Layer, ...], space: Space, n: int, decision: str) -> bool:
+        """Does a policy of these layers break contract n? (Stops at the first violating flow.)"""
+        if not space:  # a contract about no flows holds vacuously
+            return False
+        clips = [self._clip(layer, space, n) for layer in layers]
+        if not any(clips):  # nothing in the space is accepted at all
+            return decision == "allow"
         memo = (layers, n)
         found = self._verdicts.get(memo)
-        if found is not None:
-            return found
+        if found is None:
+            found = self._verdicts[memo] = _breaks(layers, space, clips, decision)
+        return found
+
+    def _violations(self, layers: tuple[Layer, ...], space: Space, n: int, decision: str) -> Space:
+        """The whole part of the space that breaks the contract (for the counterexample)."""
+        clips = [self._clip(layer, space, n) for layer in layers]
         bad: Space = {}
         for key, boxes in space.items():
-            clipped = [self._clip(layer, key, boxes, n) for layer in layers]
+            clipped = [c.get(key, ()) for c in clips]
             allowed = stack_key(layers, key, clipped) if any(clipped) else []
             wrong = allowed if decision == "deny" else subtract(boxes, allowed)
             if wrong:
                 bad[key] = wrong
-        self._verdicts[memo] = bad
         return bad
 
-    def _clip(self, layer: Layer, key: Key, boxes: list[Box], n: int) -> list[Box]:
-        """What one layer accepts inside the contract's space (cached per layer and contract)."""
-        memo = (id(layer), n, key)
-        found = self._clips.get(memo)
+    def _clip(self, layer: Layer, space: Space, n: int) -> dict[Key, list[Box]]:
+        """What one layer accepts inside contract n's space, by key (cached per layer)."""
+        table = self._clips[n]
+        found = table.get(layer)
         if found is None:
-            self._layer_ids[id(layer)] = layer  # keeps the id from being reused while cached
-            allows = layer.allows(key)
-            found = self._clips[memo] = intersect(allows, boxes) if allows else []
+            found = table[layer] = {}
+            for key, boxes in space.items():
+                allows = layer.allows(key)
+                if allows:
+                    inside = _intersect(allows, boxes)
+                    if inside:
+                        found[key] = inside
         return found
+
+
+class _Lists:
+    """One view's distinct group lists and their layers (per direction), computed once."""
+
+    def __init__(self, view: AccessView, evaluator: Evaluator) -> None:
+        self.view = view
+        self.evaluator = evaluator
+        self._layers: dict[tuple[str, Direction], Layer] = {}
+        self._stacks: dict[tuple[tuple[str, ...], Direction], tuple[Layer, ...]] = {}
+        self._subjects: dict[tuple[str, ...], dict[tuple[str, ...], list[str]]] = {}
+
+    def subjects(self, ids: tuple[str, ...]) -> dict[tuple[str, ...], list[str]]:
+        """The instances `ids` grouped by their ordered group list (an unknown instance: no groups)."""
+        found = self._subjects.get(ids)
+        if found is None:
+            found = self._subjects[ids] = {}
+            instances = self.view.instances
+            for instance_id in ids:
+                found.setdefault(tuple(instances.get(instance_id, ())), []).append(instance_id)
+        return found
+
+    def layers(self, keys: tuple[str, ...], direction: Direction) -> tuple[Layer, ...]:
+        found = self._stacks.get((keys, direction))
+        if found is None:
+            found = self._stacks[(keys, direction)] = tuple(self._layer(k, direction) for k in keys)
+        return found
+
+    def _layer(self, key: str, direction: Direction) -> Layer:
+        found = self._layers.get((key, direction))
+        if found is None:
+            view, evaluator = self.view, self.evaluator
+            rules = view.group_rules(key, direction)
+            signature = evaluator.signature(rules, view.access_key(key, direction))
+            found = self._layers[(key, direction)] = evaluator.layer_of(signature)
+        return found
+
+
+def _breaks(layers: Sequence[Layer], space: Space, clips: Sequence[dict[Key, list[Box]]], decision: str) -> bool:
+    for key, boxes in space.items():
+        clipped = [c.get(key, ()) for c in clips]
+        if decision == "allow":
+            allowed = stack_key(layers, key, clipped) if any(clipped) else []
+            if subtract(boxes, allowed):
+                return True
+            continue
+        # deny: any accepted box that no upper layer decides is a violation; stop at the first.
+        for k, own in enumerate(clipped):
+            for upper in layers[:k]:
+                if not own:
+                    break
+                own = upper.cut(key, own)
+            if own:
+                return True
+    return False
+
+
+def _intersect(boxes: Sequence[Box], space: Sequence[Box]) -> list[Box]:
+    """`boxes` ∩ `space`, skipping boxes outside the space's port span first (the common case)."""
+    port_lo = min(s[2] for s in space)
+    port_hi = max(s[3] for s in space)
+    out: list[Box] = []
+    for b in boxes:
+        if b[3] < port_lo or b[2] > port_hi:
+            continue
+        b0, b1, b2, b3 = b
+        for s in space:
+            if b0 <= s[1] and s[0] <= b1 and b2 <= s[3] and s[2] <= b3:
+                out.append((max(b0, s[0]), min(b1, s[1]), max(b2, s[2]), min(b3, s[3])))
+    return out
 
 
 def check_contracts(view: AccessView, expects: Sequence[Expect], bound: Iterable[str],

@@ -282,7 +282,7 @@ def force_all(inst: ModuleInstance) -> None:
 EXPECT_DECISIONS = ("allow", "deny")
 
 
-def _binding_scope(inst: ModuleInstance) -> Scope:
+def binding_scope(inst: ModuleInstance) -> Scope:
     """This module's scope plus `binding.<name>.instance_ids`, which contracts may name."""
     table: dict[str, dict[str, Any]] = {}
     for label, block in inst.config.bindings.items():
@@ -305,11 +305,13 @@ def _expect_value(inst: ModuleInstance, scope: Scope, block: Block, name: str, a
     return value
 
 
-def build_expect(inst: ModuleInstance, label: str, block: Block) -> Expect | None:
-    """One `expect` block → an `Expect`, every attribute checked (errors name file:line)."""
+def build_expect(inst: ModuleInstance, label: str, block: Block, scope: Scope | None = None) -> Expect | None:
+    """One `expect` block → an `Expect`, every attribute checked (errors name file:line).
+
+    `scope` is `binding_scope(inst)`, made once per module instance by the caller."""
     address = f"{inst.prefix}expect.{label}"
     diags = inst.ctx.diags
-    scope = _binding_scope(inst)
+    scope = binding_scope(inst) if scope is None else scope
     values = {name: _expect_value(inst, scope, block, name, address)
               for name in ("instances", "direction", "peer", "protocol", "ports", "decision", "description")}
     if any(v is FAILED for v in values.values()):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from sgplan.config.build import build_binding, build_expect, build_group, build_outputs, build_settings, force_all
+from sgplan.config.build import binding_scope, build_binding, build_expect, build_group, build_outputs, build_settings, force_all
 from sgplan.config.cache import ParseCache, cache_disabled
 from sgplan.config.evaluate import Evaluator
 from sgplan.config.instance import Context, ModuleInstance
@@ -81,8 +81,10 @@ class Configuration:
                     groups.append(group)
             for label, block in inst.config.bindings.items():
                 bindings.extend(build_binding(inst, label, block))
-            for label, block in _expect_blocks(inst.config, diags).items():
-                expect = build_expect(inst, label, block)
+            expect_blocks = _expect_blocks(inst.config, diags)
+            scope = binding_scope(inst) if expect_blocks else None
+            for label, block in expect_blocks.items():
+                expect = build_expect(inst, label, block, scope)
                 if expect is not None:
                     expects.append(expect)
             if inst is not root:
@@ -218,7 +220,7 @@ def load_configuration(
     evaluator = Evaluator()
     parse_cache = ParseCache(directory) if cache and not cache_disabled(env) else None
     with gc_paused():
-        root = load_module(directory, str(directory), evaluator, diags, cache=parse_cache)
+        root = load_module(directory, str(directory), evaluator, diags, cache=parse_cache, env=env)
     if root is None or any(d.message.startswith("syntax error") for d in diags):
         return None, diags
     if not root.files:
