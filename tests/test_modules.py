@@ -111,6 +111,13 @@ def rule_text(rule: dict[str, Any]) -> str:
     return f"{rule['action']} {service} {peer}"
 
 
+@pytest.fixture(autouse=True)
+def _modules_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests link the repository's modules into a temporary tree: allow them as an operator
+    would (module sources may not leave the repository root otherwise, issue 12)."""
+    monkeypatch.setenv("SGPLAN_MODULE_PATH", str(MODULES))
+
+
 def root_config(tmp: Path, module: str, inputs: dict[str, str], *, source: str | None = None,
                 name: str = '"test-group"', extra: str = "") -> Path:
     """A configuration directory calling `module` once, with its group bound to one instance."""
