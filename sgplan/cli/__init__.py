@@ -28,6 +28,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
+    # Plain help: the boxed rich layout cuts options at 80 columns and shows Python types.
+    rich_markup_mode=None,
 )
 
 

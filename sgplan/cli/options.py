@@ -10,10 +10,10 @@ from typing import List, Optional
 import typer
 
 Directory = typer.Argument(Path("."), help="Configuration directory.", show_default=True)
-Vars = typer.Option([], "--var", help="Set a variable: NAME=VALUE (repeatable).")
-VarFiles = typer.Option([], "--var-file", help="Read variables from a .tfvars file (repeatable).")
-Cloud = typer.Option(None, "--cloud", help="tencent | http://HOST:PORT | file:PATH (env SGPLAN_CLOUD).")
-Region = typer.Option(None, "--region", help="Region, e.g. ap-guangzhou (env TENCENTCLOUD_REGION).")
+Vars = typer.Option([], "--var", metavar="NAME=VALUE", help="Set a variable (repeatable; later wins).")
+VarFiles = typer.Option([], "--var-file", metavar="FILE", help="Read variables from a .tfvars file (repeatable).")
+Cloud = typer.Option(None, "--cloud", metavar="CLOUD", help="tencent | http://HOST:PORT | file:PATH (env SGPLAN_CLOUD).")
+Region = typer.Option(None, "--region", metavar="REGION", help="Region, e.g. ap-guangzhou (env TENCENTCLOUD_REGION).")
 NoColor = typer.Option(False, "--no-color", help="Plain text output.")
 
 OptStr = Optional[str]
