@@ -157,3 +157,23 @@ def test_hclfmt_accepts_the_generated_files(tmp_path: Path) -> None:
         (tmp_path / name).write_text(text, encoding="utf-8")
         paths.append(tmp_path / name)
     assert unchanged(*paths) == (True, "")
+
+
+def test_import_never_writes_through_a_planted_symlink(tmp_path) -> None:
+    """A repository may commit a dangling symlink where import will write (issue 12 §2)."""
+    import os
+
+    import pytest
+
+    from sgplan.cli.import_cmd import write_files
+    from sgplan.diagnostics import UserError
+
+    outside = tmp_path / "outside.txt"
+    out = tmp_path / "repo"
+    out.mkdir()
+    os.symlink(outside, out / "imported.sg.hcl")
+    with pytest.raises(UserError, match="already exists"):
+        write_files({"imported.sg.hcl": "x"}, out)
+    assert not outside.exists()
+    write_files({"a.sg.hcl": "a", "b.sg.hcl": "b"}, out)
+    assert (out / "a.sg.hcl").read_text() == "a" and not (out / "a.sg.hcl").is_symlink()

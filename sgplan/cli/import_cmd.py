@@ -86,15 +86,21 @@ def _is_file_target(out: Path) -> bool:
 
 
 def write_files(files: Mapping[str, str], directory: Path) -> None:
-    """Write new files (never over existing ones) atomically: temp file + rename."""
-    existing = [name for name in files if (directory / name).exists()]
+    """Write new files, never over anything that exists — a file, or a symlink (even a dangling
+    one) that a repository planted to redirect the write (issue 12): O_CREAT|O_EXCL|O_NOFOLLOW."""
+    from sgplan.safefs import create_new
+
+    existing = [name for name in files if os.path.lexists(directory / name)]
     if existing:
         raise UserError(f"{directory / existing[0]} already exists; import writes only new files")
     directory.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        tmp = directory / f".{name}.sgplan-import"
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(directory / name)
+    dir_fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        for name, text in files.items():
+            if not create_new(dir_fd, name, text.encode("utf-8")):
+                raise UserError(f"{directory / name} already exists; import writes only new files")
+    finally:
+        os.close(dir_fd)
 
 
 def register(app: typer.Typer) -> None:
