@@ -146,8 +146,9 @@ def _index(state: dict[str, Any]) -> None:
 def _drift(state: dict[str, Any], variant: str, rng: random.Random) -> None:
     """Change the live side out of band so the plan has work.
 
-    `drift`: 5% of groups get one contiguous run of edited descriptions (a replace run) and 5%
-    of instances carry their groups in another order. `heavy`: a third of the groups get a
+    `drift`: 5% of groups get one contiguous run of edited descriptions (a replace run) and a
+    tag added in the console (the plan removes it with one tag call), and 5% of instances carry
+    their groups in another order. `heavy`: a third of the groups get a
     replace run of R/6 rules, a deleted egress rule (the plan inserts it back) and an extra
     ingress rule (the plan deletes it); a third of the instances carry other lists.
     """
@@ -158,6 +159,7 @@ def _drift(state: dict[str, Any], variant: str, rng: random.Random) -> None:
     for i in rng.sample(range(len(groups)), k=max(1, round(len(groups) * share))):
         policy_set = groups[i]["SecurityGroupPolicySet"]
         ingress, egress = policy_set["Ingress"], policy_set["Egress"]
+        groups[i]["TagSet"] = [*groups[i]["TagSet"], {"Key": "owner", "Value": "console"}]
         run = 2 if variant == "drift" else max(2, (len(ingress) + len(egress)) // 6)
         start = rng.randrange(max(1, len(ingress) - run + 1))
         for policy in ingress[start:start + run]:

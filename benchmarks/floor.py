@@ -46,15 +46,17 @@ def apply_floor(live: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str
 
     `rules` — one per contiguous edit run per group direction; `groups` — one create per new
     group, one delete per vanished one; `bindings` — one per distinct ordered target list per
-    100 instances that must change.
+    100 instances that must change; `tags` — one tag-service ModifyResourceTags per existing
+    group whose user tags (not the sgplan-* ones) differ (it sets and deletes keys in one call).
     """
     live_groups = {g["SecurityGroupId"]: g for g in live["SecurityGroups"]}
     want_groups = {g["SecurityGroupId"]: g for g in desired["SecurityGroups"]}
-    rules = 0
+    rules = tags = 0
     for gid, want in want_groups.items():
         have = live_groups.get(gid)
         if have is None:
             continue
+        tags += _user_tags(have) != _user_tags(want)
         for direction in ("Ingress", "Egress"):
             rules += edit_runs(have["SecurityGroupPolicySet"][direction], want["SecurityGroupPolicySet"][direction])
     groups = len(want_groups.keys() - live_groups.keys()) + len(live_groups.keys() - want_groups.keys())
@@ -65,7 +67,12 @@ def apply_floor(live: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str
         if live_lists.get(inst["InstanceId"]) != target:
             by_target[target] += 1
     bindings = sum(math.ceil(n / PAGE) for n in by_target.values())
-    return {"rules": rules, "groups": groups, "bindings": bindings, "total": rules + groups + bindings}
+    return {"rules": rules, "groups": groups, "bindings": bindings, "tags": tags,
+            "total": rules + groups + bindings + tags}
+
+
+def _user_tags(group: Mapping[str, Any]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in group.get("TagSet") or () if not t["Key"].startswith("sgplan-")}
 
 
 def rate_floor_seconds(actions: Mapping[str, int], limits: Mapping[str, float] = DEFAULT_RATE_LIMITS) -> float:

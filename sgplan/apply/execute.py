@@ -20,8 +20,10 @@ sent again only after apply has looked (`settled`) and found that it did not:
 - a group delete checks whether the group is still there;
 - a name/description change reads the group's name and description;
 - a binding (ModifyInstancesAttribute, Associate/DisassociateSecurityGroups) waits until the
-  instances are no longer OPERATING and reads their group lists.
-Any other write is never repeated after an ambiguous failure (there is no tag write today).
+  instances are no longer OPERATING and reads their group lists;
+- a tag change (tag ModifyResourceTags) reads the group's tags: all there → done, else sent
+  again (setting and deleting keys is idempotent).
+Any other write is never repeated after an ambiguous failure.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from sgplan.apply.guard import GuardedClient, Scope
 from sgplan.apply.order import schedule
 from sgplan.apply.retry import Counters, call_with_retry
 from sgplan.cloud.base import REQUEST_TIMEOUT, VERSION_MISMATCH, ApiClient, CloudError, unsettled
+from sgplan.cloud.usage import describe, group_usage
 from sgplan.model import ADDRESS_TAG, STACK_TAG, Rule
 from sgplan.plan.operation import Operation, placeholders_in, substitute
 from sgplan.plan.plan import Plan
@@ -100,6 +103,17 @@ def execute(
     return run.result
 
 
+class _Reads:
+    """An ApiClient view of a run whose calls go through its retries and counters."""
+
+    def __init__(self, run: "_Run") -> None:
+        self.run = run
+        self.region = getattr(run.client, "region", None)
+
+    def call(self, service: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        return self.run._call(service, action, params)
+
+
 class _Serialised:
     """An ApiClient wrapper that lets one call through at a time (the file cloud's engine is not
     thread-safe: its state is a plain dict)."""
@@ -137,6 +151,9 @@ class _Run:
     # -- walking ---------------------------------------------------------------------------
 
     def walk(self) -> None:
+        if not self._deletes_possible():
+            self.result.skipped = len(self.plan.operations)
+            return
         batches = schedule(self.plan.operations)
         pool = ThreadPoolExecutor(max_workers=self.parallelism) if self.parallelism > 1 else None
         try:
@@ -162,6 +179,27 @@ class _Run:
         self.result.calls = self.counters.calls
         self.result.retries = self.counters.retries
         self.result.created = dict(self.ids)
+
+    def _deletes_possible(self) -> bool:
+        """Before the first call: no group this plan deletes is still used by a load balancer,
+        database or network interface (sgplan cannot detach those, and the API would refuse the
+        delete with ResourceInUse after every earlier stage had run). One read per 100 groups."""
+        doomed = {str(op.params.get("SecurityGroupId")): op for op in self.plan.operations
+                  if op.action == "DeleteSecurityGroup"}
+        if not doomed:
+            return True
+        try:
+            usage = group_usage(_Reads(self), doomed)
+        except CloudError as exc:
+            self.result.errors.append(f"could not check what still uses the groups to delete: {exc.code}: "
+                                      f"{exc.message} (nothing was applied)")
+            return False
+        for group_id, counts in sorted(usage.items()):
+            op = doomed.get(group_id)
+            name = f"{op.address} ({group_id})" if op is not None and op.address else group_id
+            self.result.errors.append(f"cannot delete {name}: still used by {describe(counts)}; detach it from "
+                                      "them first (nothing was applied)")
+        return not usage
 
     def _run_chain(self, operations: tuple[Operation, ...]) -> None:
         for position, op in enumerate(operations):
@@ -228,6 +266,8 @@ class _Run:
             return lambda _exc: self._delete_settled(params["SecurityGroupId"])
         if action == "ModifySecurityGroupAttribute":
             return lambda _exc: self._attributes_settled(params)
+        if action == "ModifyResourceTags" and op.group:
+            return lambda _exc: self._tags_settled(str(op.group), params)
         if action in BINDING_ACTIONS:
             return lambda _exc: self._bindings_settled(action, params)
         return None
@@ -323,6 +363,17 @@ class _Run:
         live = found[0]
         wanted = {"SecurityGroupName": params.get("GroupName"), "SecurityGroupDesc": params.get("GroupDescription")}
         return {} if all(value is None or live.get(key, "") == value for key, value in wanted.items()) else None
+
+    def _tags_settled(self, group_id: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        """Whether the group's tags already show the call (then it is done); otherwise it is sent
+        again, which is safe: setting and deleting keys gives the same tags however often."""
+        found = self._call("vpc", "DescribeSecurityGroups", {"SecurityGroupIds": [group_id]}).get("SecurityGroupSet") or []
+        if not found:
+            return None  # the call will say what is wrong
+        live = {t.get("Key"): t.get("Value") for t in found[0].get("TagSet") or ()}
+        replaced = all(live.get(t["TagKey"]) == t.get("TagValue") for t in params.get("ReplaceTags") or ())
+        deleted = not any(t["TagKey"] in live for t in params.get("DeleteTags") or ())
+        return {} if replaced and deleted else None
 
     def _bindings_settled(self, action: str, params: dict[str, Any]) -> dict[str, Any] | None:
         """Whether the instances carry what the binding call set, once none is OPERATING."""

@@ -10,6 +10,9 @@ against what the cloud says *now*:
   configuration (`id = "sg-…"`), or was created by this run (with the stack's tags);
 - an instance may be bound only when a binding of the configuration names it, or when the call
   only removes groups that this stack manages (the unbind that precedes deleting a group);
+- a tag write (`tag` ModifyResourceTags) may name only one security group of the client's region
+  that the stack owns or the configuration pins, and never a `sgplan-*` key (the ownership tags
+  are set at creation and never edited);
 - an action the guard does not know is refused: a new kind of write must be added here first.
 
 Reads pass through. A refusal raises `CloudError("sgplan.OutOfScope", …)` before anything is
@@ -18,6 +21,7 @@ sent; apply reports it like any failed call and makes no further call on that gr
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -38,6 +42,9 @@ _GROUP_WRITES = frozenset({
 })
 _CREATES = frozenset({"CreateSecurityGroupWithPolicies"})
 _BINDINGS = frozenset({"ModifyInstancesAttribute", "AssociateSecurityGroups", "DisassociateSecurityGroups"})
+_TAG_WRITES = frozenset({"ModifyResourceTags"})
+_TAG_RESOURCE = re.compile(r"^qcs::cvm:(?P<region>[a-z0-9-]+):uin/[0-9]*:sg/(?P<id>sg-[A-Za-z0-9]+)$")
+_OWN_TAG_PREFIX = "sgplan-"
 # Never sent by sgplan (DESIGN §6: a full reset skips the Version check): refused outright.
 _FORBIDDEN = frozenset({"ModifySecurityGroupPolicies"})
 
@@ -99,6 +106,8 @@ class GuardedClient:
             self._check_group(action, params.get("SecurityGroupId"))
         elif service == "cvm" and action in _BINDINGS:
             self._check_binding(action, params)
+        elif service == "tag" and action in _TAG_WRITES:
+            self._check_tags(action, params)
         else:
             self._refuse(f"{service} {action} is not a write sgplan's executor knows")
 
@@ -115,6 +124,23 @@ class GuardedClient:
             return
         self._refuse(f"{action} on {group_id}, a group that is neither tagged with stack "
                      f"{self.scope.stack!r} nor pinned by the configuration")
+
+    def _check_tags(self, action: str, params: dict[str, Any]) -> None:
+        match = _TAG_RESOURCE.match(str(params.get("Resource") or ""))
+        if match is None:
+            self._refuse(f"{action} on {str(params.get('Resource'))[:80]!r}, which is not a security group")
+        if self.region and match["region"] != self.region:
+            self._refuse(f"{action} on a group of region {match['region']}, not {self.region}")
+        keys = []
+        for name in ("ReplaceTags", "DeleteTags"):
+            items = params.get(name) or []
+            if not isinstance(items, list) or not all(isinstance(t, dict) for t in items):
+                self._refuse(f"{action} with a malformed {name}")
+            keys += [str(t.get("TagKey")) for t in items]
+        own = sorted(k for k in keys if k.lower().startswith(_OWN_TAG_PREFIX))
+        if own:
+            self._refuse(f"{action} would change the ownership tag {own[0]} (set only at creation)")
+        self._check_group(action, match["id"])
 
     def _check_binding(self, action: str, params: dict[str, Any]) -> None:
         instances = params.get("InstanceIds")

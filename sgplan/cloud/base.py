@@ -63,6 +63,15 @@ MAX_LISTING_ITEMS = 100_000
 MAX_LISTING_PAGES = MAX_LISTING_ITEMS // PAGE_SIZE
 
 
+def tag_resource(region: str, group_id: str) -> str:
+    """A security group's name in the tag service: `qcs::cvm:<region>:uin/:sg/<id>`.
+
+    terraform-provider-tencentcloud tags groups with BuildTagResourceName("cvm", "sg", region, id),
+    leaving the uin empty (the service fills in the caller's); docs/tencent-api.md §tags.
+    """
+    return f"qcs::cvm:{region}:uin/:sg/{group_id}"
+
+
 def is_read(action: str) -> bool:
     """Whether `action` only reads (every read action of the VPC and CVM APIs is Describe*)."""
     return action.startswith("Describe")

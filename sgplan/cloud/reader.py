@@ -18,6 +18,7 @@ from sgplan.cloud.base import (
     ApiClient,
     CloudError,
 )
+from sgplan.cloud.usage import Usage, group_usage
 from sgplan.collector import gc_paused
 from sgplan.model import (
     ADDRESS_TAG,
@@ -381,3 +382,11 @@ def read_live(
         instances=tuple(sorted(instances, key=lambda i: i.instance_id)),
         **(_templates(client, map_fn) if with_templates else {}),
     )
+
+
+def deletion_usage(client: ApiClient, plan: Any) -> Usage:
+    """Non-CVM users (CLB, CDB, ENI) of the groups `plan` deletes: one read per 100 such groups,
+    none when it deletes nothing. Pass the result to `plan.diff.with_usage`."""
+    doomed = [c.id for c in plan.resource_changes
+              if c.type == "security_group" and "delete" in c.actions and isinstance(c.id, str)]
+    return group_usage(client, doomed) if doomed else {}

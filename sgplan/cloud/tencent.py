@@ -33,6 +33,8 @@ from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.cvm.v20170312 import cvm_client
 from tencentcloud.cvm.v20170312 import models as cvm_models
 from tencentcloud.vpc.v20170312 import models as vpc_models
+from tencentcloud.tag.v20180813 import models as tag_models
+from tencentcloud.tag.v20180813 import tag_client
 from tencentcloud.vpc.v20170312 import vpc_client
 
 from sgplan.cloud.base import (
@@ -70,6 +72,7 @@ FAKE_SECRET_KEY = "sgplanfakesecret"
 _SDK = {
     "vpc": (vpc_client.VpcClient, vpc_models),
     "cvm": (cvm_client.CvmClient, cvm_models),
+    "tag": (tag_client.TagClient, tag_models),  # tag changes on existing groups (DESIGN §3)
 }
 
 # requests' wording when the connection was never made, so nothing reached the server.
@@ -270,7 +273,7 @@ class TencentClient:
 
     def _sdk(self, service: str) -> tuple[Any, Any]:
         if service not in _SDK:
-            raise CloudError("InvalidAction", f"unknown service {service!r} (expected vpc or cvm)")
+            raise CloudError("InvalidAction", f"unknown service {service!r} (expected vpc, cvm or tag)")
         clients = getattr(self._local, "clients", None)
         if clients is None:
             clients = self._local.clients = {}

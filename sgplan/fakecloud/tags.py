@@ -15,7 +15,7 @@ import hashlib
 import re
 from typing import Any, Callable, Mapping
 
-from sgplan.cloud.base import CloudError
+from sgplan.cloud.base import CloudError, tag_resource
 
 _RESOURCE = re.compile(r"^qcs::cvm:(?P<region>[a-z0-9-]+):uin/[0-9*]*:sg/(?P<id>sg-[a-z0-9]+)$")
 MAX_KEY = 127  # tag key length (Tencent tag quotas page; the SDK lists TagKeyLengthExceeded)
@@ -30,7 +30,7 @@ MUTATING = frozenset({"ModifyResourceTags", "TagResources", "UnTagResources"})
 
 def resource_name(region: str, group_id: str) -> str:
     """The tag-service name of a security group (uin left empty, as the Terraform provider does)."""
-    return f"qcs::cvm:{region}:uin/:sg/{group_id}"
+    return tag_resource(region, group_id)
 
 
 def _md5(text: str) -> str:

@@ -26,6 +26,7 @@ from sgplan.model import (
     Rule,
     SecurityGroup,
 )
+from sgplan.cloud.base import tag_resource
 from sgplan.plan.bindings import binding_changes
 from sgplan.plan.match import match_groups
 from sgplan.plan.operation import Operation, Stage, placeholder
@@ -96,7 +97,7 @@ def _make_plan(desired: DesiredState, live: CloudState, *, cloud: str, region: s
         g = matched.get(d.address)
         if g is None:
             continue
-        change, group_ops, group_diags = _update(d, g, resolve, alternatives, hcl)
+        change, group_ops, group_diags = _update(d, g, resolve, alternatives, hcl, region)
         changes.append(change)
         ops += group_ops
         diags += group_diags
@@ -194,6 +195,25 @@ def _make_plan(desired: DesiredState, live: CloudState, *, cloud: str, region: s
         transient_exposure=tuple(exposures),
     )
     return plan, diags
+
+
+def with_usage(plan: Plan, usage: Mapping[str, Mapping[str, int]]) -> Plan:
+    """`plan` with each group it deletes that other products still use (`usage`: group id →
+    {"CLB": n, …}, from cloud/usage.group_usage) noted on its change and in the warnings: the
+    API refuses such a delete (ResourceInUse) and apply refuses before its first call."""
+    if not usage:
+        return plan
+    changes, warnings_ = [], list(plan.warnings)
+    for change in plan.resource_changes:
+        counts = usage.get(change.id or "") if "delete" in change.actions and change.type == "security_group" else None
+        if counts:
+            shown = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+            note = (f"still used by {shown}: the cloud refuses to delete it until they are detached "
+                    "(apply refuses before its first call)")
+            change = replace(change, notes=(*change.notes, note))
+            warnings_.append(f"{change.address}: {note}")
+        changes.append(change)
+    return replace(plan, resource_changes=tuple(changes), warnings=tuple(warnings_))
 
 
 def _safe_sequence(
@@ -389,13 +409,37 @@ def _hcl(g: SecurityGroup, memo: dict[Rule, dict]) -> dict:
     }
 
 
+def _tag_call(d: SecurityGroup, g: SecurityGroup, region: str) -> Operation:
+    """The one tag-service call that turns `g`'s user tags into `d`'s (DESIGN §3): keys added or
+    changed go in ReplaceTags, keys gone in DeleteTags; keys that stay are not sent, and the
+    ownership tags never are (`tags` holds user tags only; the guard checks it again)."""
+    want, have = dict(d.tags), dict(g.tags)
+    replace_tags = [{"TagKey": k, "TagValue": v} for k, v in sorted(want.items()) if have.get(k) != v]
+    delete_tags = [{"TagKey": k} for k in sorted(set(have) - set(want))]
+    params: dict = {"Resource": tag_resource(region, g.id or "")}
+    if replace_tags:
+        params["ReplaceTags"] = replace_tags
+    if delete_tags:
+        params["DeleteTags"] = delete_tags
+    shown = [f"{t['TagKey']}={t['TagValue']}" for t in replace_tags] + [f"-{t['TagKey']}" for t in delete_tags]
+    return Operation(
+        stage=Stage.EDIT_GROUPS,
+        service="tag",
+        action="ModifyResourceTags",
+        params=params,
+        address=d.address,
+        group=g.id,
+        summary=f"update tags of {d.address} ({g.id}): {', '.join(shown)}",
+    )
+
+
 def _refs(d: SecurityGroup) -> set[str]:
     return {a for r in (*d.ingress, *d.egress) for a in r.refs()}
 
 
 def _update(
     d: SecurityGroup, g: SecurityGroup, resolve: Mapping[str, str], alternatives: dict[str, tuple[Operation, ...]],
-    hcl: dict[Rule, dict],
+    hcl: dict[Rule, dict], region: str = "",
 ) -> tuple[ResourceChange, list[Operation], list[Diagnostic]]:
     """In-place changes of an existing group: attributes, then each direction's edit script.
 
@@ -416,11 +460,8 @@ def _update(
                 summary=f"update name/description of {d.address} ({g.id})",
             )
         )
-    if d.tags != g.tags:
-        # The VPC API has no tag write for groups (reference §2.1): tags are set at creation only.
-        note = "tags differ from the configuration; sgplan can only set tags when it creates a group"
-        notes.append(note)
-        diags.append(warning(note, d.origin, d.address))
+    if d.tags != g.tags and g.id:
+        ops.append(_tag_call(d, g, region))
     if d.prevent_destroy and not g.prevent_destroy and d.id is None:
         note = "prevent_destroy is only recorded (as a tag) when sgplan creates the group"
         notes.append(note)

@@ -63,6 +63,25 @@ REFUSED = {
                                             "SecurityGroupPolicySet": {"Ingress": [RULE], "Egress": []}},
         stage=Stage.CREATE_GROUPS, address="security_group.x"),
     "an action the executor does not know": _op("ModifyAddressTemplateAttribute", {"AddressTemplateId": "ipm-1", "AddressTemplateName": "x"}),
+    # Tag writes (issue 13): only owned or pinned groups, only this region, never an sgplan-* key.
+    "tag another stack's group": _op(
+        "ModifyResourceTags", {"Resource": "qcs::cvm:ap-guangzhou:uin/:sg/sg-other001",
+                               "ReplaceTags": [{"TagKey": "team", "TagValue": "x"}]}, service="tag"),
+    "rewrite the stack tag of a managed group": _op(
+        "ModifyResourceTags", {"Resource": "qcs::cvm:ap-guangzhou:uin/:sg/sg-mine0001",
+                               "ReplaceTags": [{"TagKey": "sgplan-stack", "TagValue": "elsewhere"}]}, service="tag"),
+    "delete the address tag of a managed group": _op(
+        "ModifyResourceTags", {"Resource": "qcs::cvm:ap-guangzhou:uin/:sg/sg-mine0001",
+                               "DeleteTags": [{"TagKey": "sgplan-address"}]}, service="tag"),
+    "tag a group of another region": _op(
+        "ModifyResourceTags", {"Resource": "qcs::cvm:ap-shanghai:uin/:sg/sg-mine0001",
+                               "ReplaceTags": [{"TagKey": "team", "TagValue": "x"}]}, service="tag"),
+    "tag something that is not a security group": _op(
+        "ModifyResourceTags", {"Resource": "qcs::cvm:ap-guangzhou:uin/:instance/ins-named001",
+                               "ReplaceTags": [{"TagKey": "team", "TagValue": "x"}]}, service="tag"),
+    "a tag write the executor does not know": _op(
+        "TagResources", {"ResourceList": ["qcs::cvm:ap-guangzhou:uin/:sg/sg-mine0001"],
+                         "Tags": [{"TagKey": "team", "TagValue": "x"}]}, service="tag"),
 }
 
 
@@ -96,6 +115,10 @@ def test_in_scope_operations_pass(state_file: Path) -> None:
                                             "SecurityGroupPolicySet": {"Version": "1", "Ingress": [{**RULE, "PolicyIndex": 0}]}},
             group="sg-mine0001", expected_version=1, direction="ingress", expected_count=1),
         _op("ModifySecurityGroupAttribute", {"SecurityGroupId": "sg-pinned01", "GroupName": "renamed"}),
+        _op("ModifyResourceTags", {"Resource": "qcs::cvm:ap-guangzhou:uin/:sg/sg-mine0001",
+                                   "ReplaceTags": [{"TagKey": "team", "TagValue": "web"}]}, service="tag", group="sg-mine0001"),
+        _op("ModifyResourceTags", {"Resource": "qcs::cvm:ap-guangzhou:uin/:sg/sg-pinned01",
+                                   "ReplaceTags": [{"TagKey": "env", "TagValue": "prod"}]}, service="tag", group="sg-pinned01"),
         _op("ModifyInstancesAttribute", {"InstanceIds": ["ins-named001"], "SecurityGroups": ["sg-pinned01", "sg-mine0001"]},
             service="cvm", stage=Stage.SET_BINDINGS, instance_ids=("ins-named001",)),
         # Unbinding this stack's own group from an instance no binding names (it is being deleted).
@@ -111,6 +134,9 @@ def test_in_scope_operations_pass(state_file: Path) -> None:
     data = json.loads(state_file.read_text())
     instances = {i["InstanceId"]: i["SecurityGroupIds"] for i in data["Instances"]}
     assert instances == {"ins-named001": ["sg-pinned01", "sg-mine0001"], "ins-unnamed1": ["sg-other001"]}
+    tags = {g["SecurityGroupId"]: {t["Key"]: t["Value"] for t in g["TagSet"]} for g in data["SecurityGroups"]}
+    assert tags["sg-mine0001"] == {"sgplan-stack": "s", "sgplan-address": "security_group.mine", "team": "web"}
+    assert tags["sg-pinned01"] == {"env": "prod"}
 
 
 def test_reads_pass_and_a_refusal_is_a_cloud_error(state_file: Path) -> None:

@@ -61,13 +61,24 @@ def test_managed_group_removed_from_config_is_deleted():
     assert p.fingerprint.groups == (("sg-gone0001", 3),)
 
 
-def test_tag_change_on_existing_group_warns_and_changes_nothing():
-    live = CloudState(groups=(live_group("x", "sg-00000001", tcp(1), tags=(("team", "a"),)),))
-    p, diags = plan([want("x", tcp(1), tags=(("team", "b"),))], live=live)
-    assert not p.has_changes
-    assert [d.severity for d in diags] == [Severity.WARNING]
-    assert "only set tags when it creates" in diags[0].message
-    assert p.resource_changes[0].notes
+def test_tag_change_on_existing_group_is_one_minimal_tag_call():
+    """DESIGN §3 / issue 13: tags of an existing group change through the tag service, one
+    ModifyResourceTags with only the keys that change, never the ownership tags."""
+    live = CloudState(groups=(live_group("x", "sg-00000001", tcp(1), tags=(("keep", "1"), ("old", "x"), ("team", "a"))),))
+    p, diags = plan([want("x", tcp(1), tags=(("keep", "1"), ("new", "y"), ("team", "b")))], live=live)
+    assert diags == []
+    (change,) = p.resource_changes
+    assert change.actions == ("update",) and change.after["tags"] == {"keep": "1", "new": "y", "team": "b"}
+    (op,) = p.operations
+    assert (op.service, op.action, op.group) == ("tag", "ModifyResourceTags", "sg-00000001")
+    assert op.params == {
+        "Resource": "qcs::cvm:r:uin/:sg/sg-00000001",
+        "ReplaceTags": [{"TagKey": "new", "TagValue": "y"}, {"TagKey": "team", "TagValue": "b"}],
+        "DeleteTags": [{"TagKey": "old"}],
+    }
+    again, _ = plan([want("x", tcp(1), tags=(("keep", "1"), ("new", "y"), ("team", "b")))], live=CloudState(
+        groups=(live_group("x", "sg-00000001", tcp(1), tags=(("keep", "1"), ("new", "y"), ("team", "b"))),)))
+    assert not again.has_changes
 
 
 def test_create_carries_ownership_tags():
