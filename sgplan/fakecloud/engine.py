@@ -719,7 +719,18 @@ class Engine:
         if str(policy_set.get("Version", "")).strip() == "0":
             self._commit(group, {"Ingress": [], "Egress": []})
             return {}
-        directions = {d: [r for _, r in self._parse_rules(list(policy_set.get(d) or []), index=False)] for d in DIRECTIONS}
+        # A direction the request leaves out keeps its rules; an empty list empties it (issue 13
+        # item 7: the fake used to empty an omitted direction).
+        current = group["SecurityGroupPolicySet"]
+        directions = {d: [r for _, r in self._parse_rules(list(policy_set[d]), index=False)]
+                      if isinstance(policy_set.get(d), list) else list(current[d]) for d in DIRECTIONS}
+        if str(params.get("SortPolicys", False)).lower() == "true":
+            # SortPolicys: "the rules are reset in exactly the order given" — a reorder of the
+            # rules the group has, nothing added or dropped.
+            for d in DIRECTIONS:
+                if sorted(map(rule_key, directions[d])) != sorted(map(rule_key, current[d])):
+                    raise CloudError("InvalidParameterValue",
+                                     f"SortPolicys reorders rules: {d} must hold the group's {d} rules")
         self._check_references([r for d in DIRECTIONS for r in directions[d]], group["SecurityGroupId"])
         self._check_rule_set(directions, {d: set(range(len(directions[d]))) for d in DIRECTIONS})
         self._commit(group, directions)

@@ -30,6 +30,11 @@ _KNOWN_FIELDS = frozenset(
         "Priority",
     }
 )
+# What `MY_PUBLIC_IP` stands for in the fake (the caller's public address to the real API, §1.2):
+# documentation addresses (RFC 5737 / RFC 3849), since a loopback caller has no public one.
+MY_PUBLIC_IP = "MY_PUBLIC_IP"
+FAKE_PUBLIC_IPV4 = "203.0.113.1"
+FAKE_PUBLIC_IPV6 = "2001:db8::1"
 _ID_PREFIXES = {"AddressId": "ipm-", "AddressGroupId": "ipmg-", "ServiceId": "ppm-", "ServiceGroupId": "ppmg-"}
 
 
@@ -159,6 +164,12 @@ def check_policy(policy: Any, now: str, *, strict_fields: bool = True, both_temp
 
     cidr = _text(policy, "CidrBlock")
     cidr6 = _text(policy, "Ipv6CidrBlock")
+    description = "" if policy.get("PolicyDescription") is None else str(policy["PolicyDescription"])
+    if MY_PUBLIC_IP in (cidr, cidr6):
+        # §1.2 (issue 13 item 9): the caller's public IP; an empty description is filled in.
+        cidr = FAKE_PUBLIC_IPV4 if cidr == MY_PUBLIC_IP else cidr
+        cidr6 = FAKE_PUBLIC_IPV6 if cidr6 == MY_PUBLIC_IP else cidr6
+        description = description or "Replaced-From-MY_PUBLIC_IP"
     group = _text(policy, "SecurityGroupId")
     given = [name for name, value in zip(_ADDRESS_FIELDS, (cidr, cidr6, group, any(address.values()))) if value]
     if len(given) > 1:
@@ -185,7 +196,7 @@ def check_policy(policy: Any, now: str, *, strict_fields: bool = True, both_temp
         "SecurityGroupId": group,
         "AddressTemplate": address,
         "Action": action,
-        "PolicyDescription": "" if policy.get("PolicyDescription") is None else str(policy["PolicyDescription"]),
+        "PolicyDescription": description,
         "ModifyTime": now,
     }
 

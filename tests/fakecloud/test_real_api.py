@@ -104,3 +104,29 @@ def test_latest_operation_request_id_is_the_calls_request_id() -> None:
 def test_limits_answer_all_eight_documented_fields() -> None:
     limits = make().handle("vpc", "DescribeSecurityGroupLimits", {})["SecurityGroupLimitSet"]
     assert len(limits) == 8 and all(isinstance(v, int) for v in limits.values())
+
+
+def test_modify_policies_keeps_an_omitted_direction_and_sort_policys_only_reorders() -> None:
+    # reference §2.6 (issue 13 item 7): SortPolicys True resets the rules "in exactly the order given".
+    engine = make()
+    gid = create(engine)
+    add(engine, gid, rule("22"), rule("80"))
+    add(engine, gid, rule("53"), direction="Egress")
+    engine.handle("vpc", "ModifySecurityGroupPolicies", {"SecurityGroupId": gid, "SortPolicys": True,
+                                                         "SecurityGroupPolicySet": {"Ingress": [rule("80"), rule("22")]}})
+    after = policies(engine, gid)
+    assert [p["Port"] for p in after["Ingress"]] == ["80", "22"] and [p["Port"] for p in after["Egress"]] == ["53"]
+    assert code(lambda: engine.handle("vpc", "ModifySecurityGroupPolicies", {
+        "SecurityGroupId": gid, "SortPolicys": True, "SecurityGroupPolicySet": {"Ingress": [rule("443")]}})
+    ) == "InvalidParameterValue"
+    engine.handle("vpc", "ModifySecurityGroupPolicies", {"SecurityGroupId": gid,
+                                                         "SecurityGroupPolicySet": {"Egress": []}})
+    assert policies(engine, gid)["Egress"] == [] and len(policies(engine, gid)["Ingress"]) == 2
+
+
+def test_my_public_ip_is_the_callers_address_with_a_description() -> None:
+    engine = make()
+    gid = create(engine)
+    add(engine, gid, rule("22", cidr="MY_PUBLIC_IP"))
+    (stored,) = policies(engine, gid)["Ingress"]
+    assert stored["CidrBlock"] == "203.0.113.1" and stored["PolicyDescription"] == "Replaced-From-MY_PUBLIC_IP"
