@@ -453,6 +453,9 @@ class Expect:
     instances: tuple[str, ...] | None = None
     description: str = ""
     origin: SourceRange | None = field(default=None, compare=False, repr=False)
+    # Instead of `instances`: every instance carrying one of these groups, each named by its id
+    # (`sg-…`) or, for a group of this configuration, its address (`security_group.web`).
+    security_groups: tuple[str, ...] | None = None
 
     @property
     def name(self) -> str:

@@ -241,7 +241,12 @@ class ContractChecker:
 
     def _one(self, lists: "_Lists", expect: Expect, n: int, bound: tuple[str, ...]) -> ContractResult:
         space = self._spaces[n]
-        ids = tuple(sorted(set(expect.instances))) if expect.instances is not None else bound
+        if expect.security_groups is not None:
+            ids = lists.carrying(expect.security_groups)
+        elif expect.instances is not None:
+            ids = tuple(sorted(set(expect.instances)))
+        else:
+            ids = bound
         failing: list[tuple[str, tuple[str, ...]]] = []
         count = 0
         for keys, members in lists.subjects(ids).items():
@@ -317,6 +322,12 @@ class _Lists:
             for instance_id in ids:
                 found.setdefault(tuple(instances.get(instance_id, ())), []).append(instance_id)
         return found
+
+    def carrying(self, selectors: tuple[str, ...]) -> tuple[str, ...]:
+        """The instances that carry a group named by id or (for a configured group) address."""
+        wanted = set(selectors)
+        keys = {k for k, g in self.view.groups.items() if k in wanted or g.id in wanted or g.address in wanted}
+        return tuple(sorted(i for i, groups in self.view.instances.items() if any(k in keys for k in groups)))
 
     def layers(self, keys: tuple[str, ...], direction: Direction) -> tuple[Layer, ...]:
         found = self._stacks.get((keys, direction))

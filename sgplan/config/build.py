@@ -352,13 +352,39 @@ def build_expect(inst: ModuleInstance, label: str, block: Block, scope: Scope | 
                 problem("ports", str(exc))
     peers = _expect_peers(values["peer"], protocol, problem)
     instances = _expect_instances(values["instances"], problem)
+    selected = _expect_groups(inst, scope, block, problem)
+    if selected is not None and instances is not None:
+        problem("security_groups", "give either instances or security_groups, not both")
     description = values["description"]
     if description is not None and not isinstance(description, str):
         problem("description", f"a string is required, not a {type_name(description)}")
     if len(diags) > start:
         return None
     return Expect(address, Direction(direction.lower()), peers, protocol, ports, decision.lower(), instances,
-                  description or "", origin=block.range)
+                  description or "", origin=block.range, security_groups=selected)
+
+
+def _expect_groups(inst: ModuleInstance, scope: Scope, block: Block,
+                   problem: Callable[[str, str], None]) -> tuple[str, ...] | None:
+    """`security_groups`: group ids, or references to groups of this configuration (kept as
+    their address while the id is not known)."""
+    attr = block.attributes.get("security_groups")
+    if attr is None:
+        return None
+    raw = inst.value_in(attr, scope)
+    if raw is FAILED:
+        return ()
+    items = raw if isinstance(raw, list) else [raw]
+    out: list[str] = []
+    for item in items:
+        if isinstance(item, Unknown) and item.address is not None:
+            out.append(item.address)
+        elif isinstance(item, str) and GROUP_ID.match(item):
+            out.append(item)
+        else:
+            shown = f'"{item}"' if isinstance(item, str) else f"a {type_name(item)}"
+            problem("security_groups", f"{shown} is not a security group id (sg-…) or reference")
+    return tuple(dict.fromkeys(out))
 
 
 def _expect_peers(raw: Any, protocol: str | None, problem: Callable[[str, str], None]) -> tuple[str, ...]:

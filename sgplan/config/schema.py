@@ -73,7 +73,8 @@ TOP_LEVEL: dict[str, Spec] = {
     # A reachability contract (issue 16); `instances` omitted = every instance a binding names.
     "expect": Spec(
         labels=("name",),
-        attributes=frozenset({"instances", "direction", "peer", "protocol", "ports", "decision", "description"}),
+        attributes=frozenset({"instances", "security_groups", "direction", "peer", "protocol", "ports", "decision",
+                              "description"}),
         required=frozenset({"direction", "peer", "protocol", "decision"}),
     ),
     "output": Spec(

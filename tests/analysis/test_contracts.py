@@ -205,3 +205,16 @@ def test_verdict_equals_brute_force_and_counterexamples_are_real(world) -> None:
                 assert accepted == cx.accepted
                 assert (key, index) == (cx.group_id, cx.policy_index)
         assert realm in (V4, V6)
+
+
+def test_security_groups_selector_picks_the_instances_carrying_a_group() -> None:
+    web = SecurityGroup("web", id="sg-w", address="security_group.web",
+                        ingress=(Rule("ACCEPT", "TCP", "22", cidr_block="0.0.0.0/0"),))
+    other = SecurityGroup("other", id="sg-o")
+    view = _view(web, other, instances={"ins-1": ("sg-o", "sg-w"), "ins-2": ("sg-o",), "ins-3": ("sg-w",)})
+    for selector in ("sg-w", "security_group.web"):
+        contract = Expect("expect.c", Direction.INGRESS, ("internet",), "TCP", "22", "deny",
+                          security_groups=(selector,))
+        [result] = check_contracts(view, [contract], [])
+        assert result.instances == 2 and result.counterexample.instance_id == "ins-1"
+        assert result.counterexample.more_instances == 1

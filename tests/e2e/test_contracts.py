@@ -153,3 +153,25 @@ def test_contracts_example_holds_and_a_widened_variable_breaks_it(tmp_path: Path
     assert bad.code == 1
     [line] = bad.err.strip().splitlines()
     assert "expect.no_public_ssh" in line and "module.admin.security_group.this ingress[0]" in line
+
+
+def test_security_groups_selector_in_hcl(tmp_path: Path, capsys) -> None:
+    text = config(ACCEPT_ALL, DROP_SSH).split('expect "no_public_ssh"')[0] + """
+expect "web_no_ssh" {
+  security_groups = [security_group.web.id]
+  direction       = "ingress"
+  peer            = ["internet"]
+  protocol        = "TCP"
+  ports           = "22"
+  decision        = "deny"
+}
+"""
+    cfg, cloud = setup(tmp_path, text)
+    plan = run_cli(capsys, "plan", cfg, "--cloud", cloud, "--json")
+    assert plan.code == 1
+    [result] = [r for r in plan.json()["contract_results"] if r["address"] == "expect.web_no_ssh"]
+    assert result["instances"] == 2 and result["status"] == "fail"
+    both = text.replace('  direction       = "ingress"', '  instances       = ["ins-aaaa1111"]\n  direction       = "ingress"')
+    (cfg / "main.sg.hcl").write_text(both)
+    bad = run_cli(capsys, "validate", cfg)
+    assert bad.code == 1 and "not both" in bad.err
