@@ -182,6 +182,9 @@ def _brute_force(groups, keys, contract: Expect) -> bool:
 def test_verdict_equals_brute_force_and_counterexamples_are_real(world) -> None:
     groups, instances, contract = world
     view = AccessView({g.id: g for g in groups}, instances)
+    # All instances at once (shared caches): violated exactly when one instance violates it.
+    [together] = check_contracts(view, [contract], list(instances))
+    assert (together.status == PASS) == all(_brute_force(groups, keys, contract) for keys in instances.values())
     for instance_id, keys in instances.items():
         [result] = check_contracts(view, [contract], [instance_id])
         assert (result.status == PASS) == _brute_force(groups, keys, contract)

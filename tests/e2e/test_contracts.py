@@ -96,6 +96,13 @@ def test_order_only_change_violates_and_apply_refuses(tmp_path: Path, capsys) ->
     assert cx["rule"]["line"] == 4 and cx["more_instances"] == 1
     assert results["expect.web_open"]["status"] == "pass"
 
+    # The sample flow of the counterexample is what `explain` decides on the planned state.
+    explained = run_cli(capsys, "explain", cfg, "--cloud", cloud, "--instance", cx["instance_id"],
+                        "--direction", "ingress", "--protocol", "TCP", "--port", str(cx["sample"]["port"]),
+                        "--peer", cx["sample"]["peer"], "--json")
+    assert explained.code == 0, explained.err
+    assert explained.json()["decision"] == "ACCEPT" and explained.json()["matched"]["policy_index"] == 0
+
     md = run_cli(capsys, "plan", cfg, "--cloud", cloud, "--markdown")
     assert "Contracts: 1 of 2 violated" in md.out
 
