@@ -111,6 +111,9 @@ def _rules(draw) -> Rule:
         protocol = "ALL"
     port = draw(st.sampled_from(_PORTS)) if protocol in PORTED else None
     action = draw(st.sampled_from(["ACCEPT", "DROP"]))
+    if draw(st.integers(0, 9)) == 0:  # a group peer: symbolic, never one of the contract's addresses
+        protocol = "ALL" if protocol in ("ICMP", "ICMPv6") else protocol
+        return Rule(action, protocol, port, security_group_id=draw(st.sampled_from(["sg-0", "sg-peer"])))
     return Rule(action, protocol, port, **({"ipv6_cidr_block": cidr} if v6 else {"cidr_block": cidr}))
 
 
