@@ -221,6 +221,7 @@ class ContractChecker:
         self._verdicts: dict[tuple[tuple[Layer, ...], int], bool] = {}
         self._spaces: list[Space] = []
         self._numbers: dict[Expect, int] = {}
+        self._spans: list[dict[Key, tuple[list[Box], int, int]]] = []  # per contract: boxes, port span
 
     def check(self, view: AccessView, expects: Sequence[Expect], bound: Iterable[str]) -> list[ContractResult]:
         """Every contract's verdict on `view`; `bound` is the instances a contract without
@@ -235,7 +236,10 @@ class ContractChecker:
         n = self._numbers.get(expect)
         if n is None:
             n = self._numbers[expect] = len(self._spaces)
-            self._spaces.append(contract_space(expect))
+            space = contract_space(expect)
+            self._spaces.append(space)
+            self._spans.append({key: (boxes, min(b[2] for b in boxes), max(b[3] for b in boxes))
+                                for key, boxes in space.items()})
             self._clips.append({})
         return n
 
@@ -265,15 +269,19 @@ class ContractChecker:
 
     def _violates(self, layers: tuple[Layer, ...], space: Space, n: int, decision: str) -> bool:
         """Does a policy of these layers break contract n? (Stops at the first violating flow.)"""
-        if not space:  # a contract about no flows holds vacuously
-            return False
-        clips = [self._clip(layer, space, n) for layer in layers]
-        if not any(clips):  # nothing in the space is accepted at all
-            return decision == "allow"
         memo = (layers, n)
         found = self._verdicts.get(memo)
-        if found is None:
-            found = self._verdicts[memo] = _breaks(layers, space, clips, decision)
+        if found is not None:  # the same group list in the other state, or another instance
+            return found
+        if not space:  # a contract about no flows holds vacuously
+            found = False
+        else:
+            clips = [self._clip(layer, space, n) for layer in layers]
+            if not any(clips):  # nothing in the space is accepted at all
+                found = decision == "allow"
+            else:
+                found = _breaks(layers, space, clips, decision)
+        self._verdicts[memo] = found
         return found
 
     def _violations(self, layers: tuple[Layer, ...], space: Space, n: int, decision: str) -> Space:
@@ -294,10 +302,10 @@ class ContractChecker:
         found = table.get(layer)
         if found is None:
             found = table[layer] = {}
-            for key, boxes in space.items():
+            for key, (boxes, port_lo, port_hi) in self._spans[n].items():
                 allows = layer.allows(key)
                 if allows:
-                    inside = _intersect(allows, boxes)
+                    inside = _intersect(allows, boxes, port_lo, port_hi)
                     if inside:
                         found[key] = inside
         return found
@@ -364,18 +372,16 @@ def _breaks(layers: Sequence[Layer], space: Space, clips: Sequence[dict[Key, lis
     return False
 
 
-def _intersect(boxes: Sequence[Box], space: Sequence[Box]) -> list[Box]:
-    """`boxes` ∩ `space`, skipping boxes outside the space's port span first (the common case)."""
-    port_lo = min(s[2] for s in space)
-    port_hi = max(s[3] for s in space)
+def _intersect(boxes: Sequence[Box], space: Sequence[Box], port_lo: int, port_hi: int) -> list[Box]:
+    """`boxes` ∩ `space`, skipping boxes outside the space's port span [port_lo, port_hi] first
+    (the common case: a contract names a few ports, a group accepts many others)."""
     out: list[Box] = []
-    for b in boxes:
-        if b[3] < port_lo or b[2] > port_hi:
+    for b0, b1, b2, b3 in boxes:
+        if b3 < port_lo or b2 > port_hi:
             continue
-        b0, b1, b2, b3 = b
-        for s in space:
-            if b0 <= s[1] and s[0] <= b1 and b2 <= s[3] and s[2] <= b3:
-                out.append((max(b0, s[0]), min(b1, s[1]), max(b2, s[2]), min(b3, s[3])))
+        for s0, s1, s2, s3 in space:
+            if b0 <= s1 and s0 <= b1 and b2 <= s3 and s2 <= b3:
+                out.append((b0 if b0 > s0 else s0, b1 if b1 < s1 else s1, b2 if b2 > s2 else s2, b3 if b3 < s3 else s3))
     return out
 
 
