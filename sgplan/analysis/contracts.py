@@ -158,6 +158,7 @@ class ContractResult:
     before: str | None = None
     description: str = ""
     origin: SourceRange | None = field(default=None, compare=False)
+    missing: tuple[str, ...] = ()  # named instances the state does not have (a typo proves nothing)
 
     @property
     def violated(self) -> bool:
@@ -175,7 +176,8 @@ class ContractResult:
     def message(self) -> str:
         """One line: what the contract is and, when violated, the counterexample."""
         if not self.violated:
-            return f"contract {self.address} holds ({self.decision}, {self.instances} instance(s))"
+            unknown = f"; not in the cloud: {', '.join(self.missing)}" if self.missing else ""
+            return f"contract {self.address} holds ({self.decision}, {self.instances} instance(s){unknown})"
         cx = self.counterexample
         when = {"already-violated": "was already violated before this change",
                 "violated-by-change": "this change violates it"}.get(self.change, "violated")
@@ -196,6 +198,7 @@ class ContractResult:
             "instances": self.instances,
             "description": self.description,
             "counterexample": self.counterexample.to_json() if self.counterexample else None,
+            "missing_instances": list(self.missing),
         }
         if self.origin is not None:
             out["file"], out["line"] = self.origin.file, self.origin.line
@@ -251,6 +254,7 @@ class ContractChecker:
             ids = tuple(sorted(set(expect.instances)))
         else:
             ids = bound
+        missing = tuple(i for i in ids if i not in lists.view.instances) if expect.instances is not None else ()
         failing: list[tuple[str, tuple[str, ...]]] = []
         count = 0
         for keys, members in lists.subjects(ids).items():
@@ -259,13 +263,13 @@ class ContractChecker:
                 count += len(members)
         if not failing:
             return ContractResult(expect.address, expect.decision, PASS, len(ids),
-                                  description=expect.description, origin=expect.origin)
+                                  description=expect.description, origin=expect.origin, missing=missing)
         first, keys = min(failing)
         layers = lists.layers(keys, expect.direction)
         bad = self._violations(layers, space, n, expect.decision)
         cx = _counterexample(lists.view, first, keys, layers, bad, expect)
         return ContractResult(expect.address, expect.decision, FAIL, len(ids), _with_more(cx, count - 1),
-                              description=expect.description, origin=expect.origin)
+                              description=expect.description, origin=expect.origin, missing=missing)
 
     def _violates(self, layers: tuple[Layer, ...], space: Space, n: int, decision: str) -> bool:
         """Does a policy of these layers break contract n? (Stops at the first violating flow.)"""

@@ -199,6 +199,7 @@ def _contract_to_dict(result: ContractResult) -> dict[str, Any]:
         "address": result.address, "decision": result.decision, "status": result.status,
         "before": result.before, "instances": result.instances, "description": result.description,
         "counterexample": counterexample, "origin": _origin_to_dict(result.origin),
+        "missing": list(result.missing),
     }
 
 
@@ -457,4 +458,5 @@ def _contract(f: _Field) -> ContractResult:
         address=f["address"].str(), decision=f["decision"].str(), status=f["status"].str(),
         instances=f["instances"].int(), counterexample=counterexample, before=f.get("before", None).opt_str(),
         description=f.get("description", "").str(), origin=_origin(f.get("origin", None)),
+        missing=f.get("missing", []).strs(),
     )

@@ -74,7 +74,9 @@ def test_binding_order_decides_and_more_instances_are_counted() -> None:
     [result] = check_contracts(view, [_expect()], ["ins-a", "ins-b", "ins-c"])
     assert result.counterexample.instance_id == "ins-b" and result.counterexample.more_instances == 1
     [only_a] = check_contracts(view, [_expect(instances=("ins-a",))], [])
-    assert only_a.status == PASS
+    assert only_a.status == PASS and only_a.missing == ()
+    [typo] = check_contracts(view, [_expect(instances=("ins-a", "ins-zz"))], [])
+    assert typo.status == PASS and typo.missing == ("ins-zz",) and "not in the cloud: ins-zz" in typo.message()
 
 
 def test_icmp_space_keeps_to_its_address_family() -> None:
