@@ -152,6 +152,10 @@ class Engine:
             self._actions[("tag", action)] = tags.handler(action)
         self._mutating = MUTATING_ACTIONS
 
+    def served(self) -> list[tuple[str, str]]:
+        """Every (service, action) this engine answers."""
+        return sorted(self._actions)
+
     def restore(self, state: Mapping[str, Any]) -> None:
         """Put the engine back to `state` (a value of `.state`): how the HTTP fake undoes a change
         it could not save, or one an exact replay would have made a second time. Running binding

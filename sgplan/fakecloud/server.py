@@ -34,6 +34,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl
 
 from sgplan.cloud.base import CloudError
+from sgplan.fakecloud import signv1
 from sgplan.cloud.ratelimit import TokenBucket
 from sgplan.cloud.snapshot import (
     StateDocument,
@@ -183,6 +184,7 @@ class _Request:
     query: str
     headers: Message
     body: bytes
+    region: str = ""  # a v1-signed request's Region parameter (it has no X-TC-Region header)
 
 
 class _FakeCloud:
@@ -253,7 +255,7 @@ class _FakeCloud:
 
     def _engine_for(self, service: str, params: Mapping[str, Any], request: _Request) -> Any:
         """The engine of the region the request acts in; UnsupportedRegion for an unknown one."""
-        region = (request.headers.get("X-TC-Region") or "").strip()
+        region = request.region or (request.headers.get("X-TC-Region") or "").strip()
         if service == "tag":
             named = params.get("Resource") or params.get("ResourceRegion") or params.get("ResourceList")
             if isinstance(named, list):
@@ -320,6 +322,10 @@ class _FakeCloud:
         if request.path not in ("/", ""):
             raise CloudError("InvalidAction", f"unknown path {request.path!r}: requests go to /")
         authorization = headers.get("Authorization") or ""
+        if not authorization.strip():
+            v1 = self._admit_v1(request)
+            if v1 is not None:
+                return v1
         match = _AUTH_RE.fullmatch(authorization.strip())
         if match is None:
             raise CloudError("AuthFailure.InvalidAuthorization",
@@ -351,6 +357,33 @@ class _FakeCloud:
             raise CloudError("MissingParameter", "X-TC-Action is required")
         params = _params(request)
         use = self.signatures.use(match["signature"], _binding(request, service, action), int(timestamp))
+        return service, action, params, use
+
+    def _admit_v1(self, request: _Request) -> tuple[str, str, dict[str, Any], _Use] | None:
+        """A request signed the older way (signv1.py), or None when it is not one."""
+        content_type = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if request.method == "GET":
+            text = request.query
+        elif content_type == "application/x-www-form-urlencoded":
+            text = request.body.decode("utf-8", "replace")
+        else:
+            return None
+        pairs = parse_qsl(text, keep_blank_values=True)
+        if not signv1.is_v1(dict(pairs)):
+            return None
+        host = (request.headers.get("Host") or "").strip()
+        common = signv1.check(pairs, method=request.method, host=host, secret_id=self.options.secret_id,
+                              secret_key=self.options.secret_key, now=self.options.clock(), max_skew=MAX_SKEW_SECONDS)
+        action = common["Action"]
+        service = _action_services().get(action)
+        if service is None:
+            raise CloudError("InvalidAction", f"action {action!r} is not served here")
+        version = common.get("Version")
+        if version and version != API_VERSIONS[service]:
+            raise CloudError("NoSuchVersion", f"{service} has no API version {version}")
+        request.region = common.get("Region", "")
+        params = {k: v for k, v in _params(request).items() if k not in signv1.COMMON}
+        use = self.signatures.use(common["Signature"], _binding(request, service, action), int(common["Timestamp"]))
         return service, action, params, use
 
     def _signature_ok(self, request: _Request, match: re.Match, timestamp: str, date: str) -> bool:
@@ -468,6 +501,18 @@ class _FakeCloud:
     def _count(self, name: str) -> None:
         with self._stats_lock:
             self.stats[name] += 1
+
+
+_SERVED: dict[str, str] = {}
+
+
+def _action_services() -> dict[str, str]:
+    """Action → service of every action the engine serves (served action names are unique)."""
+    if not _SERVED:
+        from sgplan.fakecloud.engine import Engine
+
+        _SERVED.update({action: service for service, action in Engine().served()})
+    return _SERVED
 
 
 def _binding(request: _Request, service: str, action: str) -> bytes:

@@ -130,3 +130,33 @@ def test_my_public_ip_is_the_callers_address_with_a_description() -> None:
     add(engine, gid, rule("22", cidr="MY_PUBLIC_IP"))
     (stored,) = policies(engine, gid)["Ingress"]
     assert stored["CidrBlock"] == "203.0.113.1" and stored["PolicyDescription"] == "Replaced-From-MY_PUBLIC_IP"
+
+
+def test_the_sdks_v1_signature_is_accepted_as_form_post_and_get(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13 item 9: the unmodified SDK with signMethod HmacSHA256/HmacSHA1 (form-encoded)."""
+    import pytest as _pytest
+    from tencentcloud.common import credential
+    from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+    from tencentcloud.common.profile.client_profile import ClientProfile
+    from tencentcloud.common.profile.http_profile import HttpProfile
+    from tencentcloud.vpc.v20170312 import models, vpc_client
+
+    from sgplan.fakecloud.server import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, start_server
+
+    def client(handle, method: str, sign: str, key: str = DEFAULT_SECRET_KEY):  # type: ignore[no-untyped-def]
+        profile = ClientProfile(httpProfile=HttpProfile(endpoint=f"127.0.0.1:{handle.port}", protocol="http",
+                                                        reqMethod=method), signMethod=sign)
+        return vpc_client.VpcClient(credential.Credential(DEFAULT_SECRET_ID, key), "ap-guangzhou", profile)
+
+    with start_server(None, state={"Region": "ap-guangzhou", "SecurityGroups": [
+            {"SecurityGroupId": "sg-aaaa1111", "SecurityGroupName": "web"}]}) as handle:
+        for method, sign in (("POST", "HmacSHA256"), ("GET", "HmacSHA1")):
+            req = models.DescribeSecurityGroupsRequest()
+            req.SecurityGroupIds = ["sg-aaaa1111"]
+            assert client(handle, method, sign).DescribeSecurityGroups(req).TotalCount == 1
+        req = models.CreateSecurityGroupRequest()
+        req.GroupName, req.GroupDescription = "v1", "made with a v1 signature"
+        assert client(handle, "POST", "HmacSHA256").CreateSecurityGroup(req).SecurityGroup.SecurityGroupName == "v1"
+        with _pytest.raises(TencentCloudSDKException) as info:
+            client(handle, "POST", "HmacSHA256", key="wrong").DescribeSecurityGroups(models.DescribeSecurityGroupsRequest())
+        assert info.value.code == "AuthFailure.SignatureFailure"
