@@ -8,6 +8,7 @@ exhaust memory or end in a Python exception.
 
 from __future__ import annotations
 
+import decimal
 import math
 from typing import Any, Callable, Mapping
 
@@ -97,7 +98,7 @@ class Evaluator:
         self._handlers: dict[str, Callable[[Tree, Scope], Any]] = {
             "expr_term": self._expr_term,
             "int_lit": lambda n, s: _int_literal(str(n.children[0])),
-            "float_lit": lambda n, s: result_number(float(n.children[0])),
+            "float_lit": lambda n, s: _float_literal(str(n.children[0])),
             "literal_value": self._literal,
             "string": self._string,
             "template_string": lambda n, s: unescape(str(n.children[0])[2:-2], position(n)[0]),
@@ -302,6 +303,11 @@ class Evaluator:
                 only = inner.children[0]
                 if isinstance(only, Tree) and only.data == "identifier":
                     return str(only.children[0])  # bare keys are names, not references
+                if isinstance(only, Tree) and only.data in ("get_attr_expr_term", "index_expr_term"):
+                    # HCL reads `{var.x = 1}` as an error: a key expression needs parentheses
+                    raise EvalError("an object key that is a reference must be in parentheses: (var.x) = …")
+                if isinstance(only, Tree) and only.data == "literal_value":
+                    return str(only.children[0])  # so are `null`, `true` and `false` (HCL)
         key = self.evaluate(inner, scope)
         if isinstance(key, Unknown):
             return key
@@ -358,23 +364,48 @@ class Evaluator:
 
     def _splat(self, node: Tree, scope: Scope) -> Any:
         base_node, splat = node.children
-        base = self.evaluate(base_node, scope)
         steps = [c for c in splat.children if isinstance(c, Tree)]
+        after: list[Tree] = []
+        if node.data == "attr_splat_expr_term":
+            # HCL's legacy splat `.*` carries only attribute steps (and `.0`); a bracketed
+            # index after them applies to the whole result (`a.*.name[0]` is the first name).
+            cut = next((i for i, st in enumerate(steps) if st.data not in ("get_attr", "short_index")), len(steps))
+            steps, after = steps[:cut], steps[cut:]
+        inner = _splat_base(base_node)
+        if inner is not None and node.data == "full_splat_expr_term":
+            # `a[*].b[*]` and `a[*][*].c`: HCL applies the second splat to each element the
+            # first one yields (python-hcl2 nests them the other way round).
+            items = self._splat(inner, scope)
+            if isinstance(items, Unknown):
+                return items
+            self.budget.charge(len(items) * SPLAT_STEPS * (1 + len(steps)))
+            return [self._splat_each(item, steps, scope) for item in items]
+        base = self.evaluate(base_node, scope)
         if isinstance(base, Unknown):
             return Unknown(base.refs)
-        if base is None:
-            return []
-        items = base if isinstance(base, list) else [base]
+        items = [] if base is None else base if isinstance(base, list) else [base]
         self.budget.charge(len(items) * SPLAT_STEPS * (1 + len(steps)))
+        out: Any = self._splat_each(base, steps, scope)
+        for step in after:
+            out = self._step(out, step, scope)
+        return out
+
+    def _splat_each(self, base: Any, steps: list[Tree], scope: Scope) -> Any:
+        """`base[*]` followed by `steps`, each applied to every element."""
+        if isinstance(base, Unknown):
+            return Unknown(base.refs)
+        items = [] if base is None else base if isinstance(base, list) else [base]
         out = []
         for item in items:
             for step in steps:
-                if step.data == "get_attr":
-                    item = self._attr(item, _name(step.children[1]))
-                else:
-                    item = self._index(item, self._index_key(step, scope))
+                item = self._step(item, step, scope)
             out.append(item)
         return out
+
+    def _step(self, value: Any, step: Tree, scope: Scope) -> Any:
+        if step.data == "get_attr":
+            return self._attr(value, _name(step.children[1]))
+        return self._index(value, self._index_key(step, scope))
 
     # -- calls and operators -------------------------------------------------------------------
 
@@ -382,9 +413,11 @@ class Evaluator:
         name = _name(node.children[0])
         if any(isinstance(c, Token) and c.type == "COLONS" for c in node.children):
             raise EvalError("provider functions (name::name::name) are not supported")
+        args_node = next((c for c in node.children if isinstance(c, Tree) and c.data == "arguments"), None)
+        if name in ("try", "can"):
+            return self._try(name, _trees(args_node) if args_node is not None else [], scope)
         if name not in FUNCTIONS:
             raise EvalError(f'unsupported function "{name}"')
-        args_node = next((c for c in node.children if isinstance(c, Tree) and c.data == "arguments"), None)
         args: list[Any] = []
         if args_node is not None:
             args = [self.evaluate(a, scope) for a in _trees(args_node)]
@@ -397,24 +430,67 @@ class Evaluator:
                 args.extend(last)
         return call(name, args, self.budget)
 
+    def _try(self, name: str, arg_nodes: list[Tree], scope: Scope) -> Any:
+        """Terraform's try (the first argument that evaluates without error) and can (whether
+        its argument does). An unknown result cannot be judged yet: it stays unknown."""
+        if name == "can" and len(arg_nodes) != 1:
+            raise EvalError("can(): takes exactly one argument")
+        if not arg_nodes:
+            raise EvalError("try(): at least one argument is required")
+        failures: list[str] = []
+        for arg in arg_nodes:
+            try:
+                value = self.evaluate(arg, scope)
+            except EvalError as exc:
+                if exc.reported or self.budget.left < 0:
+                    raise  # limits and errors already reported are not for try to swallow
+                failures.append(exc.message)
+                continue
+            if isinstance(value, Unknown):
+                return Unknown(value.refs)
+            return True if name == "can" else value
+        if name == "can":
+            return False
+        raise EvalError(f"try(): no expression succeeded; the last error: {failures[-1]}")
+
     def _conditional(self, node: Tree, scope: Scope) -> Any:
         condition, then, otherwise = _trees(node)
         value = self.evaluate(condition, scope)
         if isinstance(value, Unknown):
             return Unknown(value.refs)
-        return self.evaluate(then if to_bool(value, "condition") else otherwise, scope)
+        chosen, other = (then, otherwise) if to_bool(value, "condition") else (otherwise, then)
+        result = self.evaluate(chosen, scope)
+        if type(result) in (str, int, float, bool):
+            # HCL evaluates both results and unifies their types: a string on either side
+            # makes the result a string (`c ? 12 : "x"` is "12"); a collection against a
+            # primitive is an error. The other result's own errors do not matter.
+            alternative = self._quietly(other, scope)
+            if alternative is not None and not isinstance(alternative, Unknown):
+                kinds = {type_name(result), type_name(alternative)}
+                if kinds & {"list", "object"}:
+                    raise EvalError(f"inconsistent conditional result types: {type_name(result)} and {type_name(alternative)}")
+                if "string" in kinds and len(kinds) == 2:
+                    return to_string(result)
+                if kinds == {"number", "bool"}:
+                    raise EvalError("inconsistent conditional result types: number and bool")
+        return result
+
+    def _quietly(self, node: Tree, scope: Scope) -> Any:
+        """`node`'s value, or None when evaluating it fails (a budget error still stops)."""
+        try:
+            return self.evaluate(node, scope)
+        except EvalError as exc:
+            if exc.reported or self.budget.left < 0:
+                raise
+            return None
 
     def _binary(self, node: Tree, scope: Scope) -> Any:
         lhs_node, term = _trees(node)
         op_node, rhs_node = _trees(term)
         op = str(op_node.children[0]).strip()
         lhs = self.evaluate(lhs_node, scope)
-        if op in ("&&", "||") and not isinstance(lhs, Unknown):
-            left = to_bool(lhs, f"left operand of {op}")
-            if left is (op == "||"):
-                return left
-            rhs = self.evaluate(rhs_node, scope)
-            return rhs if isinstance(rhs, Unknown) else to_bool(rhs, f"right operand of {op}")
+        if op in ("&&", "||"):
+            return self._logical(op, lhs, rhs_node, scope)
         rhs = self.evaluate(rhs_node, scope)
         if isinstance(lhs, Unknown) or isinstance(rhs, Unknown):
             return Unknown.of(lhs, rhs)
@@ -431,7 +507,9 @@ class Evaluator:
             # Operands are within the number limit, so the product is at most twice as long:
             # `n = n * n` chains stop at the limit instead of growing million-digit integers.
             return result_number(a * b)
-        if op in ("/", "%") and b == 0:
+        if op == "%" and b == 0:
+            return a  # cty's Modulo: `x % 0` is x
+        if op == "/" and b == 0:
             raise EvalError("division by zero")
         if op == "/":
             return result_number(a / b)
@@ -446,6 +524,24 @@ class Evaluator:
         if op == ">=":
             return a >= b
         raise EvalError(f"unsupported operator {op}")
+
+    def _logical(self, op: str, lhs: Any, rhs_node: Tree, scope: Scope) -> Any:
+        """HCL's && and ||: both operands must be bools (`false && "x"` is an error), and a
+        deciding known operand short-circuits errors and unknowns on the other side."""
+        decisive = op == "||"  # the operand value that decides the result alone
+        left = lhs if isinstance(lhs, Unknown) else to_bool(lhs, f"left operand of {op}")
+        try:
+            rhs = self.evaluate(rhs_node, scope)
+        except EvalError as exc:
+            if (left is decisive or isinstance(left, Unknown)) and not exc.reported and self.budget.left >= 0:
+                return left  # HCL's short circuit: a known deciding or unknown left hides it
+            raise
+        right = rhs if isinstance(rhs, Unknown) else to_bool(rhs, f"right operand of {op}")
+        if left is decisive or right is decisive:
+            return decisive
+        if isinstance(left, Unknown) or isinstance(right, Unknown):
+            return Unknown.of(left, right)
+        return not decisive
 
     def _unary(self, node: Tree, scope: Scope) -> Any:
         op, operand_node = node.children
@@ -544,12 +640,33 @@ def _int_literal(text: str) -> int:
     return check_number(int(text))
 
 
+def _float_literal(text: str) -> int | float:
+    """A number literal with a fraction or exponent, read as a 64-bit float like every other
+    literal path (nodes.py, fastparse.py). A fraction on a number too large for the float to
+    keep its whole digits is refused rather than rounded: cty would keep them."""
+    if len(text) > 400:
+        raise EvalError(number_limit_message())
+    value = float(text)
+    if math.isfinite(value) and abs(value) >= 2**53:  # whole as a float, maybe not as written
+        exact = decimal.Decimal(text)
+        if exact != exact.to_integral_value():
+            raise EvalError(f"the number {text[:60]} needs more precision than sgplan's 64-bit numbers keep")
+    return result_number(value)
+
+
 def _remainder(a: int | float, b: int | float) -> int | float:
     """`a % b` with the sign of `a` (Go's and cty's truncated remainder), exact for whole numbers."""
     if isinstance(a, float) or isinstance(b, float):
         return result_number(math.fmod(a, b))
     r = abs(a) % abs(b)
     return -r if a < 0 else r
+
+
+def _splat_base(node: Tree) -> Tree | None:
+    """The full splat `node` is (through expression wrappers), or None."""
+    while isinstance(node, Tree) and node.data == "expr_term" and len(node.children) == 1:
+        node = node.children[0]
+    return node if isinstance(node, Tree) and node.data == "full_splat_expr_term" else None
 
 
 def count_nodes(node: Any) -> int:

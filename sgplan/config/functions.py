@@ -7,11 +7,13 @@ expressions run on RE2 (Go's regexp syntax, as Terraform's), which is linear by 
 
 from __future__ import annotations
 
+import decimal
 import functools
 import ipaddress
 import json
 import math
 import re
+import secrets
 from typing import Any, Callable, Iterable
 
 from sgplan.config.values import (
@@ -38,6 +40,8 @@ from sgplan.config.values import (
 )
 
 Function = Callable[..., Any]
+
+from sgplan.config.functions_more import MORE_FUNCTIONS, graphemes, legacy_ipv4, simple_case  # noqa: E402
 
 
 def _list(value: Any, fn: str, position: int = 1) -> list[Any]:
@@ -104,65 +108,153 @@ def _lookup(mapping: Any, key: Any, *default: Any) -> Any:
     raise EvalError(f'lookup(): the map has no key "{k}" and no default was given')
 
 
-_VERB = re.compile(r"%(?:(%)|(-?\d*)(?:\.(\d+))?([sdfvqtbox]))")
+
+_FORMAT_VERB = re.compile(r"%(?:(%)|([-+# 0]*)(?:\[(\d+)\])?(\d*)(?:\.(\d*))?(.?))", re.DOTALL)
 
 
 def _format(spec: Any, *args: Any) -> str:
     text = _str(spec, "format")
     values = list(args)
-    used = 0  # arguments consumed (an index, not pop(0): that is quadratic in long lists)
-
-    def one(match: re.Match[str]) -> str:
-        nonlocal used
-        if match.group(1):
-            return "%"
-        if used >= len(values):
-            raise EvalError("format(): not enough arguments for the format string")
-        value = values[used]
-        used += 1
-        width, precision, verb = match.group(2) or "", match.group(3), match.group(4)
-        # Refuse widths and precisions that would build an over-long string (checked on the
-        # digits, before int() meets Python's 4,300-digit limit).
-        for digits in (width.lstrip("-"), precision or ""):
-            if len(digits) > 7 or (digits and int(digits) > MAX_STRING_LENGTH):
-                raise EvalError(f"format(): width or precision {digits[:20]} is over the string limit ({MAX_STRING_LENGTH:,})")
-        if verb == "d":
-            rendered = str(_int(value, "format"))
-        elif verb == "f":
-            rendered = f"{to_number(value, 'format(): %f argument'):.{int(precision) if precision else 6}f}"
-        elif verb == "q":
-            rendered = '"' + _str(value, "format").replace("\\", "\\\\").replace('"', '\\"') + '"'
-        elif verb == "t":
-            rendered = "true" if to_bool(value, "format(): %t argument") else "false"
-        elif verb in ("b", "o", "x"):
-            rendered = format(_int(value, "format"), verb)
-        elif verb == "v" and isinstance(value, (list, dict)):
-            rendered = encode_json(value)
-        else:
-            rendered = _str(value, "format")
-        if width.lstrip("-"):  # "-" alone is a flag without a width
-            w = int(width)
-            if w < 0:
-                rendered = rendered.ljust(-w)
-            elif width.startswith("0"):
-                rendered = rendered.zfill(w)
-            else:
-                rendered = rendered.rjust(w)
-        return rendered
-
+    used = 0  # the next argument (an index, not pop(0): that is quadratic in long lists)
+    explicit = False
+    highest = 0
     pieces: list[str] = []
     length = 0
     last = 0
-    for match in _VERB.finditer(text):
-        for piece in (text[last : match.start()], one(match)):
-            length += len(piece)
+    for match in _FORMAT_VERB.finditer(text):
+        if match.group(1):
+            piece = "%"
+        else:
+            flags, index, width, precision, verb = match.group(2, 3, 4, 5, 6)
+            if not verb:
+                raise EvalError(f"format(): a format verb is missing at offset {match.start()}")
+            if index is not None:
+                explicit = True
+                used = int(index[:7]) - 1
+                if used < 0:
+                    raise EvalError(f"format(): invalid argument index [{index}] at offset {match.start()}")
+            if used >= len(values):
+                raise EvalError("format(): not enough arguments for the format string")
+            for digits in (width, precision or ""):
+                if len(digits) > 7 or (digits and int(digits) > MAX_STRING_LENGTH):
+                    raise EvalError(f"format(): width or precision {digits[:20]} is over the string limit ({MAX_STRING_LENGTH:,})")
+            piece = _format_one(values[used], flags, int(width) if width else -1,
+                                None if precision is None else int(precision or "0"), verb)
+            used += 1
+            highest = max(highest, used)
+        for part in (text[last : match.start()], piece):
+            length += len(part)
             _within_string_limit(length)  # many wide verbs: stop before joining them
-            pieces.append(piece)
+            pieces.append(part)
         last = match.end()
     pieces.append(text[last:])
-    if used < len(values):
-        raise EvalError("format(): too many arguments for the format string")
+    if not explicit and highest < len(values):
+        raise EvalError(f"format(): too many arguments; only {highest} used by format string")
     return "".join(pieces)
+
+
+def _format_one(value: Any, flags: str, width: int, precision: int | None, verb: str) -> str:
+    if verb != "v" and value is None:
+        raise EvalError(f"format(): null value cannot be formatted with %{verb}")
+    if verb == "v":
+        if "#" not in flags and isinstance(value, str):
+            return _pad(value, flags, width)
+        if "#" not in flags and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return _pad(go_g(value), flags, width)
+        return _pad(encode_json(value), flags, width)
+    if verb == "t":
+        return "true" if to_bool(value, "format(): %t argument") else "false"
+    if verb in "bdoxXeEfgG":
+        n = to_number(value, f"format(): %{verb} argument")
+        if verb in "bdoxX":
+            if isinstance(n, float):
+                raise EvalError(f"format(): %{verb} needs a whole number, not {go_g(n)}")
+            body = format(abs(n), verb)
+            if "#" in flags and verb != "d":
+                body = {"b": "0b", "o": "0", "x": "0x", "X": "0X"}[verb] + body
+            if precision is not None:
+                body = body.zfill(precision)
+        else:
+            body = _go_float(abs(n), verb, precision, "#" in flags)
+        sign = "-" if n < 0 else "+" if "+" in flags else " " if " " in flags else ""
+        if "0" in flags and "-" not in flags and width > len(sign) + len(body) and (verb not in "bdoxX" or precision is None):
+            body = body.zfill(width - len(sign))
+        return _pad(sign + body, flags.replace("0", ""), width)
+    if verb in "sq":
+        if isinstance(value, (list, dict)):
+            raise EvalError(f"format(): %{verb} needs a string, not {type_name(value)}")
+        s = to_string(value)
+        if precision:
+            s = "".join(graphemes(s)[:precision])
+        if verb == "q":
+            s = json_string(s)
+        return _pad(s, flags, width)
+    raise EvalError(f"format(): unsupported format verb %{verb}")
+
+
+def _pad(text: str, flags: str, width: int) -> str:
+    if width < 0:
+        return text
+    count = len(text) if text.isascii() else len(graphemes(text))
+    if count >= width:
+        return text
+    pad = ("0" if "0" in flags else " ") * (width - count)
+    return text + pad if "-" in flags else pad + text
+
+
+def _go_float(n: int | float, verb: str, precision: int | None, sharp: bool) -> str:
+    """Go's %e/%E/%f/%g/%G of a non-negative number (whole numbers exact for %f)."""
+    if verb == "f":
+        p = 6 if precision is None else precision
+        if isinstance(n, int):
+            return f"{decimal.Decimal(n):.{p}f}"
+        return f"{decimal.Decimal(n):.{p}f}"  # the float's exact binary value, rounded as Go
+    if verb in "eE":
+        out = f"{n:.{6 if precision is None else precision}e}"
+        return out.upper() if verb == "E" else out
+    out = go_g(n) if precision is None else _go_g_precision(n, precision)
+    return out.upper() if verb == "G" else out
+
+
+def go_g(n: int | float) -> str:
+    """Go's shortest %g (big.Float Text('g', -1), as cty's %v and %g): the %e form when the
+    decimal exponent is below -4 or at least 6 (`1e+06`), else plain digits."""
+    if n == 0:
+        return "0"
+    if isinstance(n, int):
+        whole = str(abs(n))
+        digits, exp = whole.rstrip("0"), len(whole)
+    else:
+        digits, exp = _shortest(abs(n))
+    sign = "-" if n < 0 else ""
+    x = exp - 1
+    if x < -4 or x >= 6:
+        mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{mant}e{'-' if x < 0 else '+'}{abs(x):02d}"
+    if exp <= 0:
+        return f"{sign}0.{'0' * -exp}{digits}"
+    if exp >= len(digits):
+        return f"{sign}{digits}{'0' * (exp - len(digits))}"
+    return f"{sign}{digits[:exp]}.{digits[exp:]}"
+
+
+def _shortest(f: float) -> tuple[str, int]:
+    """The shortest round-trip digits of `f` and its decimal point position."""
+    mant, _, e = repr(f).partition("e")
+    int_part, _, frac = mant.partition(".")
+    if frac == "0":
+        frac = ""
+    digits = (int_part + frac).lstrip("0")
+    point = len(int_part) + (int(e) if e else 0)
+    lead = len(int_part + frac) - len((int_part + frac).lstrip("0"))
+    digits = digits.rstrip("0") or "0"
+    return digits, point - lead
+
+
+def _go_g_precision(n: int | float, precision: int) -> str:
+    p = precision or 1
+    out = f"{n:.{p}g}"
+    return out
 
 
 def _join(sep: Any, *lists: Any) -> str:
@@ -190,7 +282,7 @@ def _length(value: Any) -> int:
     if isinstance(value, (list, dict)):
         return len(value)
     if isinstance(value, str):
-        return len(value)
+        return len(value) if value.isascii() and "\r" not in value else len(graphemes(value))
     raise EvalError(f"length(): argument must be a string, list or map, not {type_name(value)}")
 
 
@@ -212,7 +304,7 @@ def _flatten_into(items: list[Any], out: list[Any]) -> None:
 
 def _cidrsubnet(prefix: Any, newbits: Any, netnum: Any) -> str:
     try:
-        network = ipaddress.ip_network(_str(prefix, "cidrsubnet"), strict=False)
+        network = ipaddress.ip_network(legacy_ipv4(_str(prefix, "cidrsubnet")), strict=False)
     except ValueError:
         raise EvalError(f"cidrsubnet(): {prefix!r} is not a valid CIDR prefix") from None
     bits, num = _int(newbits, "cidrsubnet", 2), _int(netnum, "cidrsubnet", 3)
@@ -227,7 +319,7 @@ def _cidrsubnet(prefix: Any, newbits: Any, netnum: Any) -> str:
 
 def _cidrhost(prefix: Any, hostnum: Any) -> str:
     try:
-        network = ipaddress.ip_network(_str(prefix, "cidrhost"), strict=False)
+        network = ipaddress.ip_network(legacy_ipv4(_str(prefix, "cidrhost")), strict=False)
     except ValueError:
         raise EvalError(f"cidrhost(): {prefix!r} is not a valid CIDR prefix") from None
     n = _int(hostnum, "cidrhost", 2)
@@ -242,12 +334,11 @@ def _element(value: Any, index: Any) -> Any:
     items, i = _list(value, "element"), _int(index, "element", 2)
     if not items:
         raise EvalError("element(): cannot use element() on an empty list")
-    if i < 0:
-        raise EvalError("element(): the index must not be negative")
-    return items[i % len(items)]
+    return items[i % len(items)]  # Terraform ≥ 1.x: negative indexes count from the end
 
 
 def _coalesce(*values: Any) -> Any:
+    values = _unify_primitives(values, "coalesce")
     for v in values:
         if isinstance(v, Unknown):
             return v
@@ -256,10 +347,34 @@ def _coalesce(*values: Any) -> Any:
     raise EvalError("coalesce(): no non-null, non-empty argument")
 
 
+def _compact(value: Any) -> Any:
+    items = _list(value, "compact")
+    for x in items:
+        if isinstance(x, Unknown) and x.address is None:
+            return Unknown(x.refs)  # it may be null or "": the result's length is unknown
+    # A group's id (an Unknown with an address) is never empty: it stays.
+    return [x for x in items if x is not None and not (type(x) is str and x == "")]
+
+
+def _unify_primitives(values: tuple[Any, ...] | list[Any], fn: str) -> Any:
+    """cty's type unification of primitive arguments: when strings mix with numbers or bools,
+    every one becomes a string (`coalesce(1, "x")` is "1"); numbers with bools do not unify."""
+    kinds = {type_name(v) for v in values if v is not None and not isinstance(v, Unknown)}
+    if len(kinds) <= 1:
+        return values
+    if kinds <= {"string", "number", "bool"} and "string" in kinds:
+        return [v if v is None or isinstance(v, Unknown) else to_string(v) for v in values]
+    if kinds & {"list", "object"} and kinds & {"string", "number", "bool"}:
+        raise EvalError(f"{fn}(): all arguments must have the same type")
+    if kinds == {"number", "bool"}:
+        raise EvalError(f"{fn}(): all arguments must have the same type")
+    return values
+
+
 def _range(*args: Any) -> list[int | float]:
     nums = [to_number(a, "range()") for a in args]
     if len(nums) == 1:
-        start, stop, step = 0, nums[0], 1
+        start, stop, step = 0, nums[0], 1 if nums[0] >= 0 else -1
     elif len(nums) == 2:
         start, stop, step = nums[0], nums[1], 1 if nums[1] >= nums[0] else -1
     elif len(nums) == 3:
@@ -291,11 +406,11 @@ def _tobool(value: Any) -> Any:
 
 
 def _tolist(value: Any) -> list[Any]:
-    return list(_list(value, "tolist"))
+    return list(_unify_primitives(_list(value, "tolist"), "tolist"))
 
 
 def _toset(value: Any) -> list[Any]:
-    return as_set(_list(value, "toset"))
+    return as_set(list(_unify_primitives(_list(value, "toset"), "toset")))
 
 
 def _tomap(value: Any) -> dict[str, Any]:
@@ -524,23 +639,76 @@ def _regexall(pattern: Any, text: Any, *, budget: Budget) -> list[Any]:
 
 # -- JSON ------------------------------------------------------------------------------------
 
-_JSON = json.JSONEncoder(separators=(",", ":"))
+# cty's JSON: object keys sorted, Go's HTML-safe string escapes, numbers in plain decimal.
+_JSON = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 _JSON_ONE_SHOT_SIZE = MAX_STRING_LENGTH // 64  # values this small cannot encode over the limit
+_GO_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
 def encode_json(value: Any, size: int | None = None) -> str:
-    """Compact JSON of `value`, refused (while it is built) when it would pass the string limit."""
+    """Compact JSON of `value` as cty writes it, refused (while it is built) when it would pass
+    the string limit."""
     if size is None:
         size = Budget(MAX_VALUE_SIZE * 4).size(value)
+    if _has_exponent_float(value):
+        marks: dict[str, str] = {}
+        encoded = encode_json(_plain_floats(value, marks, f"\x00{secrets.token_hex(8)}:"), size)
+        return _check_length(re.sub('"\\\\u0000[0-9a-f]{16}:[0-9]+\\\\u0000"', lambda m: marks.get(m.group(0), m.group(0)), encoded))
     if size <= _JSON_ONE_SHOT_SIZE:
-        return _check_length(_JSON.encode(value))
+        return _check_length(_go_escapes(_JSON.encode(value)))
     pieces: list[str] = []
     length = 0
     for piece in _JSON.iterencode(value):
         length += len(piece)
         _within_string_limit(length)
         pieces.append(piece)
-    return "".join(pieces)
+    return _go_escapes("".join(pieces))
+
+
+def json_string(text: str) -> str:
+    """A string as cty's JSON (and `%q`) writes it."""
+    return _go_escapes(_JSON.encode(text))
+
+
+def _go_escapes(text: str) -> str:
+    if "<" in text or ">" in text or "&" in text or "\u2028" in text or "\u2029" in text:
+        return text.translate(_GO_ESCAPES)
+    return text
+
+
+def _plain(f: float) -> str:
+    """A float in plain decimal (cty's Text('f', -1)), never `1e-07`."""
+    digits, point = _shortest(abs(f))
+    sign = "-" if f < 0 else ""
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return f"{sign}{digits}{'0' * (point - len(digits))}"
+    return f"{sign}{digits[:point]}.{digits[point:]}"
+
+
+def _has_exponent_float(value: Any) -> bool:
+    if type(value) is float:
+        return "e" in repr(value)
+    if type(value) is list:
+        return any(_has_exponent_float(v) for v in value)
+    if type(value) is dict:
+        return any(_has_exponent_float(v) for v in value.values())
+    return False
+
+
+def _plain_floats(value: Any, marks: dict[str, str], nonce: str) -> Any:
+    """`value` with each float replaced by a unique placeholder string (the encoder writes
+    floats with exponents; the placeholders are swapped for plain decimals afterwards)."""
+    if type(value) is float:
+        mark = f"{nonce}{len(marks)}\x00"
+        marks[json.dumps(mark)] = _plain(value)
+        return mark
+    if type(value) is list:
+        return [_plain_floats(v, marks, nonce) for v in value]
+    if type(value) is dict:
+        return {k: _plain_floats(v, marks, nonce) for k, v in value.items()}
+    return value
 
 
 def _check_length(text: str) -> str:
@@ -585,18 +753,23 @@ def _slice(value: Any, start: Any, end: Any) -> list[Any]:
 
 def _substr(text: Any, offset: Any, length: Any) -> str:
     t, o, n = _str(text, "substr"), _int(offset, "substr", 2), _int(length, "substr", 3)
+    chars: Any = t if t.isascii() and "\r" not in t else graphemes(t)
     if o < 0:
-        o += len(t)
-    return t[o:] if n == -1 else t[o : o + n]
+        o = max(o + len(chars), 0)
+    if o > len(chars):
+        return ""  # cty: an offset past the end is the empty string
+    out = chars[o:] if n < 0 else chars[o : o + n]  # any negative length: to the end (cty)
+    return out if isinstance(out, str) else "".join(out)
 
 
 FUNCTIONS: dict[str, Function] = {
+    **MORE_FUNCTIONS,
     "abs": lambda v: result_number(abs(to_number(v, "abs()"))),
     "ceil": _rounded("ceil", math.ceil),
     "cidrhost": _cidrhost,
     "cidrsubnet": _cidrsubnet,
     "coalesce": _coalesce,
-    "compact": lambda v: [x for x in _list(v, "compact") if x not in (None, "")],
+    "compact": _compact,
     "concat": _concat,
     "contains": _contains,
     "distinct": lambda v: distinct(_list(v, "distinct")),
@@ -612,7 +785,7 @@ FUNCTIONS: dict[str, Function] = {
     "keys": _keys,
     "length": _length,
     "lookup": _lookup,
-    "lower": _one_string(str.lower, "lower"),
+    "lower": _one_string(lambda t: simple_case(t, False), "lower"),
     "max": _minmax(max, "max"),
     "merge": _merge,
     "min": _minmax(min, "min"),
@@ -636,13 +809,14 @@ FUNCTIONS: dict[str, Function] = {
     "trimprefix": lambda s, p: (lambda t, q: t[len(q) :] if q and t.startswith(q) else t)(_str(s, "trimprefix"), _str(p, "trimprefix", 2)),
     "trimsuffix": lambda s, p: (lambda t, q: t[: -len(q)] if q and t.endswith(q) else t)(_str(s, "trimsuffix"), _str(p, "trimsuffix", 2)),
     "trimspace": _one_string(str.strip, "trimspace"),
-    "upper": _one_string(str.upper, "upper"),
+    "upper": _one_string(lambda t: simple_case(t, True), "upper"),
     "values": _values,
     "zipmap": _zipmap,
 }
 
 # Functions whose result does not depend on inspecting elements: Unknown elements pass through.
-_STRUCTURAL = frozenset({"concat", "flatten", "length", "element", "tolist", "merge", "keys", "values", "coalesce", "reverse", "slice", "compact", "lookup", "zipmap"})
+_STRUCTURAL = frozenset({"concat", "length", "element", "tolist", "merge", "keys", "values", "coalesce", "reverse", "slice", "compact", "lookup", "zipmap"})
+# (not flatten: an unknown element may be a list to flatten; compact checks its unknowns)
 # Steps charged per size unit of the arguments (default 1): 0 for functions whose work does not
 # grow with their arguments, more for those that compare or hash every element in Python.
 _READ_STEPS = {

@@ -4,6 +4,7 @@ the value precedence of DESIGN §2 (default < env < terraform/sgplan.tfvars < *.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -14,7 +15,7 @@ from lark.exceptions import UnexpectedInput
 from sgplan.config.evaluate import Evaluator, Scope
 from sgplan.config.load import Attribute, Block, parse_source, parse_text, read_confined
 from sgplan.config.nodes import Const, ListOf, Ref
-from sgplan.config.values import EvalError, Unknown, as_set, attribute_message, to_bool, to_number, to_string, type_name
+from sgplan.config.values import EvalError, Unknown, as_set, attribute_message, result_number, to_bool, to_number, to_string, type_name
 from sgplan.diagnostics import Diagnostic, error, warning
 from sgplan.model import SourceRange
 
@@ -164,9 +165,9 @@ def convert(value: Any, t: Type, what: str = "value") -> Any:
             raise EvalError(f"{what}: an object is required, not a {type_name(value)}")
         out = {}
         for name, at, optional, default in t[1]:
-            if name in value:
+            if name in value and (value[name] is not None or not optional):
                 out[name] = convert(value[name], at, f"{what}.{name}")
-            elif optional:
+            elif optional:  # absent or null: the default applies (Terraform ≥ 1.3)
                 out[name] = convert(default, at, f"{what}.{name}")
             else:
                 raise EvalError(f'{what}: attribute "{name}" is required')
@@ -272,9 +273,10 @@ def root_values(
                 value = _from_text(variables[name], env[key], f"environment variable {key}", diags)
                 if value is not MISSING:
                     values[name] = (value, None)
-    auto = [directory / n for n in ("terraform.tfvars", "sgplan.tfvars")]
-    if directory.is_dir():
-        auto += sorted((p for p in directory.iterdir() if p.name.endswith(".auto.tfvars")), key=lambda p: p.name)
+    auto = [directory / n for n in ("terraform.tfvars", "terraform.tfvars.json", "sgplan.tfvars", "sgplan.tfvars.json")]
+    if directory.is_dir():  # HCL and JSON forms interleaved, in lexical order of name
+        auto += sorted((p for p in directory.iterdir() if p.name.endswith((".auto.tfvars", ".auto.tfvars.json"))),
+                       key=lambda p: p.name)
     for path in auto:
         if path.is_file() or path.is_symlink():  # a link leading out is reported, not skipped
             read.append(_read_tfvars(path, str(path), variables, values, evaluator, diags))
@@ -334,6 +336,9 @@ def _read_tfvars(
             diags.append(problem)
             return b""
         data = found
+    if display.endswith(".json"):
+        _read_json_tfvars(data, display, variables, values, diags)
+        return data
     source, parse_diags = parse_source(data, display)
     diags.extend(parse_diags)
     if source.body is None:
@@ -349,3 +354,81 @@ def _read_tfvars(
         except EvalError as exc:
             diags.append(error(attribute_message(name, exc.message), SourceRange(display, exc.line or attr.range.line, exc.column or 1)))
     return data
+
+
+def _read_json_tfvars(
+    data: bytes,
+    display: str,
+    variables: Mapping[str, Variable],
+    values: dict[str, tuple[Any, SourceRange | None]],
+    diags: list[Diagnostic],
+) -> None:
+    """A `*.tfvars.json` file: one JSON object, each property a variable's value."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        diags.append(error(f"file is not UTF-8 ({exc.reason})", SourceRange(display, 1)))
+        return
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        parsed = json.loads(text, object_pairs_hook=_json_object, parse_constant=_json_constant)
+    except _DuplicateKey as exc:
+        diags.append(error(f'duplicate property "{exc.args[0]}" in JSON', SourceRange(display, _json_line(text, exc.args[0]))))
+        return
+    except json.JSONDecodeError as exc:
+        diags.append(error(f"invalid JSON: {exc.msg}", SourceRange(display, exc.lineno)))
+        return
+    except (ValueError, RecursionError):
+        diags.append(error("invalid JSON: a value is not valid (NaN, Infinity or nesting too deep)", SourceRange(display, 1)))
+        return
+    if not isinstance(parsed, dict):
+        diags.append(error("a variable file in JSON holds one object: {\"NAME\": value, …}", SourceRange(display, 1)))
+        return
+    for name, raw in parsed.items():
+        where = SourceRange(display, _json_line(text, name))
+        if name not in variables:
+            diags.append(warning(f'value for undeclared variable "{name}" is ignored', where))
+            continue
+        try:
+            values[name] = (_json_value(raw), where)
+        except EvalError as exc:
+            diags.append(error(attribute_message(name, exc.message), where))
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)  # HCL's JSON reader refuses duplicate properties
+        out[key] = value
+    return out
+
+
+def _json_constant(word: str) -> Any:
+    raise ValueError(word)
+
+
+def _json_value(value: Any) -> Any:
+    """A JSON value as an sgplan value; strings holding template sequences are refused (HCL's
+    JSON syntax would read them as templates)."""
+    if isinstance(value, str):
+        if "${" in value or "%{" in value:
+            raise EvalError("a string with ${ or %{ in a JSON variable file is a template in Terraform; sgplan does not evaluate it")
+        return value
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        return result_number(value)
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    return {k: _json_value(v) for k, v in value.items()}
+
+
+def _json_line(text: str, name: str) -> int:
+    at = text.find(json.dumps(name))
+    return text.count("\n", 0, at) + 1 if at >= 0 else 1
