@@ -112,11 +112,18 @@ class Engine:
         bind_delay: float = 0.0,
         rng_seed: int | None = None,
         template_pairs: str = "accept",
+        policy_limit_per: str = "direction",
     ) -> None:
         """`template_pairs`: "accept" (default, as the official examples send) or "reject"
         (InvalidParameter.Coexist, as the text reads) for a template spec with both of its ids."""
         if template_pairs not in ("accept", "reject"):
             raise ValueError("template_pairs is accept or reject")
+        # SecurityGroupPolicyLimit: api.json documents it as "the most rules under a group"
+        # (安全组下的最大规则数) while the reference and sgplan's own check count per direction;
+        # unknown which is true, so `policy_limit_per` is "direction" (default) or "group".
+        if policy_limit_per not in ("direction", "group"):
+            raise ValueError("policy_limit_per is direction or group")
+        self._limit_per_group = policy_limit_per == "group"
         self._both_template_ids = template_pairs == "accept"
         self._clock = clock
         self._bind_delay = bind_delay
@@ -330,9 +337,16 @@ class Engine:
                 if value and value not in known[kind]:
                     raise CloudError("ResourceNotFound", f"{spec}.{field} {value} does not exist")
 
-    def _check_rule_set(self, directions: Mapping[str, list[dict[str, Any]]], new: Mapping[str, set[int]]) -> None:
-        """Quotas and duplicates of a group's would-be rule lists; `new` holds the changed positions."""
+    def _check_rule_set(self, directions: Mapping[str, list[dict[str, Any]]], new: Mapping[str, set[int]],
+                        group: Mapping[str, Any] | None = None) -> None:
+        """Quotas and duplicates of a group's would-be rule lists; `new` holds the changed positions
+        and `group` the group whose other direction counts when the quota is per group."""
         limit = self._limits["SecurityGroupPolicyLimit"]
+        if self._limit_per_group:
+            stored = group["SecurityGroupPolicySet"] if group is not None else {}
+            total = sum(len(directions[d]) if d in directions else len(stored.get(d, ())) for d in DIRECTIONS)
+            if total > limit and any(new.values()):
+                raise CloudError("LimitExceeded.SecurityGroupPolicySet", f"more than {limit} rules in one group")
         for direction, rules in directions.items():
             if len(rules) > limit:
                 raise CloudError(
@@ -597,7 +611,7 @@ class Engine:
         rules = [rule for _, rule in parsed]
         self._check_references(rules, group["SecurityGroupId"])
         result = [*current[:at], *rules, *current[at:]]
-        self._check_rule_set({direction: result}, {direction: set(range(at, at + len(rules)))})
+        self._check_rule_set({direction: result}, {direction: set(range(at, at + len(rules)))}, group)
         self._commit(group, {direction: result})
         return {}
 
@@ -669,7 +683,7 @@ class Engine:
             result[position] = rule
             changed.add(position)
         self._check_references([r for _, r in parsed], group["SecurityGroupId"])
-        self._check_rule_set({direction: result}, {direction: changed})
+        self._check_rule_set({direction: result}, {direction: changed}, group)
         self._commit(group, {direction: result})
         return {}
 
@@ -712,7 +726,7 @@ class Engine:
                 raise CloudError("InvalidParameterValue.Range", f"PolicyIndex {new} is out of range")
             remaining.insert(new, rule)
         self._check_references([r for _, r in moves], group["SecurityGroupId"])
-        self._check_rule_set({direction: remaining}, {direction: {new for new, _ in moves}})
+        self._check_rule_set({direction: remaining}, {direction: {new for new, _ in moves}}, group)
         self._commit(group, {direction: remaining})
         return {}
 

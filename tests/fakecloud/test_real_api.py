@@ -160,3 +160,16 @@ def test_the_sdks_v1_signature_is_accepted_as_form_post_and_get(tmp_path) -> Non
         with _pytest.raises(TencentCloudSDKException) as info:
             client(handle, "POST", "HmacSHA256", key="wrong").DescribeSecurityGroups(models.DescribeSecurityGroupsRequest())
         assert info.value.code == "AuthFailure.SignatureFailure"
+
+
+def test_the_rule_quota_may_count_per_group() -> None:
+    # vpc api.json SecurityGroupLimitSet.SecurityGroupPolicyLimit: "安全组下的最大规则数" (per group);
+    # the default stays per direction (reference, sgplan's validation): configurable.
+    per_group = Engine({"Limits": {"SecurityGroupPolicyLimit": 2}}, policy_limit_per="group")
+    gid = create(per_group)
+    add(per_group, gid, rule("1"), rule("2"))
+    assert code(lambda: add(per_group, gid, rule("3"), direction="Egress")) == "LimitExceeded.SecurityGroupPolicySet"
+    per_direction = make({"Limits": {"SecurityGroupPolicyLimit": 2}})
+    gid = create(per_direction)
+    add(per_direction, gid, rule("1"), rule("2"))
+    add(per_direction, gid, rule("3"), direction="Egress")
