@@ -487,11 +487,6 @@ def _peer_text(realm: str, lo: int, hi: int) -> str:
     return f"{cidrs[0].split('/')[0]}-{interval_cidrs(realm, hi, hi)[0].split('/')[0]}"
 
 
-def results_violated(results: Iterable[Any]) -> list[Any]:
-    """The violated results among a plan's `contract_results`."""
-    return [r for r in results if getattr(r, "violated", False)]
-
-
 def bound_instances(bindings: Iterable[Any]) -> tuple[str, ...]:
     """The instances a binding of the configuration names (a contract's default scope)."""
     return tuple(dict.fromkeys(b.instance_id for b in bindings))
@@ -507,6 +502,5 @@ __all__ = [
     "bound_instances",
     "check_contracts",
     "contract_space",
-    "results_violated",
     "with_before",
 ]
