@@ -96,3 +96,46 @@ def test_check_reports_contracts_on_the_planned_state(tmp_path: Path, capsys) ->
         "expect.no_public_ssh": "fail", "expect.web_open": "pass"}
     doc = validate_sarif(tmp_path / "c.sarif")
     assert [r["ruleId"] for r in doc["runs"][0]["results"]].count("contract-violated") == 1
+
+
+def test_verify_through_both_clouds(cloud, tmp_path: Path, capsys) -> None:
+    """The embedded fake and the HTTP fake through the unmodified SDK give the same verdicts."""
+    from tests.e2e.test_contracts import STATE
+
+    target = cloud(STATE)
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    text = config(ACCEPT_ALL, DROP_SSH)
+    (cfg / "main.sg.hcl").write_text(text.split('expect "no_public_ssh"')[0])
+    where = ("--cloud", target.spec, "--region", "ap-guangzhou")
+    assert run_cli(capsys, "apply", cfg, *where, "--auto-approve").code == 0
+    (cfg / "main.sg.hcl").write_text(text)
+    bad = run_cli(capsys, "verify", cfg, *where, "--json")
+    assert bad.code == 1
+    assert {r["address"]: r["status"] for r in bad.json()["contract_results"]} == {
+        "expect.no_public_ssh": "fail", "expect.web_open": "pass"}
+
+
+def test_expect_blocks_in_modules(tmp_path: Path, capsys) -> None:
+    from tests.e2e.test_contracts import STATE
+
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    (root / "mod").mkdir()
+    (root / "mod" / "main.sg.hcl").write_text(
+        'variable "ids" { type = list(string) }\n'
+        'security_group "this" {\n' + ACCEPT_ALL + "\n}\n"
+        'binding "here" {\n  instance_ids    = var.ids\n  security_groups = [security_group.this.id]\n}\n'
+        'expect "no_ssh" {\n  instances = binding.here.instance_ids\n  direction = "ingress"\n'
+        '  peer      = ["internet"]\n  protocol  = "TCP"\n  ports     = "22"\n  decision  = "deny"\n}\n')
+    cfg = root / "cfg"
+    cfg.mkdir()
+    (cfg / "main.sg.hcl").write_text('sgplan { stack = "m" }\nmodule "web" {\n  source = "../mod"\n'
+                                     '  ids    = ["ins-aaaa1111"]\n}\n')
+    state = tmp_path / "live.json"
+    state.write_text(json.dumps(STATE))
+    plan = run_cli(capsys, "plan", cfg, "--cloud", f"file:{state}", "--json")
+    assert plan.code == 1
+    [result] = plan.json()["contract_results"]
+    assert result["address"] == "module.web.expect.no_ssh" and result["instances"] == 1
+    assert result["counterexample"]["rule"]["address"] == "module.web.security_group.this"
