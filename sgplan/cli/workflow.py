@@ -176,8 +176,9 @@ def evaluate_against(ws: Workspace, live: CloudState) -> DesiredState:
 
 def make_plan_for(ws: Workspace, client: ApiClient):
     """Read the live state and plan; returns (plan, live). Errors are printed and raised."""
-    from sgplan.cloud.reader import existing_group_ids
+    from sgplan.cloud.reader import deletion_usage, existing_group_ids
     from sgplan.plan import make_plan
+    from sgplan.plan.diff import with_usage
     from sgplan.plan.references import missing_references
 
     live = read_live_for(ws, client)
@@ -187,6 +188,10 @@ def make_plan_for(ws: Workspace, client: ApiClient):
         print_diagnostics(list(ws.warnings) + missing)
         raise ConfigErrors()
     plan, diags = make_plan(desired, live, cloud=ws.cloud_spec, region=ws.region or live.region)
+    if plan is not None:
+        # Groups this plan deletes that other products (CLB, CDB, ENI) still use: noted, and apply
+        # refuses before its first call instead of failing half-way on ResourceInUse.
+        plan = with_usage(plan, deletion_usage(client, plan))
     if has_errors(diags):
         print_diagnostics(list(ws.warnings) + list(diags))
         raise ConfigErrors()

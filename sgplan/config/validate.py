@@ -48,7 +48,9 @@ def _group_problems(group: SecurityGroup, limit: int) -> list[Diagnostic]:
             )
         seen: dict[tuple, int] = {}
         for index, rule in enumerate(rules):
-            key = rule.key()
+            # Rules that differ only in description are distinct to the API (issue 13: the
+            # provider's acceptance test creates two), so the description is part of the key.
+            key = (rule.key(), rule.description)
             if key in seen:
                 first = rules[seen[key]].origin
                 where = f" (line {first.line})" if first else ""

@@ -190,7 +190,7 @@ def test_zero_network_warns(config_dir) -> None:
         ('security_group "a" {\n  id = "sg-11111111"\n}\nsecurity_group "b" {\n  id = "sg-11111111"\n}\n', 4, "already pinned"),
         (
             'security_group "g" {\n  ingress {\n    action = "ACCEPT"\n    protocol = "TCP"\n    port = "22"\n    cidr_block = "1.1.1.1"\n  }\n'
-            '  ingress {\n    action = "ACCEPT"\n    protocol = "tcp"\n    port = 22\n    cidr_block = "1.1.1.1/32"\n    description = "again"\n  }\n}\n',
+            '  ingress {\n    action = "ACCEPT"\n    protocol = "tcp"\n    port = 22\n    cidr_block = "1.1.1.1/32"\n  }\n}\n',
             8,
             "duplicate ingress rule",
         ),
@@ -227,3 +227,12 @@ def test_binding_groups_across_bindings_ok(config_dir) -> None:
     d = config_dir('binding "a" {\n  instance_ids = ["ins-1", "ins-2"]\n  security_groups = ["sg-1"]\n}\n')
     desired, messages = evaluate_dir(d)
     assert messages == [] and len(desired.bindings) == 2
+
+
+def test_rules_that_differ_only_in_description_are_distinct(config_dir) -> None:
+    """The API keeps them apart (issue 13; terraform-provider-tencentcloud's acceptance test
+    creates two such rules), so sgplan does not call them duplicates."""
+    rule = '  ingress {{\n    action = "ACCEPT"\n    protocol = "TCP"\n    port = "22"\n    cidr_block = "1.1.1.1"\n    description = "{}"\n  }}\n'
+    d = config_dir('security_group "g" {\n' + rule.format("a") + rule.format("b") + "}\n")
+    desired, messages = evaluate_dir(d)
+    assert messages == [] and len(desired.groups[0].ingress) == 2
