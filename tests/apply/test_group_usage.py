@@ -65,3 +65,14 @@ def test_apply_refuses_before_its_first_call(tmp_path: Path) -> None:
     assert "cannot delete security_group.old (sg-old00001): still used by 1 CLB" in out + err
     assert "Traceback" not in out + err
     assert path.read_bytes() == before  # nothing created, unbound or deleted: not half-way
+
+
+def test_sgplan_plan_shows_what_still_uses_the_group(tmp_path: Path) -> None:
+    path = tmp_path / "live.json"
+    path.write_text(json.dumps(STATE))
+    cfg = tmp_path / "plan-cfg"
+    cfg.mkdir()
+    (cfg / "main.sg.hcl").write_text(CONFIG)
+    code, out, err = run("plan", cfg, "--cloud", f"file:{path}")
+    assert code == 0, err
+    assert "still used by 1 CLB" in out + err
