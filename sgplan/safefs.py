@@ -204,3 +204,16 @@ def read_private(path: Path, limit: int | None = None) -> bytes:
         if not stat.S_ISREG(st.st_mode) or st.st_uid != euid() or st.st_mode & 0o022:
             raise UnsafePath(errno.EPERM, f"{path}: not a private file")
         return f.read() if limit is None else f.read(limit)
+
+
+def write_output(path: str | os.PathLike, text: str) -> None:
+    """Write a command's output file (`--sarif FILE`): the directory is the operator's choice, but
+    the name inside it may be a symlink a repository committed (CI writes into the checkout), so
+    the file is replaced through a fresh temp file, never written through a link."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    dir_fd = os.open(directory, os.O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    try:
+        write_atomic(dir_fd, path.name, text.encode("utf-8"))
+    finally:
+        os.close(dir_fd)

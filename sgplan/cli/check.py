@@ -13,6 +13,7 @@ from sgplan.cli import options
 from sgplan.cli.workflow import evaluate_against, load_workspace, make_plan_for, open_for, var_inputs_in_order
 from sgplan.diagnostics import UserError
 from sgplan.render.escape import visible
+from sgplan.safefs import write_output
 
 FAIL_ON = ("low", "medium", "high")
 
@@ -46,7 +47,7 @@ def register(app: typer.Typer) -> None:
             from sgplan.render.sarif import render_sarif
 
             text = render_sarif(findings, base=_relative_base(directory), contracts=plan.contract_results)
-            sarif.write_text(text, encoding="utf-8")
+            write_output(sarif, text)
         if as_json:
             counts = {s: sum(1 for f in findings if f.severity == s) for s in FAIL_ON}
             out = {"findings": [f.to_json() for f in findings], "summary": counts}

@@ -14,6 +14,7 @@ from sgplan.cli.plan import report_violations
 from sgplan.cli.workflow import load_workspace, open_for, read_live_for, var_inputs_in_order
 from sgplan.diagnostics import UserError
 from sgplan.render.escape import visible
+from sgplan.safefs import write_output
 
 
 def verify_live(ws, live) -> tuple[list, list]:
@@ -60,7 +61,7 @@ def register(app: typer.Typer) -> None:
         if sarif is not None:
             from sgplan.render.sarif import render_sarif
 
-            sarif.write_text(render_sarif(findings, base=_relative_base(directory), contracts=results), encoding="utf-8")
+            write_output(sarif, render_sarif(findings, base=_relative_base(directory), contracts=results))
         if as_json:
             counts = {s: sum(1 for f in findings if f.severity == s) for s in FAIL_ON}
             typer.echo(json.dumps({

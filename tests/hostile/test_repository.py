@@ -321,3 +321,22 @@ def test_a_file_over_the_size_limit_is_refused_before_parsing(world, monkeypatch
     (cfg / "big.tf").write_text("# " + "x" * 2000 + "\n")
     code, _, err = _cli(world, "validate", str(cfg))
     assert code == 1 and "big.tf:1: file is larger than" in err
+
+
+def test_check_sarif_replaces_a_committed_symlink_instead_of_writing_through_it(tmp_path: Path) -> None:
+    """CI writes `check --sarif sgplan.sarif` inside the checkout, where a pull request can
+    commit `sgplan.sarif -> ~/.bashrc`: the output replaces the link, the target stays."""
+    import shutil
+
+    from tests.e2e.cli import run
+    from tests.e2e.conftest import REPO
+
+    config = tmp_path / "qs"
+    shutil.copytree(REPO / "examples" / "quickstart", config)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (config / "sgplan.sarif").symlink_to(victim)
+    code, _out, err = run("check", config, "--sarif", config / "sgplan.sarif")
+    assert code in (0, 1), err
+    assert victim.read_text() == "precious"
+    assert not (config / "sgplan.sarif").is_symlink() and '"version": "2.1.0"' in (config / "sgplan.sarif").read_text()
