@@ -40,6 +40,8 @@ from sgplan.fakecloud.tags import ACTIONS as TAG_ACTIONS
 from sgplan.fakecloud.tags import MUTATING as TAG_MUTATING
 from sgplan.fakecloud.tags import TagService
 from sgplan.fakecloud.rules import answer, blank, check_policy, content_key, parse_index, rule_key
+from sgplan.fakecloud.templates import MUTATING as TEMPLATE_MUTATING
+from sgplan.fakecloud.templates import TEMPLATE_LIMITS, TemplateService
 from sgplan.model import MAX_DESCRIPTION, MAX_NAME
 
 DEFAULT_LIMITS = {
@@ -54,6 +56,8 @@ DEFAULT_LIMITS = {
     "SecurityGroupReferedCvmAndEniLimit": 2000,
     "SecurityGroupReferedSvcLimit": 50,
 }
+# Parameter-template quotas (fakecloud/templates.py): enforced, not part of SecurityGroupLimitSet.
+_TEMPLATE_LIMIT_NAMES = frozenset(TEMPLATE_LIMITS)
 DIRECTIONS = ("Ingress", "Egress")
 _GROUP_FILTERS = frozenset({"security-group-id", "security-group-name", "project-id", "tag-key"})
 _POLICY_FILTERS = frozenset(
@@ -87,6 +91,7 @@ MUTATING_ACTIONS = frozenset({
     "ModifySecurityGroupPolicies", "CreateSecurityGroupPolicies", "DeleteSecurityGroupPolicies",
     "ReplaceSecurityGroupPolicy", "ReplaceSecurityGroupPolicies", "DeleteSecurityGroup",
     "AssociateSecurityGroups", "DisassociateSecurityGroups", "ModifyInstancesAttribute", *TAG_MUTATING,
+    *TEMPLATE_MUTATING,
 })
 
 # Actions whose handler builds its whole answer from new objects (rules.answer copies each
@@ -154,6 +159,15 @@ class Engine:
         }
         for kind in TEMPLATE_LISTS:
             self._actions[("vpc", f"Describe{kind}")] = lambda p, kind=kind: self._describe_templates(kind, p)
+        templates = TemplateService(
+            lambda: self._templates,
+            lambda: self._groups,
+            lambda: self._limits,
+            lambda: "".join(self._rng.choice(_ID_ALPHABET) for _ in range(8)),
+            self._now,
+        )
+        for action, handler in templates.handlers().items():
+            self._actions[("vpc", action)] = handler
         tags = TagService(lambda: self._region, lambda: self._groups)
         for action in TAG_ACTIONS:
             self._actions[("tag", action)] = tags.handler(action)
@@ -545,7 +559,7 @@ class Engine:
         return {"SecurityGroupAssociationStatisticsSet": out}
 
     def _describe_limits(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        return {"SecurityGroupLimitSet": dict(self._limits)}
+        return {"SecurityGroupLimitSet": {k: v for k, v in self._limits.items() if k not in _TEMPLATE_LIMIT_NAMES}}
 
     # -- rules --------------------------------------------------------------------------------
 

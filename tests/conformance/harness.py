@@ -73,6 +73,23 @@ def seed_state(service: str, action: str, params: Mapping[str, Any]) -> dict[str
     if action == "DeleteSecurityGroupPolicies" and isinstance(policy_set, dict):
         for direction in doomed:
             doomed[direction] = [r for r in policy_set.get(direction) or [] if "PolicyIndex" not in r]
+    # Template writes (issue 17): a template to delete is in no seeded group; a member edit finds
+    # the members it deletes or modifies, and not the ones it adds.
+    address_set, service_set = ["10.0.0.1"], ["tcp:80"]
+    group_addresses, group_services = addresses, services
+    if action in ("DeleteAddressTemplate", "DeleteServiceTemplate"):
+        group_addresses, group_services = ["ipm-base0002"], ["ppm-base0002"]
+        addresses, services = [*addresses, "ipm-base0002"], [*services, "ppm-base0002"]
+    members = [m.get("Member") for m in (params.get("OriginalTemplateMember") if action == "ModifyTemplateMember"
+                                          else params.get("TemplateMember")) or [] if isinstance(m, dict)]
+    if action == "AddTemplateMember":
+        address_set, service_set = ["10.9.9.9"], ["tcp:9999"]
+        group_addresses, group_services = ["ipm-base0002"], ["ppm-base0002"]
+        addresses, services = [*addresses, "ipm-base0002"], [*services, "ppm-base0002"]
+    elif members and action in ("DeleteTemplateMember", "ModifyTemplateMember"):
+        address_set = service_set = [str(m) for m in members]
+        group_addresses = [m for m in address_set if m.startswith("ipm-")] or group_addresses
+        group_services = [m for m in service_set if m.startswith("ppm-")] or group_services
     return {
         "Region": REGION,
         "SecurityGroups": [
@@ -83,14 +100,14 @@ def seed_state(service: str, action: str, params: Mapping[str, Any]) -> dict[str
         ],
         "Instances": [{"InstanceId": i, "InstanceName": f"seed-{i}", "SecurityGroupIds": list(carried)}
                       for i in [BASE_INSTANCE, *[i for i in ids["instance"] if "*" not in i]]],
-        "AddressTemplates": [{"AddressTemplateId": a, "AddressTemplateName": f"seed-{a}", "AddressSet": ["10.0.0.1"]}
+        "AddressTemplates": [{"AddressTemplateId": a, "AddressTemplateName": f"seed-{a}", "AddressSet": address_set}
                              for a in addresses],
         "AddressTemplateGroups": [{"AddressTemplateGroupId": g, "AddressTemplateGroupName": f"seed-{g}",
-                                   "AddressTemplateIdSet": addresses} for g in ids["address_group"] or ["ipmg-base0001"]],
-        "ServiceTemplates": [{"ServiceTemplateId": s, "ServiceTemplateName": f"seed-{s}", "ServiceSet": ["tcp:80"]}
+                                   "AddressTemplateIdSet": group_addresses} for g in ids["address_group"] or ["ipmg-base0001"]],
+        "ServiceTemplates": [{"ServiceTemplateId": s, "ServiceTemplateName": f"seed-{s}", "ServiceSet": service_set}
                              for s in services],
         "ServiceTemplateGroups": [{"ServiceTemplateGroupId": g, "ServiceTemplateGroupName": f"seed-{g}",
-                                   "ServiceTemplateIdSet": services} for g in ids["service_group"] or ["ppmg-base0001"]],
+                                   "ServiceTemplateIdSet": group_services} for g in ids["service_group"] or ["ppmg-base0001"]],
     }
 
 

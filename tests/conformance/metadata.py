@@ -26,6 +26,12 @@ SERVED: dict[str, tuple[str, ...]] = {
         "ReplaceSecurityGroupPolicies", "DeleteSecurityGroup", "DescribeSecurityGroupReferences",
         "DescribeSecurityGroupAssociationStatistics", "DescribeSecurityGroupLimits", "DescribeAddressTemplates",
         "DescribeAddressTemplateGroups", "DescribeServiceTemplates", "DescribeServiceTemplateGroups",
+        # Parameter-template writes (issue 17, sgplan/fakecloud/templates.py).
+        "CreateAddressTemplate", "ModifyAddressTemplateAttribute", "DeleteAddressTemplate",
+        "CreateAddressTemplateGroup", "ModifyAddressTemplateGroupAttribute", "DeleteAddressTemplateGroup",
+        "CreateServiceTemplate", "ModifyServiceTemplateAttribute", "DeleteServiceTemplate",
+        "CreateServiceTemplateGroup", "ModifyServiceTemplateGroupAttribute", "DeleteServiceTemplateGroup",
+        "AddTemplateMember", "DeleteTemplateMember", "ModifyTemplateMember",
     ),
     "cvm": ("DescribeInstances", "AssociateSecurityGroups", "DisassociateSecurityGroups", "ModifyInstancesAttribute"),
     "tag": ("ModifyResourceTags", "DescribeResourceTagsByResourceIds", "TagResources", "UnTagResources"),

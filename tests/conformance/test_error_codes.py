@@ -51,6 +51,22 @@ ALLOWED: dict[str, dict[str, str]] = {
 }
 
 
+# Parameter-template writes (issue 17) whose tencentcloud-sdk-go error list is not in
+# error_codes.json (the extraction predates them): the fake answers them with common codes only,
+# which any action may answer. The lists seen for two of them (sdk-go vpc client.go:
+# AddTemplateMember, CreateAddressTemplate) add only `.Duplicate`/`.Malformed`/`.TooLong`
+# refinements of InvalidParameterValue, which the fake does not use.
+COMMON_ONLY = frozenset(
+    f"vpc.{a}" for a in (
+        "CreateAddressTemplate", "ModifyAddressTemplateAttribute", "DeleteAddressTemplate",
+        "CreateAddressTemplateGroup", "ModifyAddressTemplateGroupAttribute", "DeleteAddressTemplateGroup",
+        "CreateServiceTemplate", "ModifyServiceTemplateAttribute", "DeleteServiceTemplate",
+        "CreateServiceTemplateGroup", "ModifyServiceTemplateGroupAttribute", "DeleteServiceTemplateGroup",
+        "AddTemplateMember", "DeleteTemplateMember", "ModifyTemplateMember",
+    )
+)
+
+
 def allowed(key: str) -> set[str]:
     return set(DOCUMENTED.get(key) or ()) | COMMON | set(ALLOWED.get(key, {}))
 
@@ -138,7 +154,7 @@ def codes_of(service: str, action: str) -> dict[str, str]:
                          ids=[f"{s}.{a}" for s, a in metadata.served_actions()])
 def test_every_error_code_is_on_the_actions_documented_list(service: str, action: str) -> None:
     key = f"{service}.{action}"
-    assert DOCUMENTED.get(key), f"no documented error list for {key}"
+    assert DOCUMENTED.get(key) or key in COMMON_ONLY, f"no documented error list for {key}"
     found = codes_of(service, action)
     outside = {code: request for code, request in found.items() if code not in allowed(key)}
     assert outside == {}, f"{key}: codes outside the documented list: {outside}"
