@@ -74,7 +74,7 @@ class Scope:
             if name in scope.names:
                 return scope.names[name]
             scope = scope.parent
-        raise EvalError(f'unknown variable "{name}"')
+        raise EvalError(f'unknown variable "{name}"', static=True)
 
     def child(self, names: Mapping[str, Any]) -> "Scope":
         return Scope(names, self)
@@ -417,7 +417,7 @@ class Evaluator:
         if name in ("try", "can"):
             return self._try(name, _trees(args_node) if args_node is not None else [], scope)
         if name not in FUNCTIONS:
-            raise EvalError(f'unsupported function "{name}"')
+            raise EvalError(f'unsupported function "{name}"', static=True)
         args: list[Any] = []
         if args_node is not None:
             args = [self.evaluate(a, scope) for a in _trees(args_node)]
@@ -442,8 +442,8 @@ class Evaluator:
             try:
                 value = self.evaluate(arg, scope)
             except EvalError as exc:
-                if exc.reported or self.budget.left < 0:
-                    raise  # limits and errors already reported are not for try to swallow
+                if exc.reported or exc.static or self.budget.left < 0:
+                    raise  # limits, static mistakes and errors already reported stay errors
                 failures.append(exc.message)
                 continue
             if isinstance(value, Unknown):
@@ -460,20 +460,22 @@ class Evaluator:
             return Unknown(value.refs)
         chosen, other = (then, otherwise) if to_bool(value, "condition") else (otherwise, then)
         result = self.evaluate(chosen, scope)
-        if type(result) in (str, int, float, bool):
-            # HCL evaluates both results and unifies their types: a string on either side
-            # makes the result a string (`c ? 12 : "x"` is "12"); a collection against a
-            # primitive is an error. The other result's own errors do not matter.
-            alternative = self._quietly(other, scope)
-            if alternative is not None and not isinstance(alternative, Unknown):
-                kinds = {type_name(result), type_name(alternative)}
-                if kinds & {"list", "object"}:
-                    raise EvalError(f"inconsistent conditional result types: {type_name(result)} and {type_name(alternative)}")
-                if "string" in kinds and len(kinds) == 2:
-                    return to_string(result)
-                if kinds == {"number", "bool"}:
-                    raise EvalError("inconsistent conditional result types: number and bool")
-        return result
+        if result is None or isinstance(result, Unknown):
+            return result
+        # HCL evaluates both results and unifies their types: a string on either side makes
+        # the result a string (`c ? 12 : "x"` is "12"); a collection against a primitive is
+        # an error. The other result's own errors do not matter.
+        alternative = self._quietly(other, scope)
+        if alternative is None or isinstance(alternative, Unknown):
+            return result
+        kinds = {type_name(result), type_name(alternative)}
+        if len(kinds) == 1 or kinds == {"list", "object"}:
+            return result  # (tuple and object shapes are not compared: see language-conformance.md)
+        if kinds & {"list", "object"}:
+            raise EvalError(f"inconsistent conditional result types: {type_name(result)} and {type_name(alternative)}")
+        if "string" in kinds:
+            return to_string(result)
+        raise EvalError("inconsistent conditional result types: number and bool")
 
     def _quietly(self, node: Tree, scope: Scope) -> Any:
         """`node`'s value, or None when evaluating it fails (a budget error still stops)."""

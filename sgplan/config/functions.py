@@ -1,4 +1,6 @@
-"""The built-in function table (Terraform's names and semantics for the subset sgplan needs).
+"""The built-in function table: Terraform's names and semantics (go-cty's stdlib and Terraform's
+internal/lang/funcs), checked against their own test cases in tests/config/test_upstream_*.py;
+the later additions of issue 14 live in functions_more.py, `try`/`can` in the evaluator.
 
 Every function finishes in time linear in its arguments and result, and refuses to build a
 result over the documented limits (values.py, docs/limits.md) before building it; regular
@@ -16,6 +18,7 @@ import re
 import secrets
 from typing import Any, Callable, Iterable
 
+from sgplan.config.functions_more import MORE_FUNCTIONS, graphemes, legacy_ipv4, no_mapped, simple_case
 from sgplan.config.values import (
     MAX_COLLECTION_LENGTH,
     MAX_STRING_LENGTH,
@@ -40,8 +43,6 @@ from sgplan.config.values import (
 )
 
 Function = Callable[..., Any]
-
-from sgplan.config.functions_more import MORE_FUNCTIONS, graphemes, legacy_ipv4, simple_case  # noqa: E402
 
 
 def _list(value: Any, fn: str, position: int = 1) -> list[Any]:
@@ -272,8 +273,9 @@ def _join(sep: Any, *lists: Any) -> str:
 
 def _split(sep: Any, text: Any) -> list[str]:
     s, t = _str(sep, "split"), _str(text, "split", 2)
-    if s == "":
-        raise EvalError("split(): the separator must not be empty")
+    if s == "":  # Go's strings.Split: one element per character; none for ""
+        _within_collection_limit(len(t))
+        return list(t)
     _within_collection_limit(t.count(s) + 1)
     return t.split(s)
 
@@ -304,7 +306,7 @@ def _flatten_into(items: list[Any], out: list[Any]) -> None:
 
 def _cidrsubnet(prefix: Any, newbits: Any, netnum: Any) -> str:
     try:
-        network = ipaddress.ip_network(legacy_ipv4(_str(prefix, "cidrsubnet")), strict=False)
+        network = no_mapped(ipaddress.ip_network(legacy_ipv4(_str(prefix, "cidrsubnet")), strict=False), "cidrsubnet")
     except ValueError:
         raise EvalError(f"cidrsubnet(): {prefix!r} is not a valid CIDR prefix") from None
     bits, num = _int(newbits, "cidrsubnet", 2), _int(netnum, "cidrsubnet", 3)
@@ -319,7 +321,7 @@ def _cidrsubnet(prefix: Any, newbits: Any, netnum: Any) -> str:
 
 def _cidrhost(prefix: Any, hostnum: Any) -> str:
     try:
-        network = ipaddress.ip_network(legacy_ipv4(_str(prefix, "cidrhost")), strict=False)
+        network = no_mapped(ipaddress.ip_network(legacy_ipv4(_str(prefix, "cidrhost")), strict=False), "cidrhost")
     except ValueError:
         raise EvalError(f"cidrhost(): {prefix!r} is not a valid CIDR prefix") from None
     n = _int(hostnum, "cidrhost", 2)

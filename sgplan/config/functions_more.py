@@ -12,6 +12,7 @@ import hashlib
 import ipaddress
 import json
 import math
+import unicodedata
 import urllib.parse
 import uuid
 from typing import Any, Callable
@@ -23,7 +24,6 @@ from sgplan.config.values import (
     as_set,
     collection_limit_message,
     distinct,
-    equal,
     equality_key,
     result_number,
     to_bool,
@@ -236,7 +236,7 @@ def _base64decode(text: Any) -> str:
     except (ValueError, UnicodeEncodeError):
         raise EvalError("base64decode(): the string is not valid base64") from None
     try:
-        return raw.decode("utf-8")
+        return unicodedata.normalize("NFC", raw.decode("utf-8"))  # cty strings are NFC
     except UnicodeDecodeError:
         raise EvalError("base64decode(): the decoded bytes are not valid UTF-8") from None
 
@@ -276,6 +276,9 @@ def _jsondecode(text: Any) -> Any:
 
 
 def _json_numbers(value: Any) -> Any:
+    """Decoded JSON as sgplan values: numbers within range, strings NFC-normalized (as cty's)."""
+    if isinstance(value, str):
+        return value if value.isascii() else unicodedata.normalize("NFC", value)
     if isinstance(value, float):
         return result_number(value)
     if isinstance(value, int) and not isinstance(value, bool):
@@ -283,7 +286,7 @@ def _json_numbers(value: Any) -> Any:
     if isinstance(value, list):
         return [_json_numbers(v) for v in value]
     if isinstance(value, dict):
-        return {k: _json_numbers(v) for k, v in value.items()}
+        return {_json_numbers(k): _json_numbers(v) for k, v in value.items()}
     return value
 
 
@@ -361,18 +364,22 @@ def _as_strings_if_mixed(items: list[Any]) -> list[Any]:
     return items
 
 
-def _contains_value(items: list[Any], item: Any) -> bool:
-    return any(equal(v, item) for v in items)
-
-
 # -- CIDR ----------------------------------------------------------------------------------------
 
 def _network(prefix: Any, fn: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     text = legacy_ipv4(_str(prefix, fn))
     try:
-        return ipaddress.ip_network(text, strict=False)
+        return no_mapped(ipaddress.ip_network(text, strict=False), fn)
     except ValueError:
         raise EvalError(f"{fn}(): invalid CIDR expression {json.dumps(text)}") from None
+
+
+def no_mapped(network: Any, fn: str) -> Any:
+    """`network`, unless it is an IPv4-mapped IPv6 prefix (`::ffff:10.0.0.0/104`): Go treats
+    those as IPv4 in ways Python's ipaddress does not, so sgplan refuses rather than differ."""
+    if network.version == 6 and network.network_address.ipv4_mapped is not None and network.prefixlen >= 96:
+        raise EvalError(f"{fn}(): IPv4-mapped IPv6 prefixes ({network}) are not supported; write the IPv4 prefix")
+    return network
 
 
 def legacy_ipv4(text: str) -> str:

@@ -110,7 +110,7 @@ class ModuleInstance:
         """Evaluate for a reference from elsewhere: cycle-checked; a failure stops the caller."""
         if key in self.ctx.in_progress:
             chain = " → ".join(self.ctx.in_progress[self.ctx.in_progress.index(key) :] + [key])
-            raise EvalError(f"cycle: {chain}")
+            raise EvalError(f"cycle: {chain}", static=True)
         self.ctx.in_progress.append(key)
         try:
             value = self.value(attr)
@@ -124,7 +124,7 @@ class ModuleInstance:
 
     def _var(self, name: str) -> Any:
         if name not in self.config.variables:
-            raise EvalError(f'unknown variable "{name}"')
+            raise EvalError(f'unknown variable "{name}"', static=True)
         value = self.variables.get(name, MISSING)
         if value is MISSING:
             raise EvalError("", reported=True)
@@ -133,12 +133,12 @@ class ModuleInstance:
     def _local(self, name: str) -> Any:
         attr = self.config.locals.get(name)
         if attr is None:
-            raise EvalError(f'unknown local "{name}"')
+            raise EvalError(f'unknown local "{name}"', static=True)
         return self._required(attr, f"{self.prefix}local.{name}")
 
     def _module(self, name: str) -> Any:
         if name not in self.config.calls:
-            raise EvalError(f'unknown module "{name}"')
+            raise EvalError(f'unknown module "{name}"', static=True)
         child = self.child(name)
         if child is None:
             raise EvalError("", reported=True)
@@ -147,7 +147,7 @@ class ModuleInstance:
     def _group(self, label: str) -> Any:
         block = self.config.groups.get(label)
         if block is None:
-            raise EvalError(f'unknown security_group "{label}" (security_group.{label} is not declared in this module)')
+            raise EvalError(f'unknown security_group "{label}" (security_group.{label} is not declared in this module)', static=True)
         if label not in self._groups:
             address = f"{self.prefix}security_group.{label}"
             name_attr = block.attributes.get("name")
@@ -172,7 +172,7 @@ class ModuleInstance:
             return self._children[name]
         key = f"{self.prefix}module.{name}"
         if key in self.ctx.in_progress:
-            raise EvalError(f"cycle: module.{name} uses its own outputs as inputs")
+            raise EvalError(f"cycle: module.{name} uses its own outputs as inputs", static=True)
         self.ctx.in_progress.append(key)
         try:
             self._children[name] = self._make_child(name)
@@ -219,7 +219,7 @@ class ModuleInstance:
     def output(self, name: str) -> Any:
         block = self.config.outputs.get(name)
         if block is None:
-            raise EvalError(f'module "{self.prefix[len("module.") : -1] if self.prefix else ""}" has no output "{name}"')
+            raise EvalError(f'module "{self.prefix[len("module.") : -1] if self.prefix else ""}" has no output "{name}"', static=True)
         attr = block.attributes.get("value")
         if attr is None:
             raise EvalError("", reported=True)  # the schema check reported the missing value
