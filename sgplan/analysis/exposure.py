@@ -8,8 +8,10 @@ allows that neither end allows.
 
 from __future__ import annotations
 
+import ipaddress
+from bisect import bisect_right
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from sgplan.analysis.access import Evaluator, Templates, access_key, gc_paused
 from sgplan.analysis.layers import Layer
@@ -24,6 +26,8 @@ from sgplan.analysis.space import (
     interval_cidrs,
     is_symbolic,
     is_symbolic_protocol,
+    merge_intervals,
+    network_interval,
     parse_ports,
     ports_text,
     subtract,
@@ -395,3 +399,191 @@ def transient_exposure(
 def excess(state: Traffic, before: Traffic, after: Traffic) -> Traffic:
     """The traffic-set core of `transient_exposure`: allowed in `state`, in neither end."""
     return state - (before | after)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pieces → what a person says ("UDP 123 to 0.0.0.0/0 except 10.0.0.10/32: closed")
+
+
+@dataclass(frozen=True, slots=True)
+class ExposureSummary:
+    """One line of an exposure section: the same (direction, protocol, ports, effect) on the same
+    instances, with its peers given as covering prefixes minus exceptions (`peers` except
+    `excepted`), the shortest exact description of the union of the pieces' peers.
+
+    `pieces` keeps the exact `ExposureChange`s it stands for (plan JSON shows both).
+    """
+
+    instance_ids: tuple[str, ...]
+    direction: str
+    protocol: str
+    ports: str
+    peers: tuple[str, ...]
+    excepted: tuple[str, ...]
+    effect: str
+    pieces: tuple[ExposureChange, ...]
+
+    @property
+    def peer_text(self) -> str:
+        text = ", ".join(self.peers)
+        return f"{text} except {', '.join(self.excepted)}" if self.excepted else text
+
+    @property
+    def flow(self) -> str:
+        service = f"{self.protocol} {self.ports}" if self.protocol in PORTED else self.protocol
+        word = "from" if self.direction == Direction.INGRESS.value else "to"
+        return f"{service} {word} {self.peer_text}"
+
+    def __str__(self) -> str:
+        return f"{self.flow}: {self.effect}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "instance_ids": list(self.instance_ids),
+            "direction": self.direction,
+            "protocol": self.protocol,
+            "ports": self.ports,
+            "peers": list(self.peers),
+            "except": list(self.excepted),
+            "effect": self.effect,
+            "text": str(self),
+        }
+
+
+def summarize(changes: Iterable[ExposureChange]) -> list[ExposureSummary]:
+    """Exact exposure pieces merged into the lines a reviewer reads.
+
+    Per instance, the pieces with the same direction, protocol, ports and effect are one line
+    whose peers are the shortest `X except Y` form of their union; lines equal on several
+    instances are merged. Order: opened before closed, then numeric (direction, protocol, first
+    port, first peer), instances in first-seen order.
+
+    >>> pieces = [ExposureChange("ins-1", "egress", "UDP", "123", p, CLOSED)
+    ...           for p in ("0.0.0.0/5", "8.0.0.0/7", "10.0.0.0/29", "10.0.0.8/31", "10.0.0.11/32")]
+    >>> [str(s) for s in summarize(pieces)][0].startswith("UDP 123 to ")
+    True
+    """
+    per_subject: dict[tuple[str, str, str, str, str], list[ExposureChange]] = {}
+    for change in changes:
+        key = (change.instance_id, change.direction, change.protocol, change.ports, change.effect)
+        per_subject.setdefault(key, []).append(change)
+    merged: dict[tuple, tuple[list[str], list[ExposureChange]]] = {}
+    order: list[tuple] = []
+    for (subject, direction, protocol, ports, effect), pieces in per_subject.items():
+        peers, excepted = describe_peers(p.peer for p in pieces)
+        key = (direction, protocol, ports, effect, peers, excepted)
+        entry = merged.get(key)
+        if entry is None:
+            merged[key] = ([subject], list(pieces))
+            order.append(key)
+        else:
+            if subject not in entry[0]:
+                entry[0].append(subject)
+            entry[1].extend(pieces)
+    out = [
+        ExposureSummary(tuple(merged[k][0]), k[0], k[1], k[2], k[4], k[5], k[3], tuple(merged[k][1]))
+        for k in order
+    ]
+    return sorted(out, key=_summary_order)
+
+
+def _summary_order(s: ExposureSummary) -> tuple:
+    first = s.peers[0] if s.peers else ""
+    return (s.effect != OPENED, s.instance_ids, s.direction != Direction.INGRESS.value,
+            _piece_order((s.protocol, s.ports, first))[1:3], _peer_key(first))
+
+
+def _peer_key(peer: str) -> tuple:
+    """Numeric order: IPv4, then IPv6, then symbolic peers by name."""
+    try:
+        realm, lo, hi = network_interval(peer)
+    except ValueError:
+        return (2, 0, 0, peer)
+    return (0 if realm == V4 else 1, lo, -hi, "")
+
+
+def describe_peers(peers: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The shortest exact `covering prefixes except exceptions` for a union of peers.
+
+    CIDRs are merged per address family; on the binary prefix tree each node is either listed
+    piecewise or covered whole with its gaps excepted, whichever takes fewer CIDRs (ties keep
+    the plain list). Symbolic peers (`sg-…`, `ipm-…`) are listed as given, after the CIDRs.
+
+    >>> describe_peers(["10.0.0.0/25", "10.0.0.128/25"])
+    (('10.0.0.0/24',), ())
+    >>> describe_peers(["0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/3", "224.0.0.0/4", "240.0.0.0/5",
+    ...                 "248.0.0.0/6", "252.0.0.0/7", "254.0.0.0/8"])
+    (('0.0.0.0/0',), ('255.0.0.0/8',))
+    """
+    intervals: dict[str, list[tuple[int, int]]] = {V4: [], V6: []}
+    symbolic: list[str] = []
+    for peer in peers:
+        try:
+            realm, lo, hi = network_interval(peer)
+        except ValueError:
+            if peer not in symbolic:
+                symbolic.append(peer)
+            continue
+        intervals[realm].append((lo, hi))
+    covers: list[str] = []
+    gaps: list[str] = []
+    for realm, bits in ((V4, 32), (V6, 128)):
+        merged = merge_intervals(intervals[realm])
+        if merged:
+            found_covers, found_gaps = _Prefixes(realm, bits, merged).best()
+            covers += found_covers
+            gaps += found_gaps
+    return tuple(covers) + tuple(sorted(symbolic)), tuple(gaps)
+
+
+class _Prefixes:
+    """Dynamic programme on the prefix tree of one family (only nodes a boundary cuts are visited)."""
+
+    def __init__(self, realm: str, bits: int, intervals: list[tuple[int, int]]) -> None:
+        self.realm, self.bits, self.intervals = realm, bits, intervals
+        self._starts = [lo for lo, _ in intervals]
+
+    def _inside(self, lo: int, hi: int) -> list[tuple[int, int]]:
+        """The set's intervals clipped to [lo, hi]."""
+        i = max(bisect_right(self._starts, lo) - 1, 0)
+        out = []
+        while i < len(self.intervals) and self.intervals[i][0] <= hi:
+            a, b = self.intervals[i]
+            if b >= lo:
+                out.append((max(a, lo), min(b, hi)))
+            i += 1
+        return out
+
+    def _cidr(self, lo: int, length: int) -> str:
+        make = ipaddress.IPv4Network if self.realm == V4 else ipaddress.IPv6Network
+        return make((lo, length)).compressed
+
+    def _gaps(self, lo: int, hi: int, inside: list[tuple[int, int]]) -> list[str]:
+        """[lo, hi] minus the set, as the fewest CIDRs."""
+        out, cursor = [], lo
+        for a, b in inside:
+            if a > cursor:
+                out += interval_cidrs(self.realm, cursor, a - 1)
+            cursor = b + 1
+        if cursor <= hi:
+            out += interval_cidrs(self.realm, cursor, hi)
+        return out
+
+    def _solve(self, lo: int, length: int) -> tuple[list[str], list[str]]:
+        hi = lo + (1 << (self.bits - length)) - 1
+        inside = self._inside(lo, hi)
+        if not inside:
+            return [], []
+        if inside == [(lo, hi)]:
+            return [self._cidr(lo, length)], []
+        half = 1 << (self.bits - length - 1)
+        left, right = self._solve(lo, length + 1), self._solve(lo + half, length + 1)
+        split = (left[0] + right[0], left[1] + right[1])
+        gaps = self._gaps(lo, hi, inside)
+        if 1 + len(gaps) < len(split[0]) + len(split[1]):
+            return [self._cidr(lo, length)], gaps
+        return split
+
+    def best(self) -> tuple[list[str], list[str]]:
+        covers, gaps = self._solve(0, 0)
+        return covers, sorted(gaps, key=_peer_key)

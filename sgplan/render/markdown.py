@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from sgplan.analysis.exposure import group_changes
-from sgplan.plan.plan import DELETE, INSERT, Plan, ResourceChange, RuleChange
+from sgplan.analysis.exposure import summarize
+from sgplan.plan.plan import DELETE, Plan
 from sgplan.render.escape import md_code, md_fence, md_text, visible
+from sgplan.render.text import UNBIND_NAME, resource_lines
 
 MAX_CHARS = 65_000  # GitHub rejects comments over 65,536 characters; keep room for the note
 TRUNCATED = "\n\n> ⚠️ **Output truncated**: the plan is too long for one comment. Run `sgplan plan` for the full plan.\n"
@@ -33,11 +34,20 @@ def _code(text: Any, *, in_table: bool = False) -> str:
 def _summary(plan: Plan) -> str:
     s = plan.summary
     if not plan.has_changes:
-        return "**No changes.** The cloud matches the configuration."
-    parts = [f"{s['create']} to create", f"{s['update']} to update", f"{s['delete']} to destroy"]
+        return "**No changes.** Your security groups match the configuration."
+    # The text plan's closing line, word for word.
+    text = f"{s['create']} to add, {s['update']} to change, {s['delete']} to destroy"
     if s.get("import"):
-        parts.append(f"{s['import']} to import")
-    return f"**Plan:** {', '.join(parts)}."
+        text += f", {s['import']} to import"
+    return f"**Plan:** {text}."
+
+
+def _header(plan: Plan) -> list[str]:
+    """Which stack, region and cloud this plan is for (a reviewer compares it with the pipeline)."""
+    cloud = str(plan.cloud or "-")
+    if cloud.startswith(("http://", "https://")) or cloud.startswith("file:"):
+        cloud = cloud.split(":", 1)[0]  # the kind only: a path or endpoint says nothing to a reviewer
+    return [f"**Stack** {_code(plan.stack or '-')} · **region** {_code(plan.region or '-')} · **cloud** {_code(cloud)}"]
 
 
 _SHOWN_INSTANCES = 3  # per merged exposure row; the rest is counted
@@ -52,18 +62,21 @@ def _instances_cell(ids: tuple[str, ...]) -> str:
 def _exposure(plan: Plan) -> list[str]:
     """Exposure rows, one per distinct change: instances with the same change share a row."""
     changes = list(plan.exposure_changes)
-    lines = ["### Exposure"]
+    lines = ["### Exposure changes"]
     if not changes:
         lines.append("No change in access.")
         return lines
     for effect, title in (("opened", "⚠️ Access widened"), ("closed", "Access narrowed")):
-        items = group_changes(c for c in changes if getattr(c, "effect", "") == effect)
+        items = summarize(c for c in changes if getattr(c, "effect", "") == effect)
         if not items:
             continue
         lines += ["", f"**{title}**", "", "| instance / group | direction | protocol | ports | peer |", "|---|---|---|---|---|"]
-        for ids, c in items:
+        for c in items:
+            peers = ", ".join(_code(p, in_table=True) for p in c.peers)
+            if c.excepted:
+                peers += " except " + ", ".join(_code(p, in_table=True) for p in c.excepted)
             lines.append(
-                f"| {_instances_cell(ids)} | {_cell(c.direction)} | {_cell(c.protocol)} | {_cell(c.ports)} | {_code(c.peer, in_table=True)} |"
+                f"| {_instances_cell(c.instance_ids)} | {_cell(c.direction)} | {_cell(c.protocol)} | {_cell(c.ports)} | {peers} |"
             )
     return lines
 
@@ -82,7 +95,8 @@ def _destroys(plan: Plan) -> list[str]:
         verb = "replaced (destroyed, then created)" if "create" in c.actions else "destroyed"
         lines.append(f"- {_code(c.address)} ({_code(c.id) if c.id else 'new'}) will be **{verb}**")
     for c in emptied:
-        lines.append(f"- instance {_code(c.id)} will be left with **no security groups** ({_code(c.address)})")
+        where = f" ({_code(c.address)})" if c.name != UNBIND_NAME else ""
+        lines.append(f"- instance {_code(c.id)} will be left with **no security groups**{where}")
     lines += ["", "`apply --auto-approve` needs `--allow-destroy` for these."]
     return lines
 
@@ -131,49 +145,35 @@ def _transient(plan: Plan) -> list[str]:
     return lines
 
 
-def _rule_line(rc: RuleChange) -> str:
-    sign = {INSERT: "+", DELETE: "-"}.get(rc.kind, "~")
-    rule = rc.rule if rc.kind != DELETE else rc.old
-    text = _rule_text(rule)
-    if rc.kind not in (INSERT, DELETE) and rc.old is not None:
-        return f"~ {rc.direction}[{rc.index}] {_rule_text(rc.old)}  →  {text}"
-    return f"{sign} {rc.direction}[{rc.index}] {text}"
+_MARKS = ("-/+", "<=~", "<=", "+", "-", "~")
+# GitHub's `diff` grammar colours a line by its first character: `+` inserted, `-` deleted,
+# `!` changed. The text plan's `~` (and import's `<=`) become `!`; the words stay the text plan's.
+_COLUMN_ONE = {"-/+": "!", "<=~": "!", "<=": "!", "~": "!", "+": "+", "-": "-"}
 
 
-def _rule_text(rule: Any) -> str:
-    if rule is None:
-        return ""
-    text = f"{rule.action} {rule.service} {rule.peer}"
-    return f"{text}  # {rule.description}" if rule.description else text
-
-
-def _resource_block(c: ResourceChange) -> list[str]:
-    symbol = {"create": "+", "delete": "-", "update": "~", "import": "<="}.get(c.actions[-1], "~")
-    if tuple(c.actions) == ("delete", "create"):
-        symbol = "-/+"
-    head = f"{symbol} {c.address}" + (f" ({c.id})" if c.id else "")
-    lines = [head]
-    if c.type == "binding":
-        before = (c.before or {}).get("security_groups", [])
-        after = (c.after or {}).get("security_groups", [])
-        lines.append(f"    security_groups: [{', '.join(before)}] → [{', '.join(after)}]")
-    for rc in c.rule_changes:
-        lines.append("    " + _rule_line(rc))
-    for note in c.notes:
-        lines.append(f"    # {note}")
-    return lines
+def diff_line(line: str) -> str:
+    """A text-plan line with its change marker moved to column 1; other lines get two spaces so
+    that nothing but a marker stands in column 1."""
+    line = line[2:] if line.startswith("  ") else line  # the text plan's margin: column 1 is the marker's
+    body = line.lstrip(" ")
+    indent = len(line) - len(body)
+    for mark in _MARKS:
+        if body.startswith(mark + " "):
+            return f"{_COLUMN_ONE[mark]} {' ' * indent}{body}"
+    return f"  {line}" if line else ""
 
 
 def _diff(plan: Plan) -> list[str]:
     changes = [c for c in plan.resource_changes if c.is_change]
     if not changes:
         return []
-    body: list[str] = []
-    for c in changes:
-        body += _resource_block(c)
+    lines = resource_lines(plan)
+    while lines and not lines[-1]:
+        lines.pop()
+    body = [diff_line(line) for line in lines]
     # The fence is longer than any backtick run in the body and every body line is `visible`, so
     # nothing in a description can close it, start a line, or end the `<details>` block.
-    return ["<details><summary>Rule-level changes</summary>", "", *md_fence(body, "diff"), "", "</details>"]
+    return ["<details><summary>Resource changes</summary>", "", *md_fence(body, "diff"), "", "</details>"]
 
 
 def _join(sections: Iterable[list[str]]) -> str:
@@ -184,7 +184,7 @@ def _join(sections: Iterable[list[str]]) -> str:
 
 def render_markdown(plan: Plan, *, limit: int = MAX_CHARS) -> str:
     """The plan as GitHub-flavoured markdown, at most `limit` characters plus the truncation note."""
-    head = [["## sgplan plan", "", _summary(plan)], _contracts(plan), _exposure(plan), _destroys(plan), _transient(plan),
+    head = [["## sgplan plan", "", *_header(plan), "", _summary(plan)], _contracts(plan), _exposure(plan), _destroys(plan), _transient(plan),
             _findings(plan)]
     text = _join(head + [_diff(plan)])
     if len(text) <= limit:

@@ -10,6 +10,7 @@ import dataclasses
 from enum import Enum
 from typing import Any
 
+from sgplan.analysis.exposure import summarize
 from sgplan.plan.plan import Plan
 
 JSON_FORMAT_VERSION = "1.0"
@@ -47,6 +48,8 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "findings": [_pick(x, _FINDING_KEYS) for x in plan.findings],
         "planned_values": {"outputs": outputs},
         "summary": plan.summary,
+        # `exposure_changes` as the text plan states them: "from X except Y" per line.
+        "exposure_summary": [s.to_json() for s in summarize(plan.exposure_changes)],
         # One per `expect` block: status on the planned state, `before` on the live state.
         "contract_results": [r.to_json() for r in getattr(plan, "contract_results", ())],
         # Non-empty only when no exposure-safe order exists (DESIGN §6); apply then refuses.

@@ -4,13 +4,16 @@ numbered API steps, outputs, and the closing `Plan: …` line. Pure (value → s
 
 from __future__ import annotations
 
+import difflib
 import json
-from typing import Any
+from typing import Any, Iterable
 
-from sgplan.analysis.exposure import group_changes
+from sgplan.analysis.exposure import ExposureSummary, summarize
 from sgplan.model import Output, Rule
 from sgplan.plan.plan import DELETE, INSERT, REPLACE, Plan, ResourceChange, RuleChange
 from sgplan.render.escape import quoted, visible
+
+UNBIND_NAME = "(unbind)"  # sgplan.plan.bindings.UNBIND_ADDRESS: instances no binding names
 
 _SYMBOLS = {
     ("create",): "+",
@@ -56,7 +59,7 @@ def render_plan(plan: Plan, *, color: bool = False) -> str:
     changes = [c for c in plan.resource_changes if c.is_change or c.notes]
     if not plan.has_changes:
         for change in changes:
-            _resource(out, change)
+            _resource(out, change, group_names(plan))
         _outputs(out, plan.outputs)
         _warnings(out, plan.warnings)
         _contracts(out, plan)
@@ -67,8 +70,9 @@ def render_plan(plan: Plan, *, color: bool = False) -> str:
 
     out.add(f"sgplan will perform the following actions (stack {plan.stack!r}, region {plan.region or '-'}):")
     out.add()
+    groups = group_names(plan)
     for change in changes:
-        _resource(out, change)
+        _resource(out, change, groups)
     out.add("Steps:")
     for number, op in enumerate(plan.operations, 1):
         out.add(f"  {number:>2}. [{op.stage.title}] {op.action}: {op.summary}")
@@ -76,9 +80,8 @@ def render_plan(plan: Plan, *, color: bool = False) -> str:
     exposure = getattr(plan, "exposure_changes", ())
     if exposure:
         out.add("Exposure changes:")
-        for ids, change in group_changes(exposure):
-            shown = ", ".join(ids[:3]) + (f" (+{len(ids) - 3} more)" if len(ids) > 3 else "")
-            out.add(f"  {shown}: {change}")
+        for line in exposure_lines(exposure):
+            out.add(f"  {line}")
         out.add()
     if plan.transient_exposure:
         out.add("No exposure-safe order exists: these steps would briefly allow traffic that neither")
@@ -97,6 +100,27 @@ def render_plan(plan: Plan, *, color: bool = False) -> str:
     s = plan.summary
     out.add(f"Plan: {s['create']} to add, {s['update']} to change, {s['delete']} to destroy.")
     return "\n".join(out.lines) + "\n"
+
+
+def instances_text(ids: tuple[str, ...], shown: int = 3) -> str:
+    """`ins-a, ins-b, ins-c (+2 more)`."""
+    return ", ".join(ids[:shown]) + (f" (+{len(ids) - shown} more)" if len(ids) > shown else "")
+
+
+def exposure_lines(changes: Iterable[Any]) -> list[str]:
+    """The exposure section as a person states it, one line per instances/direction/protocol/ports:
+    `ins-a: UDP 123 to 0.0.0.0/0 except 10.0.0.10/32: closed` (shared by text and markdown)."""
+    return [f"{instances_text(s.instance_ids)}: {s}" for s in summarize(changes)]
+
+
+def resource_lines(plan: Plan) -> list[str]:
+    """The text plan's resource blocks (no colour), as the markdown diff shows them verbatim."""
+    out = _Out(False)
+    groups = group_names(plan)
+    for change in plan.resource_changes:
+        if change.is_change:
+            _resource(out, change, groups)
+    return out.lines
 
 
 def contract_line(result: Any) -> str:
@@ -123,31 +147,96 @@ def _contracts(out: _Out, plan: Plan) -> None:
     out.add()
 
 
-def _resource(out: _Out, change: ResourceChange) -> None:
+def _resource(out: _Out, change: ResourceChange, groups: dict[str, tuple[str, str]] | None = None) -> None:
     symbol = _SYMBOLS.get(change.actions, "~")
     verb = _VERBS.get(change.actions, "will change")
-    ident = f" ({change.id})" if change.id and change.type == "security_group" and change.actions != ("create",) else ""
-    header = f"  # {change.address}{ident} {verb}".rstrip()
-    out.add(header if change.is_change else f"  # {change.address}{ident}")
+    ident = f" ({change.id})" if change.id and change.type != "binding" and change.actions != ("create",) else ""
+    address = change.address
+    if change.type == "binding" and change.name == UNBIND_NAME:
+        # Not a binding of the configuration: an instance that loses a group being deleted.
+        address = f"instance {change.id} (named by no binding; loses groups being deleted)"
+    header = f"  # {address}{ident} {verb}".rstrip()
+    out.add(header if change.is_change else f"  # {address}{ident}")
     if change.type == "binding":
-        _binding(out, change, symbol)
-    else:
+        _binding(out, change, symbol, groups or {})
+    elif change.type == "security_group":
         _group(out, change, symbol)
+    else:
+        _generic(out, change, symbol)
     for note in change.notes:
         out.add(f"      # note: {note}")
     out.add("    }")
     out.add()
 
 
-def _binding(out: _Out, change: ResourceChange, symbol: str) -> None:
+def group_names(plan: Plan) -> dict[str, tuple[str, str]]:
+    """Group id (or `<address>.id` of a group to create) → (address, name), for binding diffs."""
+    found: dict[str, tuple[str, str]] = {}
+    for c in plan.resource_changes:
+        if c.type != "security_group":
+            continue
+        name = str((c.after or c.before or {}).get("name") or c.name)
+        if c.id:
+            found[c.id] = (c.address, name)
+        found[f"{c.address}.id"] = (c.address, name)
+    return found
+
+
+def group_label(value: str, groups: dict[str, tuple[str, str]]) -> str:
+    """`security_group.ssh ("ssh-prod", sg-ssh00001)`; a group to create shows its id as unknown."""
+    known = groups.get(value)
+    pending = value.endswith(".id") and "security_group." in value
+    if known is None:
+        return _group_id(value)
+    address, name = known
+    return f"{address} ({quoted(name)}, {UNKNOWN if pending else visible(value)})"
+
+
+def binding_diff(before: list[str], after: list[str]) -> list[tuple[str, str]]:
+    """The ordered group lists as (mark, id) lines: ` ` kept, `-` removed, `+` added; a group
+    that moved in the priority order shows as removed at its old place and added at its new one."""
+    lines: list[tuple[str, str]] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=before, b=after, autojunk=False).get_opcodes():
+        if tag == "equal":
+            lines += [(" ", v) for v in before[i1:i2]]
+        else:
+            lines += [("-", v) for v in before[i1:i2]]
+            lines += [("+", v) for v in after[j1:j2]]
+    return lines
+
+
+def _binding(out: _Out, change: ResourceChange, symbol: str, groups: dict[str, tuple[str, str]]) -> None:
     instance = change.id or ""
-    out.add(f"  {symbol} binding {quoted(change.name)} {quoted(instance)} {{", symbol)
+    if change.name == UNBIND_NAME:
+        out.add(f"  {symbol} instance {quoted(instance)} {{", symbol)
+    else:
+        out.add(f"  {symbol} binding {quoted(change.name)} {quoted(instance)} {{", symbol)
     before = (change.before or {}).get("security_groups", [])
     after = (change.after or {}).get("security_groups", [])
-    if before != after:
-        out.add(f"      ~ security_groups = {_group_list(before)} -> {_group_list(after)}", "~")
+    if before != after and change.before is not None:
+        out.add("      ~ security_groups = [", "~")
+        for mark, value in binding_diff(list(before), list(after)):
+            out.add(f"          {mark} {group_label(value, groups)}", mark if mark != " " else None)
+        out.add("        ]")
     else:
-        out.add(f"        security_groups = {_group_list(after)}")
+        out.add("        security_groups = [")
+        for value in after:
+            out.add(f"            {group_label(value, groups)}")
+        out.add("        ]")
+
+
+def _generic(out: _Out, change: ResourceChange, symbol: str) -> None:
+    """A resource type this renderer has no layout for (e.g. templates): its changed attributes."""
+    out.add(f"  {symbol} {change.type} {quoted(change.name)} {{", symbol)
+    before, after = change.before or {}, change.after or {}
+    for key in sorted(set(before) | set(after), key=str):
+        old, new = before.get(key), after.get(key)
+        if change.before is None:
+            out.add(f"        {key} = {_value(new)}")
+        elif change.after is None:
+            out.add(f"        {key} = {_value(old)}")
+        elif old != new:
+            out.add(f"      ~ {key}: {_value(old)} -> {_value(new)}", "~")
 
 
 def _group_list(ids: list[str]) -> str:
@@ -157,7 +246,7 @@ def _group_list(ids: list[str]) -> str:
 def _group_id(value: str) -> str:
     # A reference to a group this plan creates is shown as such: its id is not known yet.
     if value.endswith(".id") and "security_group." in value:
-        return f"{value[:-3]} {UNKNOWN}"
+        return f"{visible(value[:-3])} {UNKNOWN}"
     return quoted(value)
 
 

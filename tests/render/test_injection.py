@@ -183,8 +183,9 @@ def test_markdown_shows_the_data_as_it_is() -> None:
     hostile = ALL_HOSTILE
     tokens = MD.parse(render_markdown(build_plan(hostile)))
     (fence,) = [t for t in tokens if t.type == "fence"]
-    assert "# console " + visible(hostile) in fence.content  # the live description of a replaced rule
-    assert "# rdp " not in fence.content  # (a deleted group's rules are not listed in markdown)
+    # The diff is the text plan's wording: descriptions quoted (a quote inside cannot end them).
+    assert quoted("console " + hostile) in fence.content  # the live description of a replaced rule
+    assert quoted("rdp " + hostile) in fence.content  # a deleted group's rules, as the text plan lists them
     code = [c.content for t in tokens if t.type == "inline" for c in t.children or [] if c.type == "code_inline"]
     assert visible("security_group.gone" + hostile) in code and visible("sg-gone0001" + hostile) in code
     cells = ["".join(c.content for c in t.children or []) for t in tokens if t.type == "inline"]
@@ -347,9 +348,9 @@ def test_cli_markdown_and_text(tmp_path: Path, benign_cli: dict[str, str], side:
     assert counts(markdown) == counts(benign_cli["markdown"]) and raw_hidden(markdown) == []
     fence = next(t for t in MD.parse(markdown) if t.type == "fence")
     if side != "config":
-        assert "# console " + visible(ALL_HOSTILE) in fence.content  # the console-written description, deleted
+        assert quoted("console " + ALL_HOSTILE) in fence.content  # the console-written description, deleted
     if side != "live":
-        assert visible(CONFIG_HOSTILE["rule1"]) in fence.content and visible(CONFIG_HOSTILE["rule2"]) in fence.content
+        assert quoted(CONFIG_HOSTILE["rule1"]) in fence.content and quoted(CONFIG_HOSTILE["rule2"]) in fence.content
     code, text, err = _plan_cli(tmp_path / "txt", config, live_text)
     assert code == 0, err
     assert_clean_text(text, benign_cli["text"])

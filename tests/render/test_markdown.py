@@ -29,12 +29,12 @@ def test_sections_in_order() -> None:
     ]
     findings = [Finding("ssh-open-to-internet", "high", "security_group.web", "SSH | open")]
     text = render_markdown(make_plan(exposure=exposure, findings=findings, delete=True))
-    order = ["**Plan:** 0 to create, 1 to update, 1 to destroy.", "Access widened", "Access narrowed",
+    order = ["**Plan:** 0 to add, 1 to change, 1 to destroy.", "Access widened", "Access narrowed",
              "Destructive changes", "Findings", "<details>"]
     positions = [text.index(s) for s in order]
     assert positions == sorted(positions)
     assert "SSH \\| open" in text and "`security_group.old` (`sg-old`) will be **destroyed**" in text
-    assert "+ ingress[0] ACCEPT TCP:22 0.0.0.0/0  # admin" in text
+    assert '+     + ingress[0]  ACCEPT TCP:22 from 0.0.0.0/0  "admin"' in text
 
 
 def test_no_change_in_access() -> None:
