@@ -71,6 +71,44 @@ for _name in _COMMANDS:
     _module.register(app)
 
 
+# Metavars for the options and arguments that do not spell one: help shows these instead of
+# the Python types (`<list[str]>`, `<path>`) typer would print.
+_ARGUMENT_METAVARS = {"directory": "DIR", "target": "DIR|PLANFILE", "sg_ids": "SG_ID", "paths": "PATH"}
+
+
+def _readable_metavars(typer_app: typer.Typer) -> None:
+    import inspect
+    import typing
+    from pathlib import Path
+
+    from typer.models import ArgumentInfo, OptionInfo
+
+    groups = [typer_app] + [g.typer_instance for g in typer_app.registered_groups if g.typer_instance]
+    for group in groups:
+        for command in group.registered_commands:
+            try:
+                hints = typing.get_type_hints(command.callback)
+            except Exception:  # pragma: no cover - an annotation we cannot resolve keeps typer's metavar
+                hints = {}
+            for name, param in inspect.signature(command.callback).parameters.items():
+                info = param.default
+                if not isinstance(info, (ArgumentInfo, OptionInfo)) or info.metavar:
+                    continue
+                if isinstance(info, ArgumentInfo):
+                    info.metavar = _ARGUMENT_METAVARS.get(name, name.upper())
+                    continue
+                hint = hints.get(name)
+                base = typing.get_args(hint)[0] if typing.get_origin(hint) in (list, typing.Union) else hint
+                if base is bool:
+                    continue
+                info.metavar = ("DIR" if name.endswith("_dir") else "P" if base is float and name.endswith("rate")
+                                else "N" if base in (int, float) else "FILE" if base is Path
+                                else "ACTION=N" if name == "rate_limit" else name.upper())
+
+
+_readable_metavars(app)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit 1 (traceback with SGPLAN_DEBUG=1)."""
     from sgplan.cli.workflow import COMMAND_LINE, ConfigErrors

@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(None, "--port", help="Port (TCP and UDP)."),
         peer: str = typer.Option(..., "--peer", help="Peer IP address, or sg-… for members of a group."),
         before: bool = typer.Option(False, "--before", help="Explain on the live state instead of the planned one."),
-        as_json: bool = typer.Option(False, "--json", help="Explain JSON (DESIGN §5)."),
+        as_json: bool = typer.Option(False, "--json", help="The decision as JSON (docs/cli.md#explain)."),
         cloud: options.OptStr = options.Cloud,
         region: options.OptStr = options.Region,
         var: options.StrList = options.Vars,

@@ -108,7 +108,7 @@ def register(app: typer.Typer) -> None:
     def import_(
         sg_ids: List[str] = typer.Argument(None, help="Security group ids to import."),
         all_unmanaged: bool = typer.Option(False, "--all-unmanaged", help="Import every group no stack manages."),
-        out: Path = typer.Option(None, "--out", help="FILE (*.hcl, *.tf) or DIR (one file per group); default stdout."),
+        out: Path = typer.Option(None, "--out", metavar="FILE|DIR", help="FILE (*.hcl, *.tf) or DIR (one file per group); default stdout."),
         stack: options.OptStr = typer.Option(
             None, "--stack", help="Stack of the generated configuration (default: imported, or imported_N if taken)."),
         cloud: options.OptStr = options.Cloud,

@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
         var_file: options.StrList = options.VarFiles,
         cloud: options.OptStr = options.Cloud,
         region: options.OptStr = options.Region,
-        out: Path = typer.Option(None, "--out", help="Save the plan for `sgplan apply PLANFILE`."),
+        out: Path = typer.Option(None, "--out", metavar="PLANFILE", help="Save the plan for `sgplan apply PLANFILE`."),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable plan (terraform show -json shape)."),
         markdown: bool = typer.Option(False, "--markdown", help="Markdown for a pull-request comment."),
         detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode", help="Exit 2 when there are changes."),

@@ -13,7 +13,7 @@ from sgplan.cli import options
 def register(app: typer.Typer) -> None:
     @app.command()
     def snapshot(
-        out: Path = typer.Option(..., "--out", help="State file to write (JSON, DESIGN §4)."),
+        out: Path = typer.Option(..., "--out", metavar="FILE", help="State file to write (JSON; the format is docs/state-file.md)."),
         cloud: options.OptStr = options.Cloud,
         region: options.OptStr = options.Region,
     ) -> None:

@@ -36,8 +36,8 @@ def register(app: typer.Typer) -> None:
     def verify(
         directory: Path = options.Directory,
         as_json: bool = typer.Option(False, "--json", help="Contract results and findings as JSON."),
-        sarif: Path = typer.Option(None, "--sarif", help="Also write violations and findings as SARIF 2.1.0 to FILE."),
-        fail_on: options.OptStr = typer.Option(None, "--fail-on", help="Also exit 1 when a finding at or above low|medium|high exists."),
+        sarif: Path = typer.Option(None, "--sarif", metavar="FILE", help="Also write violations and findings as SARIF 2.1.0 to FILE."),
+        fail_on: options.OptStr = typer.Option(None, "--fail-on", metavar="LEVEL", help="Also exit 1 when a finding at or above low|medium|high exists."),
         cloud: options.OptStr = options.Cloud,
         region: options.OptStr = options.Region,
         var: options.StrList = options.Vars,
