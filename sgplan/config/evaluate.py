@@ -478,11 +478,12 @@ class Evaluator:
         raise EvalError("inconsistent conditional result types: number and bool")
 
     def _quietly(self, node: Tree, scope: Scope) -> Any:
-        """`node`'s value, or None when evaluating it fails (a budget error still stops)."""
+        """`node`'s value, or None when evaluating it fails (a budget error, a static mistake or
+        an error already reported still stops)."""
         try:
             return self.evaluate(node, scope)
         except EvalError as exc:
-            if exc.reported or self.budget.left < 0:
+            if exc.reported or exc.static or self.budget.left < 0:
                 raise
             return None
 
@@ -535,7 +536,7 @@ class Evaluator:
         try:
             rhs = self.evaluate(rhs_node, scope)
         except EvalError as exc:
-            if (left is decisive or isinstance(left, Unknown)) and not exc.reported and self.budget.left >= 0:
+            if (left is decisive or isinstance(left, Unknown)) and not (exc.reported or exc.static) and self.budget.left >= 0:
                 return left  # HCL's short circuit: a known deciding or unknown left hides it
             raise
         right = rhs if isinstance(rhs, Unknown) else to_bool(rhs, f"right operand of {op}")

@@ -145,5 +145,10 @@ def test_unknown_propagates() -> None:
 
 
 def test_short_circuit_and_or() -> None:
-    assert ev("false && nosuch") is False
-    assert ev("true || nosuch") is True
+    # A deciding left operand hides errors found while evaluating the right one (HCL) ...
+    assert ev("false && [][0]") is False
+    assert ev("true || [][0]") is True
+    # ... but not an undeclared name: Terraform rejects those before evaluating (issue 14).
+    for source in ("false && nosuch", "true || nosuch"):
+        with pytest.raises(EvalError, match="unknown variable"):
+            ev(source)

@@ -17,6 +17,8 @@ CASES = [
     ("true ? 1 : false", ERR),
     ('true ? "a" : null', "a"),
     ("true ? 1 : [][0]", 1),  # the other branch's own error does not matter
+    ("true ? 1 : undeclared_name", ERR),  # but an undeclared name does (Terraform: static)
+    ("false && undeclared_name", ERR),
     ('tolist(["a", true])', ["a", "true"]),
     ("tolist([1, true])", ERR),
     ('toset(["a", 1])', ["1", "a"]),
