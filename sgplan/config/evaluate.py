@@ -25,6 +25,7 @@ from sgplan.config.values import (
     check_number,
     equal,
     iterate,
+    nfc,
     number_limit_message,
     result_number,
     string_limit_message,
@@ -234,7 +235,7 @@ class Evaluator:
         self._render_into(parts, scope, out, unknowns)
         if unknowns:
             return Unknown.of(unknowns)
-        return self.budget.text("".join(out.parts))
+        return self.budget.text(nfc("".join(out.parts)))
 
     def _render_into(self, parts: tuple[Part, ...], scope: Scope, out: "_Text", unknowns: list[Unknown]) -> None:
         for part in parts:

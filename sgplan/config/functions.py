@@ -31,6 +31,7 @@ from sgplan.config.values import (
     collection_limit_message,
     distinct,
     equal,
+    nfc,
     number,
     number_limit_message,
     result_number,
@@ -860,5 +861,5 @@ def call(name: str, args: list[Any], budget: Budget | None = None) -> Any:
     except UnicodeError:
         raise EvalError(f"{name}(): the string holds an invalid Unicode character") from None
     if type(result) is str:
-        return budget.text(result)
+        return budget.text(nfc(result))
     return budget.check(result)

@@ -5,6 +5,7 @@ also the evaluation limits (`Budget`), which docs/limits.md documents value by v
 from __future__ import annotations
 
 import math
+import unicodedata
 from typing import Any, Iterable
 
 # -- limits (docs/limits.md) -------------------------------------------------------------------
@@ -136,6 +137,14 @@ class Budget:
         if size >= _MEMO_MIN_SIZE and len(self._memo) < _MEMO_MAX_ENTRIES:
             self._memo[id(value)] = (value, size, frozen)
         return size, frozen
+
+
+def nfc(text: str) -> str:
+    """`text` in Unicode NFC, as every cty string is: joining NFC pieces can make a sequence
+    NFC composes (`"e"` then a lone combining accent), so built strings are normalized."""
+    if text.isascii() or unicodedata.is_normalized("NFC", text):
+        return text
+    return unicodedata.normalize("NFC", text)
 
 
 def string_limit_message(length: int) -> str:

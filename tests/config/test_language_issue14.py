@@ -57,6 +57,10 @@ CASES = [
     ('split("", "ab")', ["a", "b"]),
     ('split("", "")', []),
     ('strrev("ab👨‍👩‍👧")', "👨‍👩‍👧ba"),
+    # every built string is NFC, as cty's are ("e" + a lone combining acute is "é")
+    ('"e${jsondecode("\\"\\\\u0301\\"")}"', "\u00e9"),
+    ('join("", ["e", jsondecode("\\"\\\\u0301\\"")])', "\u00e9"),
+    ('length("e${jsondecode("\\"\\\\u0301\\"")}")', 1),
     # format (Terraform format docs; Go verbs)
     ('format("%[2]s-%[1]s", "a", "b")', "b-a"),
     ('format("%#v", "x")', '"x"'),
