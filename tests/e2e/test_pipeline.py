@@ -66,7 +66,7 @@ def test_plan_json_shape_and_saved_plan(cloud, quickstart: Path, tmp_path: Path,
     result = run_cli(capsys, "plan", quickstart, "--cloud", target.spec, "--json", "--detailed-exitcode")
     assert result.code == 2
     doc = result.json()
-    assert doc["format_version"] == "1.0" and doc["stack"] == "quickstart"
+    assert doc["format_version"] == "1.2" and doc["stack"] == "quickstart"
     assert doc["summary"]["create"] == 2 and doc["summary"]["update"] == 2
     by_address = {c["address"]: c for c in doc["resource_changes"]}
     assert by_address["security_group.web"]["change"]["actions"] == ["create"]
