@@ -151,10 +151,12 @@ class Rule:
     cidr_block: str | None = None
     ipv6_cidr_block: str | None = None
     security_group_id: str | GroupRef | None = None
-    address_template_id: str | None = None
-    address_template_group_id: str | None = None
-    service_template_id: str | None = None
-    service_template_group_id: str | None = None
+    # A template of this configuration still to be created is a GroupRef to its address
+    # (`address_template.office`), resolved like a group reference (issue 17).
+    address_template_id: str | GroupRef | None = None
+    address_template_group_id: str | GroupRef | None = None
+    service_template_id: str | GroupRef | None = None
+    service_template_group_id: str | GroupRef | None = None
     description: str = ""
     origin: SourceRange | None = field(default=None, compare=False, repr=False)
 
@@ -184,11 +186,15 @@ class Rule:
             self.cidr_block,
             self.ipv6_cidr_block,
             str(self.security_group_id) if self.security_group_id is not None else None,
-            self.address_template_id,
-            self.address_template_group_id,
-            self.service_template_id,
-            self.service_template_group_id,
+            _text_or_none(self.address_template_id),
+            _text_or_none(self.address_template_group_id),
+            _text_or_none(self.service_template_id),
+            _text_or_none(self.service_template_group_id),
         )
+
+    def template_refs(self) -> tuple[str, ...]:
+        """Addresses of templates of this configuration this rule needs created first."""
+        return tuple(getattr(self, n).address for n in TEMPLATE_FIELDS if isinstance(getattr(self, n), GroupRef))
 
     def refs(self) -> tuple[str, ...]:
         """Addresses of groups this rule needs created first."""
@@ -207,12 +213,20 @@ class Rule:
     def to_api(self, resolve: Mapping[str, str] | None = None) -> dict[str, Any]:
         """Rule as a SecurityGroupPolicy request body; `resolve` maps GroupRef addresses to ids."""
         body: dict[str, Any] = {"Action": self.action}
+
+        def ref(value: str | GroupRef) -> str:
+            if isinstance(value, GroupRef):
+                if resolve is None or value.address not in resolve:
+                    raise KeyError(f"{value} is not known yet")
+                return resolve[value.address]
+            return value
+
         if self.service_template_id or self.service_template_group_id:
             spec = {}
             if self.service_template_id:
-                spec["ServiceId"] = self.service_template_id
+                spec["ServiceId"] = ref(self.service_template_id)
             if self.service_template_group_id:
-                spec["ServiceGroupId"] = self.service_template_group_id
+                spec["ServiceGroupId"] = ref(self.service_template_group_id)
             body["ServiceTemplate"] = spec
         else:
             body["Protocol"] = self.protocol
@@ -230,9 +244,9 @@ class Rule:
                 sg = resolve[sg.address]
             body["SecurityGroupId"] = sg
         elif self.address_template_id is not None:
-            body["AddressTemplate"] = {"AddressId": self.address_template_id}
+            body["AddressTemplate"] = {"AddressId": ref(self.address_template_id)}
         elif self.address_template_group_id is not None:
-            body["AddressTemplate"] = {"AddressGroupId": self.address_template_group_id}
+            body["AddressTemplate"] = {"AddressGroupId": ref(self.address_template_group_id)}
         body["PolicyDescription"] = self.description
         return body
 
@@ -272,9 +286,21 @@ class Rule:
     def resolved(self, ids: Mapping[str, str]) -> "Rule":
         """This rule with a GroupRef replaced by its id when `ids` knows it."""
         sg = self.security_group_id
+        rule = self
         if isinstance(sg, GroupRef) and sg.address in ids:
-            return replace(self, security_group_id=ids[sg.address])
-        return self
+            rule = replace(rule, security_group_id=ids[sg.address])
+        for name in TEMPLATE_FIELDS:
+            value = getattr(rule, name)
+            if isinstance(value, GroupRef) and value.address in ids:
+                rule = replace(rule, **{name: ids[value.address]})
+        return rule
+
+
+TEMPLATE_FIELDS = ("address_template_id", "address_template_group_id", "service_template_id", "service_template_group_id")
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 Tags = tuple[tuple[str, str], ...]
@@ -352,6 +378,7 @@ class AddressTemplate:
     id: str
     name: str = ""
     addresses: tuple[str, ...] = ()
+    tags: Tags = field(default=(), compare=False)  # all tags, the sgplan-* ones included (issue 17)
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,6 +386,7 @@ class AddressTemplateGroup:
     id: str
     name: str = ""
     template_ids: tuple[str, ...] = ()
+    tags: Tags = field(default=(), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,6 +394,7 @@ class ServiceTemplate:
     id: str
     name: str = ""
     services: tuple[str, ...] = ()  # "tcp:80", "udp:53-60", "icmp"
+    tags: Tags = field(default=(), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,6 +402,29 @@ class ServiceTemplateGroup:
     id: str
     name: str = ""
     template_ids: tuple[str, ...] = ()
+    tags: Tags = field(default=(), compare=False)
+
+
+# The four template block types (issue 17), HCL name → (CloudState list, members attribute).
+TEMPLATE_KINDS: dict[str, tuple[str, str]] = {
+    "address_template": ("address_templates", "addresses"),
+    "address_template_group": ("address_template_groups", "template_ids"),
+    "service_template": ("service_templates", "services"),
+    "service_template_group": ("service_template_groups", "template_ids"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateSpec:
+    """A configured template block: `kind` is a TEMPLATE_KINDS key; `members` are canonical
+    addresses, services, or (for a group) template ids / GroupRefs to templates still to create."""
+
+    kind: str
+    address: str  # "address_template.office" (or "module.m.address_template.x")
+    name: str
+    members: tuple[str | GroupRef, ...] = ()
+    id: str | None = None  # pinned id (adoption); never deleted, no tags added
+    origin: SourceRange | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -432,6 +484,7 @@ class DesiredState:
     outputs: tuple[Output, ...] = ()
     config_hash: str = ""
     expects: tuple["Expect", ...] = ()  # reachability contracts (issue 16)
+    templates: tuple[TemplateSpec, ...] = ()  # parameter templates as code (issue 17)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,22 @@ from sgplan.analysis.access import Evaluator, Templates, gc_paused
 from sgplan.analysis.checks import Scope, run_checks
 from sgplan.analysis.contracts import ContractChecker, ContractResult, with_before
 from sgplan.analysis.exposure import AccessView, changed_subjects, compare
-from sgplan.model import CloudState, Expect, Rule, SecurityGroup, make_tags
+from sgplan.model import (
+    TEMPLATE_FIELDS,
+    TEMPLATE_KINDS,
+    AddressTemplate,
+    AddressTemplateGroup,
+    CloudState,
+    Expect,
+    Rule,
+    SecurityGroup,
+    ServiceTemplate,
+    ServiceTemplateGroup,
+    make_tags,
+)
+
+_TEMPLATE_CLASSES = {"address_template": AddressTemplate, "address_template_group": AddressTemplateGroup,
+                     "service_template": ServiceTemplate, "service_template_group": ServiceTemplateGroup}
 
 _RULE_FIELDS = frozenset(Rule.__dataclass_fields__) - {"origin"}
 
@@ -37,6 +52,53 @@ def _group(after: dict[str, Any], *, key: str, address: str | None, live: Securi
         id=key if key.startswith("sg-") else None,
         address=address or base.address,
     )
+
+
+PLANNED_SUFFIX = "@planned"
+
+
+def planned_templates(plan: Any, live: CloudState) -> tuple[Templates, dict[str, str]]:
+    """Template contents before and after `plan` in one `Templates` (issue 17), and the renames
+    that tell them apart: a template (or template group) whose contents the plan changes keeps
+    its live id for the before contents and is `<id>@planned` for the after contents, so one
+    shared Evaluator serves both views. A template still to be created is keyed as rules name it
+    before apply, `address_template.office.id`."""
+    before = Templates.from_state(live)
+    changed = False
+    lists = {kind: {t.id: t for t in getattr(live, attr)} for kind, (attr, _) in TEMPLATE_KINDS.items()}
+    for change in plan.resource_changes:
+        if change.type not in TEMPLATE_KINDS or not change.is_change:
+            continue
+        changed = True
+        table = lists[change.type]
+        if change.after is None:
+            continue  # deleted after every rule naming it is gone: the after view has no user
+        key = change.id if change.id and "create" not in change.actions else f"{change.address}.id"
+        member_attr = TEMPLATE_KINDS[change.type][1]
+        table[key] = _TEMPLATE_CLASSES[change.type](key, str(change.after.get("name", "")),
+                                                    tuple(change.after.get(member_attr, ())))
+    if not changed:
+        return before, {}
+    state = replace(live, **{attr: tuple(lists[kind].values()) for kind, (attr, _) in TEMPLATE_KINDS.items()})
+    after = Templates.from_state(state)
+    renames: dict[str, str] = {}
+    addresses, services = dict(before.addresses), dict(before.services)
+    for merged, old, new in ((addresses, before.addresses, after.addresses), (services, before.services, after.services)):
+        for key, members in new.items():
+            if key in old and old[key] != members:
+                renames[key] = key + PLANNED_SUFFIX
+            merged[renames.get(key, key)] = members
+    return Templates(addresses, services), renames
+
+
+def _renamed(group: SecurityGroup, renames: dict[str, str]) -> SecurityGroup:
+    """`group` with its rules naming the after contents of changed templates."""
+
+    def fix(rule: Rule) -> Rule:
+        changes = {n: renames[v] for n in TEMPLATE_FIELDS if isinstance(v := getattr(rule, n), str) and v in renames}
+        return replace(rule, **changes) if changes else rule
+
+    return replace(group, ingress=tuple(fix(r) for r in group.ingress), egress=tuple(fix(r) for r in group.egress))
 
 
 def before_view(live: CloudState) -> AccessView:
@@ -68,7 +130,10 @@ def after_view(plan: Any, live: CloudState, desired_groups: tuple[SecurityGroup,
             source = by_address.get(group.address)
             if source is not None:
                 groups[key] = _with_origins(group, source)
-    return AccessView(groups, instances, Templates.from_state(live))
+    templates, renames = planned_templates(plan, live)
+    if renames:
+        groups = {k: _renamed(g, renames) for k, g in groups.items()}
+    return AccessView(groups, instances, templates)
 
 
 def live_view(live: CloudState, desired_groups: tuple[SecurityGroup, ...] = ()) -> AccessView:
@@ -129,4 +194,40 @@ def annotate_plan(plan: Any, live: CloudState, desired_groups: tuple[SecurityGro
         if expects:
             checker = ContractChecker(evaluator)
             results = with_before(checker.check(after, expects, bound), checker.check(before, expects, bound))
+    plan = _template_notes(plan, live, after, changes)
     return replace(plan, exposure_changes=tuple(changes), findings=tuple(findings), contract_results=tuple(results))
+
+
+def _template_notes(plan: Any, live: CloudState, after: AccessView, changes: list[Any]) -> Any:
+    """Each template whose members change notes the exposure it causes, instance by instance
+    ("widened: ins-… TCP 22 from 198.51.100.0/24, via address_template.office"), issue 17."""
+    edited = {c.id: c for c in plan.resource_changes
+              if c.type in TEMPLATE_KINDS and c.id and c.actions == ("update",)}
+    if not edited or not changes:
+        return plan
+    # Renamed key (the after contents) → addresses of the edited templates behind it.
+    via: dict[str, set[str]] = {f"{i}{PLANNED_SUFFIX}": {c.address} for i, c in edited.items()}
+    for group in (*live.address_template_groups, *live.service_template_groups):
+        behind = {edited[t].address for t in group.template_ids if t in edited}
+        if behind:
+            via.setdefault(f"{group.id}{PLANNED_SUFFIX}", set()).update(behind)
+    causes: dict[str, set[str]] = {}  # instance (or group key) → template addresses its rules use
+    for key, group in after.groups.items():
+        used = {a for r in (*group.ingress, *group.egress) for n in TEMPLATE_FIELDS
+                if isinstance(v := getattr(r, n), str) for a in via.get(v, ())}
+        if used:
+            causes.setdefault(key, set()).update(used)
+    for instance_id, keys in after.instances.items():
+        for key in keys:
+            if key in causes:
+                causes.setdefault(instance_id, set()).update(causes[key])
+    notes: dict[str, list[str]] = {}
+    for change in changes:
+        for address in sorted(causes.get(change.instance_id, ())):
+            word = "widened" if change.effect == "opened" else "narrowed"
+            notes.setdefault(address, []).append(f"{word}: {change.instance_id} {change.flow}, via {address}")
+    if not notes:
+        return plan
+    updated = tuple(replace(c, notes=(*c.notes, *notes.get(c.address, ()))) if c.id in edited else c
+                    for c in plan.resource_changes)
+    return replace(plan, resource_changes=updated)

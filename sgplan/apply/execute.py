@@ -22,7 +22,12 @@ sent again only after apply has looked (`settled`) and found that it did not:
 - a binding (ModifyInstancesAttribute, Associate/DisassociateSecurityGroups) waits until the
   instances are no longer OPERATING and reads their group lists;
 - a tag change (tag ModifyResourceTags) reads the group's tags: all there → done, else sent
-  again (setting and deleting keys is idempotent).
+  again (setting and deleting keys is idempotent);
+- a template create (issue 17) looks for a template of that name carrying the plan's stack and
+  address tags → adopt it; not found → as a group create;
+- a template member edit reads the template: every added member there and every removed one
+  gone → done; the members as before the call → sent again; anything else → not repeated;
+- a template rename reads the name, a template delete checks whether the template is still there.
 Any other write is never repeated after an ambiguous failure.
 """
 
@@ -41,7 +46,14 @@ from sgplan.apply.retry import Counters, call_with_retry
 from sgplan.cloud.base import REQUEST_TIMEOUT, VERSION_MISMATCH, ApiClient, CloudError, unsettled
 from sgplan.cloud.usage import describe, group_usage
 from sgplan.model import ADDRESS_TAG, STACK_TAG, Rule
-from sgplan.plan.operation import Operation, placeholders_in, substitute
+from sgplan.plan.operation import (
+    TEMPLATE_CREATE_ACTIONS,
+    TEMPLATE_DELETE_ACTIONS,
+    TEMPLATE_EDIT_ACTIONS,
+    Operation,
+    placeholders_in,
+    substitute,
+)
 from sgplan.plan.plan import Plan
 
 NOT_FOUND_CODES = frozenset({"ResourceNotFound", "InvalidSecurityGroupID.NotFound", "InvalidSecurityGroupId.NotFound"})
@@ -244,12 +256,18 @@ class _Run:
                 if op.is_rule_edit and self._own_edit(op, params, expected):
                     return
                 raise _Conflict(self._conflict_message(op, params["SecurityGroupId"], expected)) from None
+            if op.action in TEMPLATE_DELETE_ACTIONS and exc.code == "ResourceNotFound":
+                return  # gone already (a repeated delete whose first attempt landed late)
             if op.action == "DeleteSecurityGroup" and exc.code in NOT_FOUND_CODES:
                 return  # gone is what the call was for (a repeated delete whose first attempt landed late)
             raise
         if op.action == "CreateSecurityGroupWithPolicies" and op.address:
             with self.lock:
                 self.ids[op.address] = response["SecurityGroup"]["SecurityGroupId"]
+        if op.action in TEMPLATE_CREATE_ACTIONS and op.address:
+            kind = op.action[len("Create"):]
+            with self.lock:
+                self.ids[op.address] = response[kind][f"{kind}Id"]
         if op.action in BINDING_ACTIONS:
             self._wait_for(list(params["InstanceIds"]))
 
@@ -270,6 +288,10 @@ class _Run:
             return lambda _exc: self._tags_settled(str(op.group), params)
         if action in BINDING_ACTIONS:
             return lambda _exc: self._bindings_settled(action, params)
+        if action in TEMPLATE_CREATE_ACTIONS and op.address:
+            return lambda exc: self._template_create_settled(op, params, exc)
+        if action in TEMPLATE_EDIT_ACTIONS or action in TEMPLATE_DELETE_ACTIONS:
+            return lambda exc: self._template_edit_settled(op, params, exc)
         return None
 
     def _call(self, service: str, action: str, params: dict[str, Any],
@@ -374,6 +396,53 @@ class _Run:
         replaced = all(live.get(t["TagKey"]) == t.get("TagValue") for t in params.get("ReplaceTags") or ())
         deleted = not any(t["TagKey"] in live for t in params.get("DeleteTags") or ())
         return {} if replaced and deleted else None
+
+    # -- templates (issue 17) -----------------------------------------------------------------
+
+    def _templates_named(self, kind: str, name: str | None = None, template_id: str | None = None) -> list[dict[str, Any]]:
+        """Live templates of `kind` ("AddressTemplate", …) by name or id (one read)."""
+        stem = {"AddressTemplate": "address-template", "AddressTemplateGroup": "address-template-group",
+                "ServiceTemplate": "service-template", "ServiceTemplateGroup": "service-template-group"}[kind]
+        if template_id is not None:
+            wanted = {"Name": f"{stem}-id", "Values": [template_id]}
+        else:
+            wanted = {"Name": f"{stem}-name", "Values": [str(name)]}
+        body = self._call("vpc", f"Describe{kind}s", {"Filters": [wanted]})
+        return [t for t in body.get(f"{kind}Set") or [] if isinstance(t, dict)]
+
+    def _template_create_settled(self, op: Operation, params: dict[str, Any], exc: CloudError) -> dict[str, Any] | None:
+        kind = op.action[len("Create"):]
+        tags = {(t.get("Key"), t.get("Value")) for t in params.get("Tags") or ()}
+        for item in sorted(self._templates_named(kind, name=params.get(f"{kind}Name")),
+                           key=lambda t: str(t.get(f"{kind}Id"))):
+            if tags <= {(t.get("Key"), t.get("Value")) for t in item.get("TagSet") or ()}:
+                return {kind: item}
+        if _may_still_land(exc):
+            raise unsettled(exc, op.action)
+        return None
+
+    def _template_edit_settled(self, op: Operation, params: dict[str, Any], exc: CloudError) -> dict[str, Any] | None:
+        from sgplan.plan.templates import member_field_of, template_kind_of
+
+        template_id = str(params.get("TemplateId") or next((v for k, v in params.items() if k.endswith("Id")), ""))
+        kind = template_kind_of(template_id)
+        found = self._templates_named(kind, template_id=template_id) if kind else []
+        if op.action in TEMPLATE_DELETE_ACTIONS:
+            return {} if not found else None
+        if not found:
+            raise unsettled(exc, op.action)
+        item = found[0]
+        if op.action.startswith("Modify") and op.action.endswith("Attribute"):
+            return {} if item.get(f"{kind}Name") == params.get(f"{kind}Name") else None
+        members = set(item.get(member_field_of(kind)) or [])
+        added = {m["Member"] for m in params.get("TemplateMember") or ()} if op.action != "DeleteTemplateMember" else set()
+        removed = ({m["Member"] for m in params.get("TemplateMember") or ()} if op.action == "DeleteTemplateMember"
+                   else {m["Member"] for m in params.get("OriginalTemplateMember") or ()})
+        if added <= members and not (removed & members):
+            return {}
+        if removed <= members and not (added & members):
+            return None  # not applied: send again
+        raise unsettled(exc, op.action)
 
     def _bindings_settled(self, action: str, params: dict[str, Any]) -> dict[str, Any] | None:
         """Whether the instances carry what the binding call set, once none is OPERATING."""

@@ -13,6 +13,10 @@ against what the cloud says *now*:
 - a tag write (`tag` ModifyResourceTags) may name only one security group of the client's region
   that the stack owns or the configuration pins, and never a `sgplan-*` key (the ownership tags
   are set at creation and never edited);
+- a parameter template (address/service template or template group, issue 17) may be created
+  only with the stack's tag, and renamed, edited member by member or deleted only when it carries
+  `sgplan-stack = <stack>`, is pinned by the configuration (`id = "ipm-…"`), or was created by
+  this run; a template group created or edited may hold only templates that exist;
 - an action the guard does not know is refused: a new kind of write must be added here first.
 
 Reads pass through. A refusal raises `CloudError("sgplan.OutOfScope", …)` before anything is
@@ -45,6 +49,33 @@ _BINDINGS = frozenset({"ModifyInstancesAttribute", "AssociateSecurityGroups", "D
 _TAG_WRITES = frozenset({"ModifyResourceTags"})
 _TAG_RESOURCE = re.compile(r"^qcs::cvm:(?P<region>[a-z0-9-]+):uin/[0-9]*:sg/(?P<id>sg-[A-Za-z0-9]+)$")
 _OWN_TAG_PREFIX = "sgplan-"
+# Parameter-template writes (issue 17): action → (kind of the target, the field naming it).
+_TEMPLATE_CREATES = {
+    "CreateAddressTemplate": "AddressTemplate",
+    "CreateAddressTemplateGroup": "AddressTemplateGroup",
+    "CreateServiceTemplate": "ServiceTemplate",
+    "CreateServiceTemplateGroup": "ServiceTemplateGroup",
+}
+_TEMPLATE_WRITES = {
+    "ModifyAddressTemplateAttribute": "AddressTemplateId",
+    "DeleteAddressTemplate": "AddressTemplateId",
+    "ModifyAddressTemplateGroupAttribute": "AddressTemplateGroupId",
+    "DeleteAddressTemplateGroup": "AddressTemplateGroupId",
+    "ModifyServiceTemplateAttribute": "ServiceTemplateId",
+    "DeleteServiceTemplate": "ServiceTemplateId",
+    "ModifyServiceTemplateGroupAttribute": "ServiceTemplateGroupId",
+    "DeleteServiceTemplateGroup": "ServiceTemplateGroupId",
+    "AddTemplateMember": "TemplateId",
+    "DeleteTemplateMember": "TemplateId",
+    "ModifyTemplateMember": "TemplateId",
+}
+# Template id prefix → (Describe action, its answer's list, its id filter), longest prefix first.
+_TEMPLATE_READS = (
+    ("ipmg-", "DescribeAddressTemplateGroups", "AddressTemplateGroupSet", "address-template-group-id"),
+    ("ppmg-", "DescribeServiceTemplateGroups", "ServiceTemplateGroupSet", "service-template-group-id"),
+    ("ipm-", "DescribeAddressTemplates", "AddressTemplateSet", "address-template-id"),
+    ("ppm-", "DescribeServiceTemplates", "ServiceTemplateSet", "service-template-id"),
+)
 # Never sent by sgplan (DESIGN §6: a full reset skips the Version check): refused outright.
 _FORBIDDEN = frozenset({"ModifySecurityGroupPolicies"})
 
@@ -58,7 +89,7 @@ class Scope:
     """What the configuration lets apply touch."""
 
     stack: str
-    pinned: frozenset[str] = frozenset()  # group ids pinned with `id = "sg-…"`
+    pinned: frozenset[str] = frozenset()  # group (and template) ids pinned with `id = "sg-…"`
     instances: frozenset[str] = frozenset()  # instance ids some binding names
 
     @classmethod
@@ -93,6 +124,13 @@ class GuardedClient:
                 with self._lock:
                     self._created.add(created)
                     self._owned[created] = True
+        if action in _TEMPLATE_CREATES and isinstance(response, dict):
+            item = response.get(_TEMPLATE_CREATES[action])
+            created = item.get(f"{_TEMPLATE_CREATES[action]}Id") if isinstance(item, dict) else None
+            if isinstance(created, str):
+                with self._lock:
+                    self._created.add(created)
+                    self._owned[created] = True
         return response
 
     # -- checks ----------------------------------------------------------------------------------
@@ -104,6 +142,10 @@ class GuardedClient:
             self._check_create(params)
         elif service == "vpc" and action in _GROUP_WRITES:
             self._check_group(action, params.get("SecurityGroupId"))
+        elif service == "vpc" and action in _TEMPLATE_CREATES:
+            self._check_template_create(action, params)
+        elif service == "vpc" and action in _TEMPLATE_WRITES:
+            self._check_template(action, params)
         elif service == "cvm" and action in _BINDINGS:
             self._check_binding(action, params)
         elif service == "tag" and action in _TAG_WRITES:
@@ -116,6 +158,49 @@ class GuardedClient:
         stacks = [t.get("Value") for t in tags or () if isinstance(t, dict) and t.get("Key") == STACK_TAG]
         if stacks != [self.scope.stack]:
             self._refuse(f"CreateSecurityGroupWithPolicies without the tag {STACK_TAG} = {self.scope.stack}")
+
+    def _check_template_create(self, action: str, params: dict[str, Any]) -> None:
+        tags = params.get("Tags")
+        stacks = [t.get("Value") for t in tags or () if isinstance(t, dict) and t.get("Key") == STACK_TAG]
+        if stacks != [self.scope.stack]:
+            self._refuse(f"{action} without the tag {STACK_TAG} = {self.scope.stack}")
+        for member in params.get("AddressTemplateIds") or params.get("ServiceTemplateIds") or ():
+            if not isinstance(member, str) or not (member in self._created or self._template(member) is not None):
+                self._refuse(f"{action} would hold {member!r}, which does not exist")
+
+    def _check_template(self, action: str, params: dict[str, Any]) -> None:
+        template_id = params.get(_TEMPLATE_WRITES[action])
+        if not isinstance(template_id, str):
+            self._refuse(f"{action} without a template id")
+        if template_id in self.scope.pinned or template_id in self._created:
+            return
+        with self._lock:
+            known = self._owned.get(template_id)
+        if known is None:
+            found = self._template(template_id)
+            known = found is not None and any(
+                isinstance(t, dict) and t.get("Key") == STACK_TAG and t.get("Value") == self.scope.stack
+                for t in found.get("TagSet") or ())
+            with self._lock:
+                self._owned[template_id] = known
+        if not known:
+            self._refuse(f"{action} on {template_id}, a template that is neither tagged with stack "
+                         f"{self.scope.stack!r} nor pinned by the configuration")
+
+    def _template(self, template_id: str) -> dict[str, Any] | None:
+        """The live template (or template group) `template_id`, None when there is none."""
+        for prefix, describe, listing, name in _TEMPLATE_READS:
+            if template_id.startswith(prefix):
+                try:
+                    body = self.inner.call("vpc", describe, {"Filters": [{"Name": name, "Values": [template_id]}]})
+                except CloudError as exc:
+                    if "NotFound" in exc.code or exc.code.startswith("InvalidParameter"):
+                        return None
+                    raise
+                items = body.get(listing) if isinstance(body, dict) else None
+                id_field = listing[: -len("Set")] + "Id"
+                return next((i for i in items or () if isinstance(i, dict) and i.get(id_field) == template_id), None)
+        return None
 
     def _check_group(self, action: str, group_id: Any) -> None:
         if not isinstance(group_id, str):

@@ -12,10 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from sgplan.plan.operation import Operation, placeholder_address
+from sgplan.plan.operation import CREATE_ACTIONS as _CREATES
+from sgplan.plan.operation import TEMPLATE_DELETE_ACTIONS, Operation, placeholder_address
 
-CREATE_ACTIONS = frozenset({"CreateSecurityGroupWithPolicies"})
-DELETE_ACTIONS = frozenset({"DeleteSecurityGroup"})
+CREATE_ACTIONS = _CREATES
+DELETE_ACTIONS = frozenset({"DeleteSecurityGroup"}) | TEMPLATE_DELETE_ACTIONS
+
+
+def _delete_kind(op: Operation) -> str | bool:
+    """Group deletes, template deletes and everything else go in separate batches: a template
+    is deleted only after the groups whose rules named it (issue 17)."""
+    if op.action in TEMPLATE_DELETE_ACTIONS:
+        return "template"
+    return op.action in DELETE_ACTIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +51,12 @@ class _Open:
     chains: dict[str, list[Operation]] = field(default_factory=dict)
     touched: dict[str, set[str]] = field(default_factory=dict)  # chain → footprint
     created: dict[str, str] = field(default_factory=dict)  # address → chain that creates it
-    deletes: bool | None = None  # whether the batch deletes groups (None: empty)
+    deletes: str | bool | None = None  # what the batch deletes (_delete_kind; None: empty)
 
     def accepts(self, key: str, op: Operation) -> bool:
         # Deletions go in batches of their own: a group may be referenced by the rules of
         # another (DESIGN §6 removes those references first), which footprints do not show.
-        if self.deletes is not None and self.deletes != (op.action in DELETE_ACTIONS):
+        if self.deletes is not None and self.deletes != _delete_kind(op):
             return False
         needs = set(op.depends_on())
         own = placeholder_address(op.group)
@@ -59,7 +68,7 @@ class _Open:
         return not any(_clash(mine, theirs) for other, theirs in self.touched.items() if other != key)
 
     def add(self, key: str, op: Operation) -> None:
-        self.deletes = op.action in DELETE_ACTIONS
+        self.deletes = _delete_kind(op)
         self.chains.setdefault(key, []).append(op)
         self.touched.setdefault(key, set()).update(op.affects)
         if op.action in CREATE_ACTIONS and op.address:

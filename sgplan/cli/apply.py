@@ -95,7 +95,7 @@ def scope_of(ws: Workspace) -> Scope:
     desired = ws.settings_desired
     if not desired.settings.stack:
         raise UserError("apply needs a stack: add `sgplan { stack = \"<name>\" }` to the configuration")
-    return Scope.of(desired.settings.stack, (g.id for g in desired.groups if g.id),
+    return Scope.of(desired.settings.stack, (g.id for g in (*desired.groups, *desired.templates) if g.id),
                     (b.instance_id for b in desired.bindings))
 
 

@@ -152,7 +152,7 @@ def read_live_for(ws: Workspace, client: ApiClient) -> CloudState:
 
     pinned = [g.id for g in ws.settings_desired.groups if g.id]
     # Templates are read when the configuration or a live rule names one (None: live decides).
-    templates = True if references_templates(ws.settings_desired.groups) else None
+    templates = True if references_templates(ws.settings_desired.groups) or ws.settings_desired.templates else None
     # The other groups on the instances this plan binds or whose groups it manages: their rules
     # are part of each instance's access (read only, for exposure and transient checks).
     bound = [b.instance_id for b in ws.settings_desired.bindings]

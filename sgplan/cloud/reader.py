@@ -33,6 +33,7 @@ from sgplan.model import (
     SecurityGroup,
     ServiceTemplate,
     ServiceTemplateGroup,
+    Tags,
     make_tags,
 )
 
@@ -268,6 +269,12 @@ def _pinned_groups_one_by_one(client: ApiClient, ids: list[str]) -> list[dict[st
     return found
 
 
+def _template_tags(item: Mapping[str, Any]) -> Tags:
+    """A template's TagSet (ownership tags included: the planner reads them, issue 17)."""
+    return make_tags((str(t.get("Key")), str(t.get("Value") or "")) for t in item.get("TagSet") or []
+                     if isinstance(t, Mapping) and t.get("Key"))
+
+
 def _templates(client: ApiClient, map_fn: MapFn = map) -> dict[str, tuple[Any, ...]]:
     def listing(action: str, set_field: str) -> list[dict[str, Any]]:
         return _paged(client, "vpc", action, set_field, None, as_text=True, map_fn=map_fn)
@@ -277,6 +284,7 @@ def _templates(client: ApiClient, map_fn: MapFn = map) -> dict[str, tuple[Any, .
             AddressTemplate(
                 id=t["AddressTemplateId"],
                 name=t.get("AddressTemplateName") or "",
+                tags=_template_tags(t),
                 addresses=tuple(t.get("AddressSet") or [a["Address"] for a in t.get("AddressExtraSet") or []]),
             )
             for t in listing("DescribeAddressTemplates", "AddressTemplateSet")
@@ -285,6 +293,7 @@ def _templates(client: ApiClient, map_fn: MapFn = map) -> dict[str, tuple[Any, .
             AddressTemplateGroup(
                 id=t["AddressTemplateGroupId"],
                 name=t.get("AddressTemplateGroupName") or "",
+                tags=_template_tags(t),
                 template_ids=tuple(t.get("AddressTemplateIdSet") or []),
             )
             for t in listing("DescribeAddressTemplateGroups", "AddressTemplateGroupSet")
@@ -293,6 +302,7 @@ def _templates(client: ApiClient, map_fn: MapFn = map) -> dict[str, tuple[Any, .
             ServiceTemplate(
                 id=t["ServiceTemplateId"],
                 name=t.get("ServiceTemplateName") or "",
+                tags=_template_tags(t),
                 services=tuple(t.get("ServiceSet") or [s["Service"] for s in t.get("ServiceExtraSet") or []]),
             )
             for t in listing("DescribeServiceTemplates", "ServiceTemplateSet")
@@ -301,6 +311,7 @@ def _templates(client: ApiClient, map_fn: MapFn = map) -> dict[str, tuple[Any, .
             ServiceTemplateGroup(
                 id=t["ServiceTemplateGroupId"],
                 name=t.get("ServiceTemplateGroupName") or "",
+                tags=_template_tags(t),
                 template_ids=tuple(t.get("ServiceTemplateIdSet") or []),
             )
             for t in listing("DescribeServiceTemplateGroups", "ServiceTemplateGroupSet")

@@ -15,12 +15,15 @@ from sgplan.config.evaluate import Evaluator
 from sgplan.config.instance import Context, ModuleInstance
 from sgplan.config.load import Block, file_hash, gc_paused
 from sgplan.config.modules import ModuleConfig, load_module
+from sgplan.config.template_blocks import build_template, install_namespaces, template_blocks
 from sgplan.config.validate import validate
 from sgplan.config.rules import GROUP_ID
 from sgplan.config.values import EvalError, Unknown
 from sgplan.config.variables import MISSING, finalize, root_values
 from sgplan.diagnostics import Diagnostic, error, has_errors
-from sgplan.model import Binding, DesiredState, Expect, GroupRef, SecurityGroup, Settings
+from sgplan.model import Binding, DesiredState, Expect, GroupRef, SecurityGroup, Settings, TemplateSpec
+
+install_namespaces()  # `address_template.x.id` & co. in every module scope (issue 17)
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class Configuration:
         groups: list[SecurityGroup] = []
         bindings = []
         expects: list[Expect] = []
+        templates: list[TemplateSpec] = []
         outputs_start, uses_before = len(diags), ctx.unknown_uses
         outputs = build_outputs(root)
         # Reads of unknown ids made for the root outputs are settled by evaluating them again.
@@ -81,6 +85,11 @@ class Configuration:
                     groups.append(group)
             for label, block in inst.config.bindings.items():
                 bindings.extend(build_binding(inst, label, block))
+            for kind, blocks in template_blocks(inst, diags).items():
+                for label, block in blocks.items():
+                    template = build_template(inst, kind, label, block)
+                    if template is not None:
+                        templates.append(template)
             expect_blocks = _expect_blocks(inst.config, diags)
             scope = binding_scope(inst) if expect_blocks else None
             for label, block in expect_blocks.items():
@@ -96,7 +105,7 @@ class Configuration:
                             diags.append(error(exc.message, inst.config.outputs[name].range))
         validated = len(diags)
         diags.extend(validate(tuple(groups), tuple(bindings)))
-        diags.extend(_require_stack(settings, groups, bindings))
+        diags.extend(_require_stack(settings, groups, bindings, templates))
         desired = DesiredState(
             settings=settings,
             groups=tuple(groups),
@@ -104,6 +113,7 @@ class Configuration:
             outputs=tuple(outputs),
             config_hash=self.config_hash,
             expects=tuple(expects),
+            templates=tuple(templates),
         )
         failed = self.load_failed or has_errors(diags)
         if not known_ids and not failed and not ctx.opaque and ctx.unknown_uses - output_uses == ctx.plain_uses:
@@ -151,12 +161,13 @@ class Configuration:
         return {g.address: g.id for g in desired.groups if g.id and g.address} if desired else {}
 
 
-def _require_stack(settings: Settings, groups: list[SecurityGroup], bindings: list[Binding]) -> list[Diagnostic]:
-    """DESIGN §2: `stack` is required once anything is declared: the stack tag is what a plan
-    may delete, so there is no shared fallback name."""
-    if settings.stack is not None or not (groups or bindings):
+def _require_stack(settings: Settings, groups: list[SecurityGroup], bindings: list[Binding],
+                   templates: Sequence[TemplateSpec] = ()) -> list[Diagnostic]:
+    """DESIGN §2: `stack` is required once anything is declared (groups, templates, bindings):
+    the stack tag is what a plan may delete, so there is no shared fallback name."""
+    if settings.stack is not None or not (groups or bindings or templates):
         return []
-    where = settings.origin or next((g.origin for g in groups if g.origin), None)
+    where = settings.origin or next((g.origin for g in [*groups, *templates] if g.origin), None)
     if where is None:
         where = next((b.origin for b in bindings if getattr(b, "origin", None)), None)
     return [error('stack is required: add `sgplan { stack = "<name>" }` (it names the groups this '

@@ -58,6 +58,10 @@ def invisible_character(text: str) -> str | None:
     return f"contains the {kind} U+{ord(found.group()):04X} at offset {found.start()}"
 
 
+_TEMPLATE_ATTRS = frozenset(
+    {"address_template_id", "address_template_group_id", "service_template_id", "service_template_group_id"})
+
+
 def literal_rule(
     block: Block, group_id_of: Callable[[Attribute], Any], address: str, diags: list[Diagnostic]
 ) -> Rule | None:
@@ -157,7 +161,7 @@ def build_rules(
         where = values[name][1] if name in values else origin
         diags.append(error(f"{name}: {message}" if name in values else message, where, address))
 
-    def text(name: str, allow_number: bool = False) -> str | None:
+    def text(name: str, allow_number: bool = False) -> Any:
         if name not in values:
             return None
         value = values[name][0]
@@ -166,6 +170,8 @@ def build_rules(
         if allow_number and isinstance(value, (int, float)) and not isinstance(value, bool):
             return str(value)
         if isinstance(value, Unknown):
+            if name in _TEMPLATE_ATTRS and value.address and value.address.rsplit(".", 2)[-2] == name[:-3]:
+                return GroupRef(value.address)  # a template of this configuration (issue 17)
             bad(name, "value is not known until apply (it depends on a group still to be created)")
         else:
             bad(name, f"a string is required, not a {type_name(value)}")

@@ -77,6 +77,15 @@ TOP_LEVEL: dict[str, Spec] = {
                               "description"}),
         required=frozenset({"direction", "peer", "protocol", "decision"}),
     ),
+    # Parameter templates as code (issue 17); build checks the member syntax.
+    "address_template": Spec(labels=("name",), attributes=frozenset({"name", "id", "addresses"}),
+                             required=frozenset({"addresses"})),
+    "address_template_group": Spec(labels=("name",), attributes=frozenset({"name", "id", "template_ids"}),
+                                   required=frozenset({"template_ids"})),
+    "service_template": Spec(labels=("name",), attributes=frozenset({"name", "id", "services"}),
+                             required=frozenset({"services"})),
+    "service_template_group": Spec(labels=("name",), attributes=frozenset({"name", "id", "template_ids"}),
+                                   required=frozenset({"template_ids"})),
     "output": Spec(
         labels=("name",),
         attributes=frozenset({"value", "description", "sensitive"}),

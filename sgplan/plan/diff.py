@@ -34,6 +34,7 @@ from sgplan.plan.plan import Fingerprint, Plan, ResourceChange
 from sgplan.plan.ordering import make_units, safe_order, with_footprints
 from sgplan.plan.rules import edit_script, rule_calls, rule_changes, widening_free_calls
 from sgplan.plan.simulate import SimState
+from sgplan.plan.templates import plan_templates
 
 DIRECTIONS = (Direction.INGRESS, Direction.EGRESS)
 
@@ -54,7 +55,13 @@ def make_plan(desired: DesiredState, live: CloudState, *, cloud: str, region: st
 
 def _make_plan(desired: DesiredState, live: CloudState, *, cloud: str, region: str) -> tuple[Plan | None, list[Diagnostic]]:
     stack = desired.settings.stack
+    # Parameter templates first (issue 17): rules naming a template of this configuration get
+    # its live id, or keep a GroupRef that becomes the placeholder of the template's create.
+    templates = plan_templates(desired.templates, live, stack, desired.groups)
+    if templates.ids:
+        desired = replace(desired, groups=tuple(_with_template_ids(d, templates.ids) for d in desired.groups))
     matching, diags = match_groups(desired, live, stack)
+    diags = list(diags) + templates.diags
     matched = matching.matched
 
     by_address = {d.address: d for d in desired.groups}
@@ -70,13 +77,13 @@ def _make_plan(desired: DesiredState, live: CloudState, *, cloud: str, region: s
     rewrite = {g.id: a for a, g in replaced.items() if g.id}  # old id → address of its new copy
     deleted_groups = list(matching.deletes) + list(replaced.values())
     deleted = {g.id: g.address or g.id for g in deleted_groups if g.id}
-    resolve = {**ids, **{a: placeholder(a) for a in new}}
+    resolve = {**ids, **{a: placeholder(a) for a in new}, **{a: placeholder(a) for a in templates.new}}
 
     groups = [_resolved_group(d, ids, rewrite) for d in desired.groups]
     diags += _check_rules(groups, set(ids) | set(new), deleted)
 
-    changes: list[ResourceChange] = []
-    ops: list[Operation] = []
+    changes: list[ResourceChange] = [c for c in templates.changes if "delete" not in c.actions]
+    ops: list[Operation] = list(templates.ops)
     touched: dict[str, int] = {}
     hcl: dict[Rule, dict] = {}  # one before/after dict per distinct rule (see _hcl)
     alternatives: dict[str, tuple[Operation, ...]] = {}
@@ -154,6 +161,8 @@ def _make_plan(desired: DesiredState, live: CloudState, *, cloud: str, region: s
             )
         )
         touched[g.id] = _version(g)
+
+    changes += [c for c in templates.changes if "delete" in c.actions]
 
     instances = {}
     by_id = {i.instance_id: i for i in live.instances}
@@ -244,6 +253,13 @@ def _module(address: str) -> str | None:
 
 def _name(address: str) -> str:
     return address.rpartition("security_group.")[2]
+
+
+def _with_template_ids(d: SecurityGroup, ids: Mapping[str, str]) -> SecurityGroup:
+    """`d` with references to templates that exist (managed or pinned) as their ids."""
+    if not any(r.template_refs() for r in (*d.ingress, *d.egress)):
+        return d
+    return replace(d, ingress=tuple(r.resolved(ids) for r in d.ingress), egress=tuple(r.resolved(ids) for r in d.egress))
 
 
 def _resolved_group(d: SecurityGroup, ids: Mapping[str, str], rewrite: Mapping[str, str]) -> SecurityGroup:

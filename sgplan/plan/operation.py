@@ -15,12 +15,14 @@ from typing import Any, Mapping
 class Stage(IntEnum):
     """DESIGN §6 apply order; an operation never depends on one in a later stage."""
 
+    CREATE_TEMPLATES = 0  # parameter templates: create, rename, member edits (issue 17)
     CREATE_GROUPS = 1
     EDIT_GROUPS = 2
     SET_BINDINGS = 3
     REMOVE_REFERENCES = 4
     UNBIND_DELETED = 5
     DELETE_GROUPS = 6
+    DELETE_TEMPLATES = 7  # after every rule naming them is gone (issue 17)
 
     @property
     def title(self) -> str:
@@ -28,6 +30,8 @@ class Stage(IntEnum):
 
 
 _STAGE_TITLES = {
+    Stage.CREATE_TEMPLATES: "create and edit templates",
+    Stage.DELETE_TEMPLATES: "delete templates",
     Stage.CREATE_GROUPS: "create groups",
     Stage.EDIT_GROUPS: "edit groups",
     Stage.SET_BINDINGS: "set bindings",
@@ -116,6 +120,17 @@ class Operation:
         """Addresses of groups created by the plan that this call needs ids for."""
         return placeholders_in(self.params)
 
+
+# Calls that create a resource a placeholder stands for (groups, and templates: issue 17).
+TEMPLATE_CREATE_ACTIONS = frozenset({"CreateAddressTemplate", "CreateAddressTemplateGroup", "CreateServiceTemplate",
+                                     "CreateServiceTemplateGroup"})
+TEMPLATE_DELETE_ACTIONS = frozenset({"DeleteAddressTemplate", "DeleteAddressTemplateGroup", "DeleteServiceTemplate",
+                                     "DeleteServiceTemplateGroup"})
+TEMPLATE_EDIT_ACTIONS = frozenset({"ModifyAddressTemplateAttribute", "ModifyAddressTemplateGroupAttribute",
+                                   "ModifyServiceTemplateAttribute", "ModifyServiceTemplateGroupAttribute",
+                                   "AddTemplateMember", "DeleteTemplateMember", "ModifyTemplateMember"})
+TEMPLATE_ACTIONS = TEMPLATE_CREATE_ACTIONS | TEMPLATE_DELETE_ACTIONS | TEMPLATE_EDIT_ACTIONS
+CREATE_ACTIONS = frozenset({"CreateSecurityGroupWithPolicies"}) | TEMPLATE_CREATE_ACTIONS
 
 RULE_EDIT_ACTIONS = frozenset(
     {"CreateSecurityGroupPolicies", "DeleteSecurityGroupPolicies", "ReplaceSecurityGroupPolicy", "ReplaceSecurityGroupPolicies"}

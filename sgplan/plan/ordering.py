@@ -21,7 +21,7 @@ from typing import Iterable, Sequence
 from sgplan.analysis.access import Evaluator, Templates, access_key
 from sgplan.analysis.exposure import TransientExposure, transient_exposure
 from sgplan.model import GroupRef, SecurityGroup
-from sgplan.plan.operation import Operation, Stage, placeholder, placeholder_address
+from sgplan.plan.operation import CREATE_ACTIONS, Operation, Stage, placeholder, placeholder_address
 from sgplan.plan.simulate import SimState, affected, step
 
 SEARCH_LIMIT = 400  # units beyond which a failed default order is not searched (quadratic scan)
@@ -41,7 +41,7 @@ class Unit:
         made: set[str] = set()
         for op in self.variants[0]:
             found |= {placeholder(a) for a in op.depends_on()}
-            if op.action == "CreateSecurityGroupWithPolicies" and op.group:
+            if op.action in CREATE_ACTIONS and op.group:
                 made.add(op.group)
             elif op.group and placeholder_address(op.group):
                 found.add(op.group)
@@ -204,7 +204,7 @@ def _greedy(units: Sequence[Unit], before: SimState, checker: _Checker) -> tuple
         exposures += found
         remaining.remove(unit)
         for op in variant:
-            if op.action == "CreateSecurityGroupWithPolicies" and op.group:
+            if op.action in CREATE_ACTIONS and op.group:
                 created.add(op.group)
     return order, exposures
 
@@ -213,7 +213,9 @@ def _ready(unit: Unit, remaining: Sequence[Unit], created: set[str]) -> bool:
     if not unit.needs() <= created:
         return False
     if unit.stage is Stage.DELETE_GROUPS:
-        return all(u.stage is Stage.DELETE_GROUPS for u in remaining)
+        return all(u.stage in (Stage.DELETE_GROUPS, Stage.DELETE_TEMPLATES) for u in remaining)
+    if unit.stage is Stage.DELETE_TEMPLATES:  # after every rule that names them is gone (issue 17)
+        return all(u.stage is Stage.DELETE_TEMPLATES for u in remaining)
     return True
 
 

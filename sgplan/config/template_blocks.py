@@ -1,0 +1,174 @@
+"""The four parameter-template blocks (issue 17): `address_template`, `address_template_group`,
+`service_template`, `service_template_group` → `model.TemplateSpec`, and the `<kind>.<label>.id`
+/ `.name` references rules use.
+
+References: `install_namespaces` adds one namespace per kind to every module instance's scope
+(the scope is built in config/instance.py, which this package leaves alone, so the names are
+added right after an instance is constructed). A pinned template's id is its `id`; any other is
+an `Unknown` carrying the block's address, which build turns into a `GroupRef` that the planner
+resolves to the live id of the managed template or to a placeholder for one it creates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sgplan.config.evaluate import Namespace
+from sgplan.config.instance import FAILED, ModuleInstance
+from sgplan.config.load import Block
+from sgplan.config.values import EvalError, Unknown, type_name
+from sgplan.diagnostics import Diagnostic, error
+from sgplan.fakecloud.templates import MAX_TEMPLATE_NAME, canonical_address, canonical_service
+from sgplan.model import TEMPLATE_KINDS, GroupRef, TemplateSpec
+
+KINDS = tuple(TEMPLATE_KINDS)
+_ID_PREFIX = {"address_template": "ipm-", "address_template_group": "ipmg-",
+              "service_template": "ppm-", "service_template_group": "ppmg-"}
+_MEMBER_KIND = {"address_template_group": "address_template", "service_template_group": "service_template"}
+
+
+def template_blocks(inst: ModuleInstance, diags: list[Diagnostic] | None = None) -> dict[str, dict[str, Block]]:
+    """kind → label → block of one module (file order); a repeated label is reported."""
+    cache = getattr(inst, "_sgplan_template_blocks", None)
+    if cache is not None:
+        return cache
+    found: dict[str, dict[str, Block]] = {kind: {} for kind in KINDS}
+    for source in inst.config.files:
+        for block in source.body.blocks if source.body is not None else ():
+            if block.type not in found or len(block.labels) != 1:
+                continue
+            table = found[block.type]
+            label = block.labels[0]
+            if label in table:
+                if diags is not None:
+                    first = table[label].range
+                    diags.append(error(f'duplicate {block.type} "{label}" (first declared at {first.file}:{first.line})',
+                                       block.range))
+                continue
+            table[label] = block
+    inst._sgplan_template_blocks = found  # type: ignore[attr-defined]
+    return found
+
+
+def _namespace(inst: ModuleInstance, kind: str) -> Namespace:
+    entries: dict[str, dict[str, Any]] = {}
+
+    def resolve(label: str) -> Any:
+        block = template_blocks(inst).get(kind, {}).get(label)
+        if block is None:
+            raise EvalError(f'unknown {kind} "{label}" ({kind}.{label} is not declared in this module)', static=True)
+        if label not in entries:
+            address = f"{inst.prefix}{kind}.{label}"
+            name_attr = block.attributes.get("name")
+            name = inst._required(name_attr, address + ".name") if name_attr else label
+            pinned = block.attributes.get("id")
+            template_id: Any = inst._required(pinned, address + ".id") if pinned else Unknown((address,), address)
+            entries[label] = {"id": template_id, "name": name}
+        return entries[label]
+
+    return Namespace(kind, resolve)
+
+
+def install_namespaces() -> None:
+    """Make `address_template.x.id` & co. resolvable in every module instance (idempotent)."""
+    if getattr(ModuleInstance, "_sgplan_templates_installed", False):
+        return
+    original = ModuleInstance.__init__
+
+    def init(self: ModuleInstance, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        names = self.scope.names
+        if isinstance(names, dict):
+            for kind in KINDS:
+                names[kind] = _namespace(self, kind)
+
+    ModuleInstance.__init__ = init  # type: ignore[method-assign]
+    ModuleInstance._sgplan_templates_installed = True  # type: ignore[attr-defined]
+
+
+def build_template(inst: ModuleInstance, kind: str, label: str, block: Block) -> TemplateSpec | None:
+    """One template block → a TemplateSpec; every problem is `file:line: attribute: message`."""
+    diags = inst.ctx.diags
+    address = f"{inst.prefix}{kind}.{label}"
+    member_attr = TEMPLATE_KINDS[kind][1]
+    allowed = {"name", "id", member_attr}
+    ok = True  # unknown attributes: the schema check reports them
+    if member_attr not in block.attributes:
+        diags.append(error(f'{kind} block is missing the required attribute "{member_attr}"', block.range, address))
+        return None
+    values: dict[str, Any] = {}
+    for name in allowed:
+        attr = block.attributes.get(name)
+        if attr is not None:
+            values[name] = inst.value(attr)
+            if values[name] is FAILED:
+                ok = False
+    if not ok:
+        return None
+
+    def bad(name: str, message: str) -> None:
+        diags.append(error(f"{name}: {message}", block.attributes[name].range, address))
+
+    name = values.get("name", label)
+    if not isinstance(name, str) or not name:
+        bad("name", f"a non-empty string is required, not {type_name(name)}")
+        return None
+    if len(name) > MAX_TEMPLATE_NAME:
+        bad("name", f"is longer than {MAX_TEMPLATE_NAME} characters")
+        return None
+    pinned = values.get("id")
+    if pinned is not None and (not isinstance(pinned, str) or not pinned.startswith(_ID_PREFIX[kind])
+                               or (kind in ("address_template", "service_template") and pinned.startswith(_ID_PREFIX[kind] + "g-"))):
+        bad("id", f"{pinned!r} is not a {_ID_PREFIX[kind]}… id")
+        return None
+    raw = values[member_attr]
+    if not isinstance(raw, (list, tuple)):
+        bad(member_attr, f"a list is required, not a {type_name(raw)}")
+        return None
+    members: list[str | GroupRef] = []
+    for n, item in enumerate(raw):
+        try:
+            members.append(_member(kind, item))
+        except ValueError as exc:
+            bad(member_attr, f"element {n}: {exc}")
+            ok = False
+    seen = [str(m) for m in members]
+    duplicates = sorted({m for m in seen if seen.count(m) > 1})
+    if duplicates:
+        bad(member_attr, f"{duplicates[0]} is listed twice")
+        ok = False
+    if not ok:
+        return None
+    return TemplateSpec(kind=kind, address=address, name=name, members=tuple(members), id=pinned, origin=block.range)
+
+
+def _member(kind: str, item: Any) -> str | GroupRef:
+    if kind == "address_template":
+        if not isinstance(item, str):
+            raise ValueError(f"an address string is required, not a {type_name(item)}")
+        try:
+            return canonical_address(item)
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address, CIDR block or address range (a-b)") from None
+    if kind == "service_template":
+        if not isinstance(item, str):
+            raise ValueError(f"a service string is required, not a {type_name(item)}")
+        return canonical_service(item)
+    member_kind = _MEMBER_KIND[kind]
+    if isinstance(item, Unknown):
+        if item.address and f"{member_kind}." in item.address:
+            return GroupRef(item.address)
+        raise ValueError(f"depends on a value not known until apply; use {member_kind}.<name>.id directly")
+    prefix = _ID_PREFIX[member_kind]
+    if not isinstance(item, str) or not item.startswith(prefix) or item.startswith(prefix[:-1] + "g-"):
+        raise ValueError(f"{item!r} is not a {member_kind} id ({prefix}…)")
+    return item
+
+
+def template_ref(value: Any, field: str) -> GroupRef | None:
+    """The GroupRef a rule's template attribute stands for when `value` is a template's unknown id."""
+    if isinstance(value, Unknown) and value.address:
+        wanted = field[: -len("_id")]  # address_template_id → address_template
+        if value.address.rsplit(".", 2)[-2] == wanted:
+            return GroupRef(value.address)
+    return None
