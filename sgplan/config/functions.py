@@ -9,7 +9,7 @@ expressions run on RE2 (Go's regexp syntax, as Terraform's), which is linear by 
 
 from __future__ import annotations
 
-import decimal
+import fractions
 import functools
 import ipaddress
 import json
@@ -205,17 +205,53 @@ def _pad(text: str, flags: str, width: int) -> str:
 
 
 def _go_float(n: int | float, verb: str, precision: int | None, sharp: bool) -> str:
-    """Go's %e/%E/%f/%g/%G of a non-negative number (whole numbers exact for %f)."""
-    if verb == "f":
+    """Go's %e/%E/%f/%g/%G of a non-negative number, rounded (half to even) from the value cty
+    would hold: a whole number exactly, a fraction as its decimal text read into a 512-bit
+    float (so `format("%.2f", 2.675)` is what Terraform prints, not float64's "2.67")."""
+    if verb in "fF":
         p = 6 if precision is None else precision
-        if isinstance(n, int):
-            return f"{decimal.Decimal(n):.{p}f}"
-        return f"{decimal.Decimal(n):.{p}f}"  # the float's exact binary value, rounded as Go
+        q = round(_cty_exact(n) * 10**p)
+        digits = str(q).rjust(p + 1, "0")
+        return digits if p == 0 else f"{digits[:-p]}.{digits[-p:]}"
     if verb in "eE":
-        out = f"{n:.{6 if precision is None else precision}e}"
+        p = 6 if precision is None else precision
+        mantissa, exp = _significant(_cty_exact(n), p + 1)
+        out = mantissa[0] + ("." + mantissa[1:] if p > 0 else "") + f"e{'-' if exp < 0 else '+'}{abs(exp):02d}"
         return out.upper() if verb == "E" else out
-    out = go_g(n) if precision is None else _go_g_precision(n, precision)
+    out = go_g(n) if precision is None else _go_g_precision(_cty_exact(n), precision)
     return out.upper() if verb == "G" else out
+
+
+def _significant(exact: fractions.Fraction, digits: int) -> tuple[str, int]:
+    """`exact` (not negative) rounded half to even to `digits` significant digits: the digit
+    string and the decimal exponent of its first digit."""
+    if exact == 0:
+        return "0" * digits, 0
+    exp = len(str(exact.numerator)) - len(str(exact.denominator))
+    while exact >= fractions.Fraction(10) ** (exp + 1):
+        exp += 1
+    while exact < fractions.Fraction(10) ** exp:
+        exp -= 1
+    q = round(exact / fractions.Fraction(10) ** (exp - digits + 1))
+    if q >= 10**digits:  # 9.99… rounded up to 10.0…
+        q //= 10
+        exp += 1
+    return str(q), exp
+
+
+def _cty_exact(n: int | float) -> fractions.Fraction:
+    """The number cty would hold: whole numbers exact; a fraction is its shortest decimal text
+    (what the configuration wrote) rounded to a 512-bit mantissa, as cty.ParseNumberVal does."""
+    if isinstance(n, int):
+        return fractions.Fraction(n)
+    exact = fractions.Fraction(repr(n))
+    if exact == 0:
+        return exact
+    top = abs(exact.numerator).bit_length() - exact.denominator.bit_length()  # 2**top ≈ |exact|
+    if fractions.Fraction(2) ** top > abs(exact):
+        top -= 1  # now 2**top <= |exact| < 2**(top + 1): the mantissa gets all 512 bits
+    scale = fractions.Fraction(2) ** (511 - top)
+    return fractions.Fraction(round(exact * scale)) / scale
 
 
 def go_g(n: int | float) -> str:
@@ -253,10 +289,19 @@ def _shortest(f: float) -> tuple[str, int]:
     return digits, point - lead
 
 
-def _go_g_precision(n: int | float, precision: int) -> str:
+def _go_g_precision(exact: fractions.Fraction, precision: int) -> str:
+    """Go's %.Ng: N significant digits (at least 1), trailing zeros dropped, the %e form when
+    the exponent is below -4 or at least N."""
     p = precision or 1
-    out = f"{n:.{p}g}"
-    return out
+    digits, exp = _significant(exact, p)
+    digits = digits.rstrip("0") or "0"
+    if exp < -4 or exp >= p:
+        return digits[0] + ("." + digits[1:] if len(digits) > 1 else "") + f"e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if exp < 0:
+        return "0." + "0" * (-exp - 1) + digits
+    if len(digits) <= exp + 1:
+        return digits + "0" * (exp + 1 - len(digits))
+    return digits[: exp + 1] + "." + digits[exp + 1 :]
 
 
 def _join(sep: Any, *lists: Any) -> str:

@@ -4,6 +4,7 @@ also the evaluation limits (`Budget`), which docs/limits.md documents value by v
 
 from __future__ import annotations
 
+import decimal
 import math
 import unicodedata
 from typing import Any, Iterable
@@ -264,10 +265,19 @@ def type_name(value: Any) -> str:
 
 
 def number(value: float) -> int | float:
-    """Integral numbers as int (HCL has one number type; `6 / 2` is `3`)."""
+    """Integral numbers as int (HCL has one number type; `6 / 2` is `3`).
+
+    Beyond 2**53 a float's exact binary value has digits nobody wrote (`1e22 * 1.6` is not
+    16000000000000000000000 in binary); its shortest decimal form is what cty's 512-bit numbers
+    hold for the literal or the result, so that is the int taken."""
     if isinstance(value, float) and value.is_integer() and math.isfinite(value):
-        return int(value)
+        if -_EXACT_FLOAT_INTS <= value <= _EXACT_FLOAT_INTS:
+            return int(value)
+        return int(decimal.Decimal(repr(value)))
     return value
+
+
+_EXACT_FLOAT_INTS = float(2**53)
 
 
 def result_number(value: int | float) -> int | float:
@@ -276,10 +286,13 @@ def result_number(value: int | float) -> int | float:
 
 
 def format_number(value: int | float) -> str:
+    """A number as cty's tostring and templates write it (big.Float Text('f', -1)): plain
+    decimal digits, never an exponent (`0.0000001`, not `1e-07`)."""
     if isinstance(value, float):
         if value.is_integer():
-            return str(int(value))
-        return repr(value)
+            return str(number(value))
+        text = repr(value)
+        return format(decimal.Decimal(text), "f") if "e" in text else text
     return str(value)
 
 
