@@ -186,6 +186,7 @@ def register(app: typer.Typer) -> None:
         var: options.StrList = options.Vars,
         var_file: options.StrList = options.VarFiles,
         cloud: options.OptStr = options.Cloud,
+        quiet: bool = options.Quiet,
         region: options.OptStr = options.Region,
         no_color: bool = options.NoColor,
     ) -> None:

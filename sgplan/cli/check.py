@@ -26,6 +26,7 @@ def register(app: typer.Typer) -> None:
         sarif: Path = typer.Option(None, "--sarif", metavar="FILE", help="Also write the findings as SARIF 2.1.0 to FILE."),
         fail_on: options.OptStr = typer.Option(None, "--fail-on", metavar="LEVEL", help="Exit 1 when a finding at or above low|medium|high exists."),
         cloud: options.OptStr = options.Cloud,
+        quiet: bool = options.Quiet,
         region: options.OptStr = options.Region,
         var: options.StrList = options.Vars,
         var_file: options.StrList = options.VarFiles,

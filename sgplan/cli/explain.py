@@ -26,6 +26,7 @@ def register(app: typer.Typer) -> None:
         before: bool = typer.Option(False, "--before", help="Explain on the live state instead of the planned one."),
         as_json: bool = typer.Option(False, "--json", help="The decision as JSON (docs/cli.md#explain)."),
         cloud: options.OptStr = options.Cloud,
+        quiet: bool = options.Quiet,
         region: options.OptStr = options.Region,
         var: options.StrList = options.Vars,
         var_file: options.StrList = options.VarFiles,

@@ -112,6 +112,7 @@ def register(app: typer.Typer) -> None:
         stack: options.OptStr = typer.Option(
             None, "--stack", help="Stack of the generated configuration (default: imported, or imported_N if taken)."),
         cloud: options.OptStr = options.Cloud,
+        quiet: bool = options.Quiet,
         region: options.OptStr = options.Region,
     ) -> None:
         """Write HCL that pins existing groups (and their instance bindings), checked to plan empty."""

@@ -26,3 +26,15 @@ def color_wanted(no_color: bool) -> bool:
     if no_color or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         return False
     return sys.stdout.isatty()
+
+
+def _set_quiet(value: bool) -> bool:
+    # Called by click on every run (also when the flag is absent), so each command starts afresh.
+    from sgplan.cloud import tencent
+
+    tencent.TERMINAL_PROGRESS = not value
+    return value
+
+
+Quiet = typer.Option(False, "--quiet", callback=_set_quiet,
+                     help="No progress display (it is only shown when stderr is a terminal).")

@@ -65,6 +65,7 @@ def register(app: typer.Typer) -> None:
         var: options.StrList = options.Vars,
         var_file: options.StrList = options.VarFiles,
         cloud: options.OptStr = options.Cloud,
+        quiet: bool = options.Quiet,
         region: options.OptStr = options.Region,
         out: Path = typer.Option(None, "--out", metavar="PLANFILE", help="Save the plan for `sgplan apply PLANFILE`."),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable plan (terraform show -json shape)."),

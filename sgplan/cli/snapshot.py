@@ -15,6 +15,7 @@ def register(app: typer.Typer) -> None:
     def snapshot(
         out: Path = typer.Option(..., "--out", metavar="FILE", help="State file to write (JSON; the format is docs/state-file.md)."),
         cloud: options.OptStr = options.Cloud,
+        quiet: bool = options.Quiet,
         region: options.OptStr = options.Region,
     ) -> None:
         """Record the live cloud into a state file that `--cloud file:FILE` can replay."""

@@ -187,12 +187,12 @@ class TencentClient:
         except (TypeError, ValueError, RecursionError) as exc:  # a value the SDK model took but json cannot write
             raise CloudError(INVALID_RESPONSE, f"{action}: unreadable answer ({type(exc).__name__})") from None
         body.pop("RequestId", None)
-        self._report()
+        self._report(action, body)
         return _drop_nones(body)
 
     def close(self) -> None:
         """Clear the progress line; SDK sessions are released with their threads."""
-        if isinstance(self._progress, _ProgressLine):
+        if isinstance(self._progress, _TerminalProgress):
             self._progress.clear()
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
@@ -319,8 +319,10 @@ class TencentClient:
                 text = text.replace(secret, "***")
         return text
 
-    def _report(self) -> None:
-        if self._progress is not None:
+    def _report(self, action: str = "", body: dict[str, Any] | None = None) -> None:
+        if isinstance(self._progress, _TerminalProgress):
+            self._progress.update(action, body or {}, self.calls, self.retries)
+        elif self._progress is not None:
             self._progress(self.calls, self.retries)
 
 
@@ -571,37 +573,78 @@ def _drop_nones(value: Any) -> Any:
     return value
 
 
-class _ProgressLine:
-    """A one-line call counter on a terminal's stderr, redrawn at most ten times a second."""
+# Progress on a terminal (issue 15): `False` turns it off (`--quiet`); it is never shown when stderr
+# is not a terminal, and it is drawn on stderr only, removed before any output is printed.
+TERMINAL_PROGRESS = True
+
+# Which phase an action belongs to, and the answer fields that count its items (done, total).
+_PHASES: dict[str, tuple[str, str | None, str | None]] = {
+    "DescribeSecurityGroups": ("reading groups", "SecurityGroupSet", "TotalCount"),
+    "DescribeSecurityGroupPolicies": ("reading rules", None, None),
+    "DescribeInstances": ("reading instances", "InstanceSet", "TotalCount"),
+    "DescribeAddressTemplates": ("reading templates", None, None),
+    "DescribeAddressTemplateGroups": ("reading templates", None, None),
+    "DescribeServiceTemplates": ("reading templates", None, None),
+    "DescribeServiceTemplateGroups": ("reading templates", None, None),
+}
+
+
+class _TerminalProgress:
+    """A rich progress display on stderr: phase, items done/total, call rate.
+
+    The client knows actions, not the plan, so totals come from the answers: the groups' and
+    instances' `TotalCount`, and for rules one call per group read. Writes are "applying".
+    """
 
     def __init__(self, stream: Any) -> None:
-        self._stream = stream
-        self._last = 0.0
-        self._shown = False
-        self._lock = threading.Lock()
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
-    def __call__(self, calls: int, retries: int) -> None:
-        now = time.monotonic()
+        self._progress = Progress(
+            SpinnerColumn(), TextColumn("sgplan: {task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            console=Console(file=stream, stderr=True), transient=True, refresh_per_second=8,
+        )
+        self._lock = threading.Lock()
+        self._tasks: dict[str, Any] = {}
+        self._done: dict[str, int] = {}
+        self._groups = 0  # groups announced by DescribeSecurityGroups: the rules phase's total
+        self._started = time.monotonic()
+        self._running = False
+
+    def update(self, action: str, body: dict[str, Any], calls: int, retries: int) -> None:
+        phase, items, total_field = _PHASES.get(
+            action, ("reading" if action.startswith("Describe") else "applying", None, None))
         with self._lock:
-            if now - self._last < 0.1:
-                return
-            self._last = now
-            extra = f", {retries} retried" if retries else ""
-            self._stream.write(f"\r\x1b[Ksgplan: {calls} API calls{extra}")
-            self._stream.flush()
-            self._shown = True
+            if not self._running:
+                self._progress.start()
+                self._running = True
+            done = self._done.get(phase, 0) + (len(body.get(items) or []) if items else 1)
+            self._done[phase] = done
+            total = body.get(total_field) if total_field else None
+            if action == "DescribeSecurityGroups" and isinstance(total, int):
+                self._groups = total
+            if phase == "reading rules" and self._groups:
+                total = self._groups
+            if not isinstance(total, int) or total < done:
+                total = None
+            elapsed = max(time.monotonic() - self._started, 1e-6)
+            rate = f"{calls / elapsed:.0f} calls/s" + (f", {retries} retried" if retries else "")
+            task = self._tasks.get(phase)
+            if task is None:
+                task = self._tasks[phase] = self._progress.add_task(phase, total=total, rate=rate)
+            self._progress.update(task, completed=done, total=total, rate=rate)
 
     def clear(self) -> None:
         with self._lock:
-            if self._shown:
-                self._stream.write("\r\x1b[K")
-                self._stream.flush()
-                self._shown = False
+            if self._running:
+                self._progress.stop()
+                self._running = False
 
 
-def _terminal_progress() -> _ProgressLine | None:
+def _terminal_progress() -> _TerminalProgress | None:
     stream = sys.stderr
     try:
-        return _ProgressLine(stream) if stream.isatty() else None
+        return _TerminalProgress(stream) if TERMINAL_PROGRESS and stream.isatty() else None
     except (AttributeError, ValueError):
         return None
