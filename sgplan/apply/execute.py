@@ -196,6 +196,8 @@ class _Run:
         """Before the first call: no group this plan deletes is still used by a load balancer,
         database or network interface (sgplan cannot detach those, and the API would refuse the
         delete with ResourceInUse after every earlier stage had run). One read per 100 groups."""
+        if not self._template_deletes_possible():
+            return False
         doomed = {str(op.params.get("SecurityGroupId")): op for op in self.plan.operations
                   if op.action == "DeleteSecurityGroup"}
         if not doomed:
@@ -212,6 +214,29 @@ class _Run:
             self.result.errors.append(f"cannot delete {name}: still used by {describe(counts)}; detach it from "
                                       "them first (nothing was applied)")
         return not usage
+
+    def _template_deletes_possible(self) -> bool:
+        """Before the first call: no template this plan deletes is still named by a rule of a
+        group the plan does not edit (issue 17): the API would refuse the delete (ResourceInUse)
+        after every earlier stage had run."""
+        from sgplan.cloud.reader import template_users
+
+        doomed = {next(iter(op.params.values())): op for op in self.plan.operations
+                  if op.action in TEMPLATE_DELETE_ACTIONS}
+        if not doomed:
+            return True
+        touched = {str(op.group) for op in self.plan.operations if op.group and str(op.group).startswith("sg-")}
+        try:
+            users = template_users(_Reads(self), doomed, touched)
+        except CloudError as exc:
+            self.result.errors.append(f"could not check what still uses the templates to delete: {exc.code}: "
+                                      f"{exc.message} (nothing was applied)")
+            return False
+        for template_id, groups in sorted(users.items()):
+            op = doomed[template_id]
+            self.result.errors.append(f"cannot delete {op.address} ({template_id}): still referenced by the rules of "
+                                      f"{', '.join(groups[:5])}, not managed by this stack (nothing was applied)")
+        return not users
 
     def _run_chain(self, operations: tuple[Operation, ...]) -> None:
         for position, op in enumerate(operations):

@@ -176,9 +176,9 @@ def evaluate_against(ws: Workspace, live: CloudState) -> DesiredState:
 
 def make_plan_for(ws: Workspace, client: ApiClient):
     """Read the live state and plan; returns (plan, live). Errors are printed and raised."""
-    from sgplan.cloud.reader import deletion_usage, existing_group_ids
+    from sgplan.cloud.reader import deletion_usage, existing_group_ids, template_deletion_users
     from sgplan.plan import make_plan
-    from sgplan.plan.diff import with_usage
+    from sgplan.plan.diff import with_template_users, with_usage
     from sgplan.plan.references import missing_references
 
     live = read_live_for(ws, client)
@@ -192,6 +192,8 @@ def make_plan_for(ws: Workspace, client: ApiClient):
         # Groups this plan deletes that other products (CLB, CDB, ENI) still use: noted, and apply
         # refuses before its first call instead of failing half-way on ResourceInUse.
         plan = with_usage(plan, deletion_usage(client, plan))
+        # Templates this plan deletes that rules outside the stack still name (issue 17).
+        plan = with_template_users(plan, template_deletion_users(client, plan, live))
     if has_errors(diags):
         print_diagnostics(list(ws.warnings) + list(diags))
         raise ConfigErrors()

@@ -401,3 +401,57 @@ def deletion_usage(client: ApiClient, plan: Any) -> Usage:
     doomed = [c.id for c in plan.resource_changes
               if c.type == "security_group" and "delete" in c.actions and isinstance(c.id, str)]
     return group_usage(client, doomed) if doomed else {}
+
+
+_TEMPLATE_SPECS = (("AddressTemplate", "AddressId"), ("AddressTemplate", "AddressGroupId"),
+                   ("ServiceTemplate", "ServiceId"), ("ServiceTemplate", "ServiceGroupId"))
+
+
+def template_users(client: ApiClient, template_ids: Iterable[str], exclude: Iterable[str] = (),
+                   map_fn: MapFn = map) -> dict[str, list[str]]:
+    """Template id → the groups (outside `exclude`) whose rules still name it (issue 17).
+
+    The API has no synchronous "who uses this template" read (Describe*TemplateInstances answer
+    through DescribeVpcTaskResult), so this lists the region's groups and reads the rules of
+    each one not excluded: ceil(N/100) + N calls, made only when a plan deletes a template.
+    """
+    wanted = set(template_ids)
+    if not wanted:
+        return {}
+    skip = set(exclude)
+    listed = _paged(client, "vpc", "DescribeSecurityGroups", "SecurityGroupSet", None, as_text=True, map_fn=map_fn)
+    ids = sorted({g["SecurityGroupId"] for g in listed if isinstance(g.get("SecurityGroupId"), str)} - skip)
+
+    def policies(group_id: str) -> dict[str, Any]:
+        try:
+            body = client.call("vpc", "DescribeSecurityGroupPolicies", {"SecurityGroupId": group_id})
+        except CloudError as exc:
+            if exc.code in _GONE:
+                return {}
+            raise
+        return body.get("SecurityGroupPolicySet") or {}
+
+    users: dict[str, list[str]] = {}
+    for group_id, policy_set in zip(ids, map_fn(policies, ids)):
+        named = {
+            (rule.get(spec) or {}).get(field)
+            for direction in ("Ingress", "Egress")
+            for rule in policy_set.get(direction) or ()
+            for spec, field in _TEMPLATE_SPECS
+            if isinstance(rule, Mapping) and isinstance(rule.get(spec), Mapping)
+        }
+        for template_id in sorted(wanted & {n for n in named if isinstance(n, str)}):
+            users.setdefault(template_id, []).append(group_id)
+    return users
+
+
+def template_deletion_users(client: ApiClient, plan: Any, live: CloudState) -> dict[str, list[str]]:
+    """The users `template_users` finds for the templates `plan` deletes, outside the groups
+    this plan manages (the stack's and the pinned ones: the planner itself checks those)."""
+    doomed = [c.id for c in plan.resource_changes
+              if c.type != "security_group" and c.type != "binding" and "delete" in c.actions and isinstance(c.id, str)]
+    if not doomed:
+        return {}
+    managed = {g.id for g in live.groups if g.id and g.stack == plan.stack}
+    managed |= {c.id for c in plan.resource_changes if c.type == "security_group" and isinstance(c.id, str)}
+    return template_users(client, doomed, managed)

@@ -225,6 +225,26 @@ def with_usage(plan: Plan, usage: Mapping[str, Mapping[str, int]]) -> Plan:
     return replace(plan, resource_changes=tuple(changes), warnings=tuple(warnings_))
 
 
+def with_template_users(plan: Plan, users: Mapping[str, Sequence[str]]) -> Plan:
+    """`plan` with each template it deletes that rules outside this stack still name (`users`:
+    template id → group ids, from cloud/reader.template_deletion_users) noted on its change and
+    in the warnings: the API refuses the delete (ResourceInUse) and apply refuses before its
+    first call (issue 17)."""
+    if not users:
+        return plan
+    changes, warnings_ = [], list(plan.warnings)
+    for change in plan.resource_changes:
+        found = users.get(change.id or "") if "delete" in change.actions and change.type != "security_group" else None
+        if found:
+            shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+            note = (f"cannot be deleted: still referenced by the rules of {shown}, not managed by this stack "
+                    "(the cloud refuses with ResourceInUse; apply refuses before its first call)")
+            change = replace(change, notes=(*change.notes, note))
+            warnings_.append(f"{change.address}: {note}")
+        changes.append(change)
+    return replace(plan, resource_changes=tuple(changes), warnings=tuple(warnings_))
+
+
 def _safe_sequence(
     ops: Sequence[Operation], alternatives: Mapping[str, tuple[Operation, ...]], live: CloudState
 ) -> tuple[list[Operation], list[TransientExposure]]:

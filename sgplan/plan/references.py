@@ -53,4 +53,16 @@ def missing_references(desired: DesiredState, live: CloudState,
                 if isinstance(value, str) and value not in ids:
                     diags.append(error(f"{field}: {kind} {value} does not exist in region {live.region or '(unknown)'}",
                                        rule.origin or group.origin, group.address))
+    # Template groups of the configuration that hold a template by its literal id (issue 17).
+    listings = {"address_template_group": ("address_templates", "address template"),
+                "service_template_group": ("service_templates", "service template")}
+    for template in desired.templates:
+        if template.kind not in listings:
+            continue
+        listing, kind = listings[template.kind]
+        ids = {t.id for t in getattr(live, listing)}
+        for member in template.members:
+            if isinstance(member, str) and member not in ids:
+                diags.append(error(f"template_ids: {kind} {member} does not exist in region {live.region or '(unknown)'}",
+                                   template.origin, template.address))
     return list(dict.fromkeys(diags))

@@ -1,0 +1,158 @@
+"""Parameter templates as code end to end (issue 17, "Done when"): through the HTTP fake and the
+unmodified SDK — create templates and the groups that use them, re-plan empty, add one member
+(one member change, the exposure widened on exactly the instances whose groups use it, one API
+call), re-plan empty; a template an unmanaged group still names cannot be deleted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sgplan.fakecloud.server import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, start_server
+from tests.e2e.cli import run_cli
+
+STATE = {"Region": "ap-guangzhou", "SecurityGroups": [],
+         "Instances": [{"InstanceId": "ins-aaaa1111", "SecurityGroupIds": []},
+                       {"InstanceId": "ins-bbbb2222", "SecurityGroupIds": []},
+                       {"InstanceId": "ins-cccc3333", "SecurityGroupIds": []}]}
+
+
+def config(office: list[str], keep_office: bool = True) -> str:
+    office_block = f"""
+address_template "office" {{
+  name      = "office"
+  addresses = {json.dumps(office)}
+}}
+""" if keep_office else ""
+    admins_members = "[address_template.office.id]" if keep_office else "[address_template.vpn.id]"
+    ssh_source = "address_template_id = address_template.office.id" if keep_office else 'cidr_block = "10.9.0.0/16"'
+    return f"""sgplan {{
+  stack  = "tpl"
+  region = "ap-guangzhou"
+}}
+{office_block}
+address_template "vpn" {{
+  name      = "vpn"
+  addresses = ["10.8.0.0/16"]
+}}
+address_template_group "admins" {{
+  name         = "admins"
+  template_ids = {admins_members}
+}}
+service_template "web" {{
+  name     = "web"
+  services = ["tcp:80", "tcp:443"]
+}}
+service_template_group "web_all" {{
+  name         = "web-all"
+  template_ids = [service_template.web.id]
+}}
+
+security_group "ssh" {{
+  ingress {{
+    action   = "ACCEPT"
+    protocol = "TCP"
+    port     = "22"
+    {ssh_source}
+  }}
+}}
+security_group "web" {{
+  ingress {{
+    action                    = "ACCEPT"
+    service_template_group_id = service_template_group.web_all.id
+    cidr_block                = "0.0.0.0/0"
+  }}
+}}
+
+binding "admin_hosts" {{
+  instance_ids    = ["ins-aaaa1111", "ins-bbbb2222"]
+  security_groups = [security_group.ssh.id, security_group.web.id]
+}}
+binding "web_only" {{
+  instance_ids    = ["ins-cccc3333"]
+  security_groups = [security_group.web.id]
+}}
+"""
+
+
+@pytest.fixture
+def http_cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TENCENTCLOUD_SECRET_ID", DEFAULT_SECRET_ID)
+    monkeypatch.setenv("TENCENTCLOUD_SECRET_KEY", DEFAULT_SECRET_KEY)
+    state = tmp_path / "live.json"
+    state.write_text(json.dumps(STATE))
+    handle = start_server(state)
+    yield handle, state
+    handle.stop()
+
+
+def test_templates_end_to_end_through_the_http_fake(tmp_path: Path, capsys, http_cloud) -> None:
+    handle, state = http_cloud
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    (cfg / "main.sg.hcl").write_text(config(["203.0.113.0/24", "198.51.100.7"]))
+    cloud = ("--cloud", handle.url)
+
+    first = run_cli(capsys, "apply", cfg, *cloud, "--auto-approve")
+    assert first.code == 0, first.err
+    live = json.loads(state.read_text())
+    [office] = [t for t in live["AddressTemplates"] if t["AddressTemplateName"] == "office"]
+    assert {"Key": "sgplan-stack", "Value": "tpl"} in office["TagSet"]
+    assert {"Key": "sgplan-address", "Value": "address_template.office"} in office["TagSet"]
+    [admins] = live["AddressTemplateGroups"]
+    assert admins["AddressTemplateIdSet"] == [office["AddressTemplateId"]]
+    ssh = next(g for g in live["SecurityGroups"] if g["SecurityGroupName"] == "ssh")
+    assert ssh["SecurityGroupPolicySet"]["Ingress"][0]["AddressTemplate"]["AddressId"] == office["AddressTemplateId"]
+
+    again = run_cli(capsys, "plan", cfg, *cloud, "--detailed-exitcode")
+    assert again.code == 0, again.out + again.err
+
+    # One member more: one member-level call, widened exactly where the template is used.
+    (cfg / "main.sg.hcl").write_text(config(["203.0.113.0/24", "198.51.100.7", "192.0.2.0/24"]))
+    data = run_cli(capsys, "plan", cfg, *cloud, "--json")
+    assert data.code == 0, data.err
+    plan = data.json()
+    assert [(o["action"], o["params"]["TemplateMember"]) for o in plan["operations"]] == [
+        ("AddTemplateMember", [{"Member": "192.0.2.0/24"}])]
+    [change] = [c for c in plan["resource_changes"] if c["change"]["actions"] != ["no-op"]]
+    assert (change["address"], change["type"], change["change"]["actions"]) == (
+        "address_template.office", "address_template", ["update"])
+    exposure = plan["exposure_changes"]
+    assert sorted(e["instance_id"] for e in exposure) == ["ins-aaaa1111", "ins-bbbb2222"]
+    assert all((e["peer"], e["ports"], e["effect"]) == ("192.0.2.0/24", "22", "opened") for e in exposure)
+    text = run_cli(capsys, "plan", cfg, *cloud)
+    assert "widened: ins-aaaa1111 TCP 22 from 192.0.2.0/24, via address_template.office" in text.out
+
+    writes = handle.stats.get("changes", 0)
+    applied = run_cli(capsys, "apply", cfg, *cloud, "--auto-approve")
+    assert applied.code == 0, applied.err
+    assert handle.stats.get("changes", 0) - writes == 1  # one API call
+    assert run_cli(capsys, "plan", cfg, *cloud, "--detailed-exitcode").code == 0
+
+
+def test_a_template_an_unmanaged_group_names_is_not_deleted(tmp_path: Path, capsys, http_cloud) -> None:
+    handle, state = http_cloud
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    (cfg / "main.sg.hcl").write_text(config(["203.0.113.0/24"]))
+    cloud = ("--cloud", handle.url)
+    assert run_cli(capsys, "apply", cfg, *cloud, "--auto-approve").code == 0
+    office = next(t for t in handle.engine.state["AddressTemplates"] if t["AddressTemplateName"] == "office")
+    # Someone else's group names the template.
+    other = handle.engine.handle("vpc", "CreateSecurityGroupWithPolicies", {
+        "GroupName": "someone-else", "GroupDescription": "", "SecurityGroupPolicySet": {"Ingress": [
+            {"Protocol": "TCP", "Port": "3389", "AddressTemplate": {"AddressId": office["AddressTemplateId"]},
+             "Action": "ACCEPT"}]}})["SecurityGroup"]["SecurityGroupId"]
+
+    (cfg / "main.sg.hcl").write_text(config([], keep_office=False))
+    plan = run_cli(capsys, "plan", cfg, *cloud)
+    assert plan.code == 0, plan.err
+    assert f"still referenced by the rules of {other}, not managed by this stack" in plan.out
+    refused = run_cli(capsys, "apply", cfg, *cloud, "--auto-approve")
+    assert refused.code == 1
+    assert f"cannot delete address_template.office ({office['AddressTemplateId']})" in refused.err
+    assert any(t["AddressTemplateId"] == office["AddressTemplateId"] for t in handle.engine.state["AddressTemplates"])
