@@ -17,6 +17,7 @@ from sgplan.cloud import ApiClient, open_client
 from sgplan.diagnostics import UserError
 from sgplan.plan.plan import Plan
 from sgplan.render.escape import visible
+from sgplan.render.text import render_applied
 
 
 DEFAULT_PARALLELISM = 8
@@ -143,6 +144,20 @@ def verified_saved_plan(path: Path, config_dir: Path | None, inputs: VarInputs, 
     return ws, client, fresh
 
 
+def applied_outputs(ws: Workspace, plan: Plan, created: dict[str, str]) -> tuple:
+    """The outputs with the ids this apply created: the configuration evaluated again with every
+    group's id known (no API call). Falls back to the plan's outputs if that evaluation fails."""
+    if all(o.known for o in plan.outputs):
+        return tuple(plan.outputs)
+    ids = {c.address: c.id for c in plan.resource_changes if c.type != "binding" and c.id and "create" not in c.actions}
+    ids.update(created)
+    try:
+        desired, _diags = ws.configuration.evaluate(ids, previous=ws.settings_desired)
+    except Exception:  # an output is a convenience: never fail a finished apply over it
+        desired = None
+    return tuple(desired.outputs) if desired is not None else tuple(plan.outputs)
+
+
 def _same_cloud(saved: str, current: str) -> bool:
     if saved.startswith("file:") and current.startswith("file:"):
         return Path(saved[5:]).resolve() == Path(current[5:]).resolve()
@@ -237,3 +252,6 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
         s = plan.summary
         typer.echo(f"\nApply complete! Resources: {s['create']} added, {s['update']} changed, {s['delete']} destroyed.")
+        report = render_applied(result.created, applied_outputs(ws, plan, result.created))
+        if report:
+            typer.echo("\n" + report, nl=False)

@@ -311,6 +311,18 @@ def _key(key: Any) -> str:
     return text if text and all(c.isalnum() or c in "_-.:/@" for c in text) else quoted(text)
 
 
+def render_applied(created: dict[str, str], outputs: tuple[Output, ...] | list[Output]) -> str:
+    """After apply: the ids of the created resources, then the outputs with their final values."""
+    out = _Out(False)
+    if created:
+        out.add("Created:")
+        for address, ident in sorted(created.items()):
+            out.add(f"  {address} = {quoted(ident)}")
+        out.add()
+    _outputs(out, tuple(outputs))
+    return "\n".join(out.lines).rstrip("\n") + "\n" if out.lines else ""
+
+
 def _outputs(out: _Out, outputs: tuple[Output, ...]) -> None:
     if not outputs:
         return
