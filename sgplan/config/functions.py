@@ -18,7 +18,7 @@ import re
 import secrets
 from typing import Any, Callable, Iterable
 
-from sgplan.config.functions_more import MORE_FUNCTIONS, graphemes, legacy_ipv4, no_mapped, simple_case
+from sgplan.config.functions_more import MORE_FUNCTIONS, go_title, graphemes, legacy_ipv4, no_mapped, simple_case
 from sgplan.config.values import (
     MAX_COLLECTION_LENGTH,
     MAX_STRING_LENGTH,
@@ -847,7 +847,7 @@ FUNCTIONS: dict[str, Function] = {
     "split": _split,
     "startswith": lambda s, x: _str(s, "startswith").startswith(_str(x, "startswith", 2)),
     "substr": _substr,
-    "title": _one_string(lambda s: re.sub(r"\b[a-z]", lambda m: m.group(0).upper(), s), "title"),
+    "title": _one_string(go_title, "title"),
     "tobool": _tobool,
     "tolist": _tolist,
     "tomap": _tomap,

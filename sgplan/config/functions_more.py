@@ -219,12 +219,55 @@ def _urlencode(text: Any) -> str:
 
 
 def simple_case(text: str, upper: bool) -> str:
-    """Go's strings.ToUpper/ToLower: one character to one (`ﬄ` stays, `ß` stays), where
-    Python's full case mapping would expand some characters."""
-    out = text.upper() if upper else text.lower()
-    if len(out) == len(text):
-        return out
-    return "".join(c2 if len(c2 := (c.upper() if upper else c.lower())) == 1 else c for c in text)
+    """Go's strings.ToUpper/ToLower: each character mapped alone by its simple case mapping
+    (`ﬄ` and `ß` stay, `İ` lowers to `i`, `Σ` lowers to `σ` even at a word's end), where
+    Python's str.upper/lower use full, context-sensitive mappings."""
+    if text.isascii():
+        return text.upper() if upper else text.lower()
+    return "".join(_simple_upper(c) if upper else _simple_lower(c) for c in text)
+
+
+def _simple_upper(c: str) -> str:
+    u = c.upper()
+    if len(u) == 1:
+        return u
+    t = c.title()  # where the full mapping expands, the simple one (if any) is the titlecase
+    return t if len(t) == 1 else c
+
+
+def _simple_lower(c: str) -> str:
+    if c == "\u0130":
+        return "i"  # İ: the one character whose full lowercase mapping expands
+    lowered = c.lower()
+    return lowered if len(lowered) == 1 else c
+
+
+def _simple_title(c: str) -> str:
+    t = c.title()
+    return t if len(t) == 1 else _simple_upper(c)
+
+
+# Go's unicode.IsSpace beyond ASCII.
+_GO_SPACE = frozenset("\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(chr(c) for c in range(0x2000, 0x200B)))
+
+
+def _go_separator(c: str) -> bool:
+    """strings.Title's word separator test."""
+    if c.isascii():
+        return not (c.isalnum() or c == "_")
+    if unicodedata.category(c)[0] == "L" or unicodedata.category(c) == "Nd":
+        return False
+    return c in _GO_SPACE
+
+
+def go_title(text: str) -> str:
+    """Go's strings.Title (cty's title): the first character after a separator in titlecase."""
+    out: list[str] = []
+    previous = " "
+    for c in text:
+        out.append(_simple_title(c) if _go_separator(previous) else c)
+        previous = c
+    return "".join(out)
 
 
 # -- encoding and hashing ------------------------------------------------------------------------

