@@ -18,7 +18,7 @@ import re
 import secrets
 from typing import Any, Callable, Iterable
 
-from sgplan.config.functions_more import MORE_FUNCTIONS, go_title, graphemes, legacy_ipv4, no_mapped, simple_case
+from sgplan.config.functions_more import MORE_FUNCTIONS, go_title, go_trimspace, graphemes, legacy_ipv4, no_mapped, simple_case
 from sgplan.config.values import (
     MAX_COLLECTION_LENGTH,
     MAX_STRING_LENGTH,
@@ -856,7 +856,7 @@ FUNCTIONS: dict[str, Function] = {
     "tostring": _tostring,
     "trimprefix": lambda s, p: (lambda t, q: t[len(q) :] if q and t.startswith(q) else t)(_str(s, "trimprefix"), _str(p, "trimprefix", 2)),
     "trimsuffix": lambda s, p: (lambda t, q: t[: -len(q)] if q and t.endswith(q) else t)(_str(s, "trimsuffix"), _str(p, "trimsuffix", 2)),
-    "trimspace": _one_string(str.strip, "trimspace"),
+    "trimspace": _one_string(go_trimspace, "trimspace"),
     "upper": _one_string(lambda t: simple_case(t, True), "upper"),
     "values": _values,
     "zipmap": _zipmap,

@@ -260,6 +260,14 @@ def _go_separator(c: str) -> bool:
     return c in _GO_SPACE
 
 
+_GO_TRIM = "\t\n\v\f\r " + "".join(sorted(_GO_SPACE))
+
+
+def go_trimspace(text: str) -> str:
+    """Go's strings.TrimSpace (cty's trimspace): Python's strip also removes \\x1c-\\x1f."""
+    return text.strip(_GO_TRIM)
+
+
 def go_title(text: str) -> str:
     """Go's strings.Title (cty's title): the first character after a separator in titlecase."""
     out: list[str] = []

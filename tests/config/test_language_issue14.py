@@ -221,6 +221,8 @@ GO_CASE_CASES = [
     ('lower("ΣΑΣ")', "σασ"),
     ('upper("straße ﬄ")', "STRAßE ﬄ"),
     ('upper("ᾳ")', "ᾼ"),
+    ('trimspace("\\u00a0 a b\\n")', "a b"),
+    ('length(trimspace("\\u001f a"))', 3),  # Go's TrimSpace keeps U+001F
 ]
 CASES += GO_FMT_CASES + GO_CASE_CASES
 
