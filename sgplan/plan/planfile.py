@@ -348,6 +348,10 @@ def _fingerprint(f: _Field) -> Fingerprint:
     )
 
 
+_REF_FIELDS = frozenset({"security_group_id", "address_template_id", "address_template_group_id",
+                         "service_template_id", "service_template_group_id"})
+
+
 def _rule(f: _Field) -> Rule | None:
     if f.value is None:
         return None
@@ -358,7 +362,8 @@ def _rule(f: _Field) -> Rule | None:
     values: dict[str, Any] = {}
     for name in obj:
         field = f[name]
-        if name == "security_group_id" and isinstance(field.value, dict):
+        # A reference to a group (or, issue 17, a template) this plan creates.
+        if name in _REF_FIELDS and isinstance(field.value, dict):
             values[name] = GroupRef(field["ref"].str())
         else:
             values[name] = field.opt_str()

@@ -24,10 +24,25 @@ OTHER = {"SecurityGroupId": "sg-other001", "SecurityGroupName": "other",
              {"Action": "ACCEPT", "Protocol": "TCP", "Port": "22", "CidrBlock": "10.0.0.0/8", "PolicyIndex": 0}], "Egress": []}}
 PINNED = {"SecurityGroupId": "sg-pinned01", "SecurityGroupName": "pinned",
           "SecurityGroupPolicySet": {"Version": "1", "Ingress": [], "Egress": []}}
+# Parameter templates (issue 17): one of this stack, one of another, one pinned.
+TEMPLATES = {
+    "AddressTemplates": [
+        {"AddressTemplateId": "ipm-mine0001", "AddressTemplateName": "mine", "AddressSet": ["10.0.0.1"],
+         "TagSet": [{"Key": "sgplan-stack", "Value": "s"}, {"Key": "sgplan-address", "Value": "address_template.mine"}]},
+        {"AddressTemplateId": "ipm-other001", "AddressTemplateName": "other", "AddressSet": ["10.0.0.2"],
+         "TagSet": [{"Key": "sgplan-stack", "Value": "elsewhere"}]},
+        {"AddressTemplateId": "ipm-pinned01", "AddressTemplateName": "pinned", "AddressSet": ["10.0.0.3"]},
+    ],
+    "AddressTemplateGroups": [
+        {"AddressTemplateGroupId": "ipmg-other001", "AddressTemplateGroupName": "other",
+         "AddressTemplateIdSet": ["ipm-other001"]},
+    ],
+}
 STATE = {"Region": "ap-guangzhou", "SecurityGroups": [MINE, OTHER, PINNED],
          "Instances": [{"InstanceId": "ins-named001", "SecurityGroupIds": ["sg-mine0001"]},
-                       {"InstanceId": "ins-unnamed1", "SecurityGroupIds": ["sg-mine0001", "sg-other001"]}]}
-SCOPE = Scope.of("s", ["sg-pinned01"], ["ins-named001"])
+                       {"InstanceId": "ins-unnamed1", "SecurityGroupIds": ["sg-mine0001", "sg-other001"]}],
+         **TEMPLATES}
+SCOPE = Scope.of("s", ["sg-pinned01", "ipm-pinned01"], ["ins-named001"])
 RULE = {"Action": "ACCEPT", "Protocol": "TCP", "Port": "22", "CidrBlock": "0.0.0.0/0"}
 
 
@@ -62,7 +77,26 @@ REFUSED = {
         "CreateSecurityGroupWithPolicies", {"GroupName": "x", "GroupDescription": "", "ProjectId": "0",
                                             "SecurityGroupPolicySet": {"Ingress": [RULE], "Egress": []}},
         stage=Stage.CREATE_GROUPS, address="security_group.x"),
-    "an action the executor does not know": _op("ModifyAddressTemplateAttribute", {"AddressTemplateId": "ipm-1", "AddressTemplateName": "x"}),
+    "an action the executor does not know": _op("CreateSecurityGroup", {"GroupName": "x", "GroupDescription": ""}),
+    # Template writes (issue 17): only templates tagged with the stack, pinned, or created by the run.
+    "rename another stack's template": _op("ModifyAddressTemplateAttribute",
+                                           {"AddressTemplateId": "ipm-other001", "AddressTemplateName": "x"}),
+    "add a member to another stack's template": _op(
+        "AddTemplateMember", {"TemplateId": "ipm-other001", "TemplateMember": [{"Member": "0.0.0.0/0"}]}),
+    "swap a member of another stack's template": _op(
+        "ModifyTemplateMember", {"TemplateId": "ipm-other001", "OriginalTemplateMember": [{"Member": "10.0.0.2"}],
+                                 "TemplateMember": [{"Member": "0.0.0.0/0"}]}),
+    "delete an unmanaged template group": _op("DeleteAddressTemplateGroup", {"AddressTemplateGroupId": "ipmg-other001"},
+                                              stage=Stage.DELETE_TEMPLATES),
+    "delete a template that does not exist": _op("DeleteServiceTemplate", {"ServiceTemplateId": "ppm-nothere1"},
+                                                 stage=Stage.DELETE_TEMPLATES),
+    "create a template without the stack tag": _op(
+        "CreateAddressTemplate", {"AddressTemplateName": "x", "Addresses": ["10.0.0.0/8"]},
+        stage=Stage.CREATE_TEMPLATES, address="address_template.x"),
+    "create a template group holding a template that does not exist": _op(
+        "CreateAddressTemplateGroup", {"AddressTemplateGroupName": "x", "AddressTemplateIds": ["ipm-nothere1"],
+                                       "Tags": [{"Key": "sgplan-stack", "Value": "s"}]},
+        stage=Stage.CREATE_TEMPLATES, address="address_template_group.x"),
     # Tag writes (issue 13): only owned or pinned groups, only this region, never an sgplan-* key.
     "tag another stack's group": _op(
         "ModifyResourceTags", {"Resource": "qcs::cvm:ap-guangzhou:uin/:sg/sg-other001",
@@ -124,6 +158,19 @@ def test_in_scope_operations_pass(state_file: Path) -> None:
         # Unbinding this stack's own group from an instance no binding names (it is being deleted).
         _op("ModifyInstancesAttribute", {"InstanceIds": ["ins-unnamed1"], "SecurityGroups": ["sg-other001"]},
             service="cvm", stage=Stage.UNBIND_DELETED, instance_ids=("ins-unnamed1",)),
+        # Templates: the stack's own, a pinned one, and one created by this run (issue 17).
+        _op("AddTemplateMember", {"TemplateId": "ipm-mine0001", "TemplateMember": [{"Member": "10.0.0.9"}]},
+            group="ipm-mine0001"),
+        _op("ModifyTemplateMember", {"TemplateId": "ipm-pinned01", "OriginalTemplateMember": [{"Member": "10.0.0.3"}],
+                                     "TemplateMember": [{"Member": "10.0.0.4"}]}, group="ipm-pinned01"),
+        _op("CreateServiceTemplate", {"ServiceTemplateName": "web", "Services": ["tcp:80"],
+                                      "Tags": [{"Key": "sgplan-stack", "Value": "s"},
+                                               {"Key": "sgplan-address", "Value": "service_template.web"}]},
+            stage=Stage.CREATE_TEMPLATES, address="service_template.web", group="${service_template.web.id}"),
+        _op("DeleteServiceTemplate", {"ServiceTemplateId": "${service_template.web.id}"},
+            stage=Stage.DELETE_TEMPLATES, group="${service_template.web.id}"),
+        _op("DeleteAddressTemplate", {"AddressTemplateId": "ipm-mine0001"}, stage=Stage.DELETE_TEMPLATES,
+            group="ipm-mine0001"),
     )
     client = FileCloud(state_file, "ap-guangzhou", for_apply=True)
     try:
@@ -137,6 +184,9 @@ def test_in_scope_operations_pass(state_file: Path) -> None:
     tags = {g["SecurityGroupId"]: {t["Key"]: t["Value"] for t in g["TagSet"]} for g in data["SecurityGroups"]}
     assert tags["sg-mine0001"] == {"sgplan-stack": "s", "sgplan-address": "security_group.mine", "team": "web"}
     assert tags["sg-pinned01"] == {"env": "prod"}
+    templates = {t["AddressTemplateId"]: t["AddressSet"] for t in data["AddressTemplates"]}
+    assert templates == {"ipm-other001": ["10.0.0.2"], "ipm-pinned01": ["10.0.0.4"]}
+    assert data["ServiceTemplates"] == []
 
 
 def test_reads_pass_and_a_refusal_is_a_cloud_error(state_file: Path) -> None:
