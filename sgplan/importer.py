@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 from sgplan.diagnostics import Diagnostic, error, warning
-from sgplan.model import SERVICE_FIELDS, SOURCE_FIELDS, CloudState, Rule, SecurityGroup
+from sgplan.model import SERVICE_FIELDS, SOURCE_FIELDS, TEMPLATE_FIELDS, TEMPLATE_KINDS, CloudState, Rule, SecurityGroup
 from sgplan.render.hcl import Attribute, Block, Comment, Expr, Item, render
 
 BINDINGS_FILE = "bindings.sg.hcl"
+TEMPLATES_FILE = "templates.sg.hcl"
 _MAX_LABEL = 64
 _NOT_LABEL = re.compile(r"[^a-z0-9_]+")
 
@@ -39,11 +40,16 @@ class ImportResult:
     groups: tuple[tuple[str, SecurityGroup], ...]
     bindings: tuple[ImportedBinding, ...]
     stack: str = "imported"
+    # Templates the imported rules name (and the members of template groups among them), each
+    # written as a pinned block (issue 17): (kind, label, live template), kind a TEMPLATE_KINDS key.
+    templates: tuple[tuple[str, str, object], ...] = ()
 
     @property
     def labels(self) -> dict[str, str]:
-        """Group id → block label."""
-        return {g.id: label for label, g in self.groups if g.id}
+        """Group id → block label, and template id → `kind.label` (the reference it gets)."""
+        out = {g.id: label for label, g in self.groups if g.id}
+        out.update({t.id: f"{kind}.{label}" for kind, label, t in self.templates})  # type: ignore[attr-defined]
+        return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,7 +170,38 @@ def build(live: CloudState, group_ids: Sequence[str], stack: str = "imported") -
             key=lambda b: b.label,
         )
     )
-    return ImportResult(ordered, bindings, stack)
+    return ImportResult(ordered, bindings, stack, _templates(live, [g for _, g in ordered]))
+
+
+def _templates(live: CloudState, groups: Sequence[SecurityGroup]) -> tuple[tuple[str, str, object], ...]:
+    """The live templates the groups' rules name, and the templates inside named template
+    groups, labelled per kind; ids the live state does not hold stay literal in the rules."""
+    named = {getattr(r, n) for g in groups for r in (*g.ingress, *g.egress) for n in TEMPLATE_FIELDS}
+    found: dict[str, tuple[str, object]] = {}
+    for kind in ("address_template_group", "service_template_group", "address_template", "service_template"):
+        for item in getattr(live, TEMPLATE_KINDS[kind][0]):
+            if item.id in named:
+                found[item.id] = (kind, item)
+                named.update(getattr(item, "template_ids", ()))
+    out = []
+    for kind in TEMPLATE_KINDS:
+        items = [(i, t) for i, (k, t) in found.items() if k == kind]
+        labels = unique_labels([(i, label_base(t.name, i)) for i, t in items])  # type: ignore[attr-defined]
+        out += [(kind, labels[i], t) for i, t in sorted(items, key=lambda it: labels[it[0]])]
+    return tuple(out)
+
+
+def template_block(kind: str, label: str, template: object, labels: Mapping[str, str]) -> Block:
+    """A pinned template block: name, id and members as the cloud holds them."""
+    member_attr = TEMPLATE_KINDS[kind][1]
+    members = list(getattr(template, member_attr))
+    if member_attr == "template_ids":
+        members = [Expr(f"{labels[m]}.id") if m in labels else m for m in members]
+    return Block(kind, (label,), (
+        Attribute("name", getattr(template, "name")),
+        Attribute("id", getattr(template, "id")),
+        Attribute(member_attr, members),
+    ))
 
 
 def _reference(group_id: str, labels: Mapping[str, str]) -> str | Expr:
@@ -186,6 +223,8 @@ def rule_items(rule: Rule, labels: Mapping[str, str]) -> tuple[Item, ...]:
             continue
         if name == "security_group_id":
             value = _reference(str(value), labels)
+        elif name in TEMPLATE_FIELDS and str(value) in labels:
+            value = Expr(f"{labels[str(value)]}.id")  # an imported template block (issue 17)
         items.append(Attribute(name, value))
     if rule.description:
         items.append(Attribute("description", rule.description))
@@ -236,6 +275,7 @@ def render_file(result: ImportResult) -> str:
     """The whole import as one file: groups by label, then bindings."""
     labels = result.labels
     items: list[Item] = _stack_items(result)
+    items.extend(template_block(kind, label, t, labels) for kind, label, t in result.templates)
     items.extend(group_block(label, g, labels) for label, g in result.groups)
     items.extend(binding_block(b, labels) for b in result.bindings)
     return render(items)
@@ -245,7 +285,7 @@ def render_files(result: ImportResult) -> dict[str, str]:
     """One file per group (`<label>.sg.hcl`) plus `bindings.sg.hcl`, in a stable order."""
     labels = result.labels
     files: dict[str, str] = {}
-    taken = {BINDINGS_FILE}
+    taken = {BINDINGS_FILE, TEMPLATES_FILE}
     for label, group in result.groups:
         name, n = f"{label}.sg.hcl", 1
         while name in taken:
@@ -256,4 +296,8 @@ def render_files(result: ImportResult) -> dict[str, str]:
     rest: list[Item] = _stack_items(result)
     rest.extend(binding_block(b, labels) for b in result.bindings)
     files[BINDINGS_FILE] = render(rest)
+    if result.templates:
+        files[TEMPLATES_FILE] = render(
+            [Comment("Imported by `sgplan import`: the templates the imported rules name, pinned by id.")]
+            + [template_block(kind, label, t, labels) for kind, label, t in result.templates])
     return dict(sorted(files.items()))

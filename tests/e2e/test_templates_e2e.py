@@ -156,3 +156,42 @@ def test_a_template_an_unmanaged_group_names_is_not_deleted(tmp_path: Path, caps
     assert refused.code == 1
     assert f"cannot delete address_template.office ({office['AddressTemplateId']})" in refused.err
     assert any(t["AddressTemplateId"] == office["AddressTemplateId"] for t in handle.engine.state["AddressTemplates"])
+
+
+IMPORT_STATE = {
+    "Region": "ap-guangzhou",
+    "SecurityGroups": [{"SecurityGroupId": "sg-legacy01", "SecurityGroupName": "legacy",
+                        "SecurityGroupPolicySet": {"Version": "3", "Ingress": [
+                            {"Protocol": "TCP", "Port": "22", "AddressTemplate": {"AddressGroupId": "ipmg-admins01"},
+                             "Action": "ACCEPT"},
+                            {"ServiceTemplate": {"ServiceId": "ppm-web00001"}, "CidrBlock": "0.0.0.0/0",
+                             "Action": "ACCEPT"},
+                            {"Protocol": "TCP", "Port": "3389", "AddressTemplate": {"AddressId": "ipm-unknown1"},
+                             "Action": "DROP"}], "Egress": []}}],
+    "Instances": [{"InstanceId": "ins-aaaa1111", "SecurityGroupIds": ["sg-legacy01"]}],
+    "AddressTemplates": [
+        {"AddressTemplateId": "ipm-office01", "AddressTemplateName": "office", "AddressSet": ["203.0.113.0/24", "198.51.100.7"]},
+        {"AddressTemplateId": "ipm-vpn00001", "AddressTemplateName": "vpn", "AddressSet": ["10.8.0.0/16"]},
+        {"AddressTemplateId": "ipm-unknown1", "AddressTemplateName": "blocked", "AddressSet": ["192.0.2.0/24"]},
+    ],
+    "AddressTemplateGroups": [{"AddressTemplateGroupId": "ipmg-admins01", "AddressTemplateGroupName": "admins",
+                               "AddressTemplateIdSet": ["ipm-office01", "ipm-vpn00001"]}],
+    "ServiceTemplates": [{"ServiceTemplateId": "ppm-web00001", "ServiceTemplateName": "web",
+                          "ServiceSet": ["tcp:80", "tcp:443"]}],
+}
+
+
+def test_import_writes_template_blocks_and_round_trips(tmp_path: Path, capsys) -> None:
+    state = tmp_path / "live.json"
+    state.write_text(json.dumps(IMPORT_STATE))
+    cloud = ("--cloud", f"file:{state}", "--region", "ap-guangzhou")
+    out = tmp_path / "imported"
+    result = run_cli(capsys, "import", "--all-unmanaged", "--out", out, *cloud)
+    assert result.code == 0, result.err
+    text = "\n".join(p.read_text() for p in sorted(out.glob("*.hcl"))) if out.is_dir() else out.read_text()
+    assert 'address_template_group "admins"' in text and 'id           = "ipmg-admins01"' in text
+    assert "template_ids = [address_template.office.id, address_template.vpn.id]" in text
+    assert "address_template_group_id = address_template_group.admins.id" in text
+    assert "service_template_id = service_template.web.id" in text
+    assert run_cli(capsys, "plan", out, *cloud, "--detailed-exitcode").code == 0
+    assert run_cli(capsys, "fmt", "--check", out).code == 0
