@@ -24,9 +24,10 @@ MODULES = REPO / "modules"
 
 # DESIGN §8: module → (inputs beyond name/description/tags, with defaults as HCL or None if required).
 INPUTS: dict[str, dict[str, str | None]] = {
-    "linux-ssh": {"allowed_cidrs": '["0.0.0.0/0"]'},
+    "linux-ssh": {"allowed_cidrs": '["0.0.0.0/0"]', "address_template_ids": "[]"},
     "windows-rdp": {
         "allowed_cidrs": '["81.69.102.0/24", "106.55.203.0/24", "101.33.121.0/24", "101.32.250.0/24"]',
+        "address_template_ids": "[]",
     },
     "ping": {"allowed_cidrs": '["0.0.0.0/0"]', "allowed_ipv6_cidrs": "[]"},
     "telnet": {"allowed_cidrs": '["0.0.0.0/0"]'},

@@ -42,3 +42,9 @@ variable "allowed_cidrs" {
     error_message = "allowed_cidrs must name at least one address or CIDR block."
   }
 }
+
+variable "address_template_ids" {
+  type        = list(string)
+  default     = []
+  description = "Address templates (ipm-…, e.g. address_template.office.id) allowed on TCP 3389; when given, they replace allowed_cidrs."
+}

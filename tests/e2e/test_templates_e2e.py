@@ -195,3 +195,41 @@ def test_import_writes_template_blocks_and_round_trips(tmp_path: Path, capsys) -
     assert "service_template_id = service_template.web.id" in text
     assert run_cli(capsys, "plan", out, *cloud, "--detailed-exitcode").code == 0
     assert run_cli(capsys, "fmt", "--check", out).code == 0
+
+
+def test_bundled_modules_take_address_templates(tmp_path: Path, capsys) -> None:
+    state = tmp_path / "live.json"
+    state.write_text(json.dumps(STATE))
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    (cfg / "main.sg.hcl").write_text('''sgplan {
+  stack  = "mods"
+  region = "ap-guangzhou"
+}
+address_template "webrdp" {
+  addresses = ["81.69.102.0/24", "106.55.203.0/24", "101.33.121.0/24", "101.32.250.0/24"]
+}
+module "rdp" {
+  source               = "sgplan/windows-rdp"
+  name                 = "rdp"
+  address_template_ids = [address_template.webrdp.id]
+}
+module "ssh" {
+  source = "sgplan/linux-ssh"
+  name   = "ssh"
+}
+binding "hosts" {
+  instance_ids    = ["ins-aaaa1111"]
+  security_groups = [module.rdp.id, module.ssh.id]
+}
+''')
+    cloud = ("--cloud", f"file:{state}")
+    applied = run_cli(capsys, "apply", cfg, *cloud, "--auto-approve")
+    assert applied.code == 0, applied.err
+    live = json.loads(state.read_text())
+    [template] = live["AddressTemplates"]
+    groups = {g["SecurityGroupName"]: g["SecurityGroupPolicySet"]["Ingress"] for g in live["SecurityGroups"]}
+    assert [(r["Port"], r["AddressTemplate"]["AddressId"]) for r in groups["rdp"]] == [
+        ("3389", template["AddressTemplateId"])]
+    assert [(r["Port"], r["CidrBlock"]) for r in groups["ssh"]] == [("22", "0.0.0.0/0")]  # default unchanged
+    assert run_cli(capsys, "plan", cfg, *cloud, "--detailed-exitcode").code == 0
