@@ -50,9 +50,10 @@ security_group "web" {
   }
   ingress {
     action            = "ACCEPT"
-    protocol          = "ALL"
+    protocol          = "TCP"
+    port              = "8443"
     security_group_id = security_group.admin.id
-    description       = "anything from the admin hosts"
+    description       = "the admin console, from the admin hosts"
   }
   egress {
     action      = "ACCEPT"

@@ -136,7 +136,8 @@ def register(app: typer.Typer) -> None:
             sys.stdout.write(files["imported.sg.hcl"])
         elif split:
             write_files(files, out)
-            print(f"Imported {len(result.groups)} groups into {out}/ ({len(files)} files).", file=sys.stderr)
+            print(f"Imported {options.count(len(result.groups), 'group')} into {out}/ ({options.count(len(files), 'file')}).",
+                  file=sys.stderr)
         else:
             write_files({out.name: files["imported.sg.hcl"]}, out.parent)
-            print(f"Imported {len(result.groups)} groups into {out}.", file=sys.stderr)
+            print(f"Imported {options.count(len(result.groups), 'group')} into {out}.", file=sys.stderr)

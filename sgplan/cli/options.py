@@ -38,3 +38,8 @@ def _set_quiet(value: bool) -> bool:
 
 Quiet = typer.Option(False, "--quiet", callback=_set_quiet,
                      help="No progress display (it is only shown when stderr is a terminal).")
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """`1 group`, `2 groups`."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"

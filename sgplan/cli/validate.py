@@ -22,4 +22,5 @@ def register(app: typer.Typer) -> None:
         print_diagnostics(ws.warnings)
         groups = len(ws.settings_desired.groups)
         bindings = len(ws.settings_desired.bindings)
-        typer.echo(f"Success! The configuration is valid ({groups} groups, {bindings} instance bindings).")
+        typer.echo(f"Success! The configuration is valid ({options.count(groups, 'group')}, "
+                   f"{options.count(bindings, 'instance binding')}).")

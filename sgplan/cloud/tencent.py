@@ -300,6 +300,10 @@ class TencentClient:
         if isinstance(message, bytes):  # ServerNetworkError carries the raw body (API §6.4)
             message = message.decode("utf-8", "replace")
         message = self._scrub(str(message or ""))
+        if "Connection refused" in message:
+            # urllib3's pool/retry wording says nothing a user needs; keep the marker retries use.
+            where = f"{self._scheme}://{self._host}" if self._host else "the Tencent Cloud API"
+            message = f"cannot connect to {where}: Connection refused (is the server running and the address right?)"
         if code in _NETWORK_NAMES:  # the connection failed while the answer was read
             code, message = "ClientNetworkError", f"{code}: {message}"
         elif code in _MALFORMED_NAMES:  # not the API's envelope

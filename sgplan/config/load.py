@@ -67,12 +67,16 @@ class SourceFile:
 
 
 def config_files(directory: Path) -> list[Path]:
-    """Every `*.sg.hcl`, `*.hcl`, `*.tf` directly in `directory`, in name order."""
+    """Every `*.sg.hcl`, `*.hcl`, `*.tf` directly in `directory`, in name order.
+
+    Hidden files (`.terraform.lock.hcl`, an editor's `.old.sg.hcl`) are not configuration.
+    """
     if not directory.is_dir():
         return []
     return sorted(
         # Links are listed even when they lead nowhere: read_file says why it will not read them.
-        (p for p in directory.iterdir() if (p.is_file() or p.is_symlink()) and p.name.endswith(CONFIG_SUFFIXES)),
+        (p for p in directory.iterdir()
+         if (p.is_file() or p.is_symlink()) and p.name.endswith(CONFIG_SUFFIXES) and not p.name.startswith(".")),
         key=lambda p: p.name,
     )
 

@@ -61,7 +61,7 @@ def render_plan(plan: Plan, *, color: bool = False) -> str:
         for change in changes:
             _resource(out, change, group_names(plan))
         _outputs(out, plan.outputs)
-        _warnings(out, plan.warnings)
+        _warnings(out, plan.warnings, _shown_notes(plan))
         _contracts(out, plan)
         if out.lines and out.lines[-1]:
             out.add()
@@ -96,7 +96,7 @@ def render_plan(plan: Plan, *, color: bool = False) -> str:
         out.add()
     _contracts(out, plan)
     _outputs(out, plan.outputs)
-    _warnings(out, plan.warnings)
+    _warnings(out, plan.warnings, _shown_notes(plan))
     s = plan.summary
     out.add(f"Plan: {s['create']} to add, {s['update']} to change, {s['delete']} to destroy.")
     return "\n".join(out.lines) + "\n"
@@ -338,11 +338,18 @@ def _outputs(out: _Out, outputs: tuple[Output, ...]) -> None:
     out.add()
 
 
-def _warnings(out: _Out, warnings: tuple[str, ...]) -> None:
-    for warning in warnings:
+def _warnings(out: _Out, warnings: tuple[str, ...], shown: set[str] = frozenset()) -> None:
+    # A warning says once what it says: repeats, and notes already shown in their resource's
+    # block (`address: note`), are left out.
+    unique = [w for w in dict.fromkeys(warnings) if w not in shown]
+    for warning in unique:
         out.add(f"Warning: {warning}")
-    if warnings:
+    if unique:
         out.add()
+
+
+def _shown_notes(plan: Plan) -> set[str]:
+    return {f"{c.address}: {note}" for c in plan.resource_changes if c.is_change or c.notes for note in c.notes}
 
 
 def _exposure_line(item: Any) -> str:

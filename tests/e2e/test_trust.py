@@ -22,11 +22,18 @@ FOREIGN = {"SecurityGroupId": "sg-foreign1", "SecurityGroupName": "someone-else"
            "TagSet": [{"Key": "sgplan-stack", "Value": "other-stack"}, {"Key": "sgplan-address", "Value": "security_group.x"}],
            "SecurityGroupPolicySet": {"Version": "1", "Ingress": [], "Egress": []}}
 OTHER_INSTANCE = {"InstanceId": "ins-other001", "SecurityGroupIds": ["sg-foreign1"]}
+# The telnet rule gives the plan a finding to hide (the quickstart itself has none).
 PING = """
 security_group "ping" {
   ingress {
     action     = "ACCEPT"
     protocol   = "ICMP"
+    cidr_block = "10.0.0.0/8"
+  }
+  ingress {
+    action     = "ACCEPT"
+    protocol   = "TCP"
+    port       = "23"
     cidr_block = "10.0.0.0/8"
   }
 }
