@@ -77,6 +77,10 @@ def planned_templates(plan: Any, live: CloudState) -> tuple[Templates, dict[str,
         member_attr = TEMPLATE_KINDS[change.type][1]
         table[key] = _TEMPLATE_CLASSES[change.type](key, str(change.after.get("name", "")),
                                                     tuple(change.after.get(member_attr, ())))
+        if key != change.id:
+            # The planner's simulation names a template still to be created by its placeholder.
+            spelled = "${" + key + "}"
+            table[spelled] = replace(table[key], id=spelled)
     if not changed:
         return before, {}
     state = replace(live, **{attr: tuple(lists[kind].values()) for kind, (attr, _) in TEMPLATE_KINDS.items()})

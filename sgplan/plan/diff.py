@@ -7,7 +7,7 @@ Pure: no I/O. Group identity lives in `match.py`, rule edit scripts in `rules.py
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 import sgplan
@@ -181,7 +181,8 @@ def _make_plan(desired: DesiredState, live: CloudState, *, cloud: str, region: s
     )
     if has_errors(diags):
         return None, diags
-    ordered, exposures = _safe_sequence(sorted(ops, key=lambda op: op.stage), alternatives, live)
+    ordered, exposures = _safe_sequence(sorted(ops, key=lambda op: op.stage), alternatives, live,
+                                        [c for c in templates.changes if c.is_change])
     warnings_ = [d.message if not d.address else f"{d.address}: {d.message}" for d in diags]
     if exposures:
         warnings_.append(
@@ -246,13 +247,36 @@ def with_template_users(plan: Plan, users: Mapping[str, Sequence[str]]) -> Plan:
 
 
 def _safe_sequence(
-    ops: Sequence[Operation], alternatives: Mapping[str, tuple[Operation, ...]], live: CloudState
+    ops: Sequence[Operation], alternatives: Mapping[str, tuple[Operation, ...]], live: CloudState,
+    template_changes: Sequence[ResourceChange] = (),
 ) -> tuple[list[Operation], list[TransientExposure]]:
     """The calls in an exposure-safe order (DESIGN §6), each with its footprint, and what the
     chosen order would still expose when no safe order was found."""
     before = SimState.from_cloud(live)
-    ordered, exposures = safe_order(make_units(ops, dict(alternatives)), before, Templates.from_state(live))
+    templates = Templates.from_state(live)
+    if template_changes:
+        # Both template contents under one Templates (issue 17): member edits switch the rules
+        # naming a template to its planned contents at their place in the order.
+        from sgplan.analysis.planned import planned_templates
+
+        templates, renames = planned_templates(_Changes(tuple(template_changes)), live)
+        holders = {g.id: set(g.template_ids) for g in (*live.address_template_groups, *live.service_template_groups)}
+        switches = {}
+        for change in template_changes:
+            if change.id and change.id in renames:
+                pairs = [(change.id, renames[change.id])]
+                pairs += [(g, renames[g]) for g, members in holders.items() if change.id in members and g in renames]
+                switches[change.id] = tuple(pairs)
+        before = replace(before, template_renames=switches)
+    ordered, exposures = safe_order(make_units(ops, dict(alternatives)), before, templates)
     return with_footprints(before, ordered), exposures
+
+
+@dataclass(frozen=True)
+class _Changes:
+    """The template resource changes in the shape `planned_templates` reads (a plan's)."""
+
+    resource_changes: tuple[ResourceChange, ...]
 
 
 def _needs_replace(d: SecurityGroup | None, g: SecurityGroup) -> bool:

@@ -12,8 +12,8 @@ from typing import Any, Iterable, Mapping
 
 from sgplan.analysis.access import Templates
 from sgplan.analysis.exposure import AccessView
-from sgplan.model import CloudState, Direction, Rule, SecurityGroup
-from sgplan.plan.operation import Operation
+from sgplan.model import TEMPLATE_FIELDS, CloudState, Direction, Rule, SecurityGroup
+from sgplan.plan.operation import TEMPLATE_EDIT_ACTIONS, Operation
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,12 @@ class SimState:
     # Derived from `instances` (group key → carrying instances), built on first use. States that
     # share `instances` share it (`replace` copies it along); a binding change updates a copy.
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # Template contents (issue 17): a member edit of template `t` makes the rules naming `t` (and
+    # the template groups holding it) name their planned contents instead, `t@planned` — the
+    # keys `analysis.planned.planned_templates` gives both contents under. `template_renames`:
+    # template id → the (old key, new key) pairs its edit switches; `edited`: keys switched so far.
+    template_renames: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict, compare=False, repr=False)
+    edited: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_cloud(cls, live: CloudState) -> "SimState":
@@ -75,6 +81,11 @@ def affected(state: SimState, op: Operation) -> tuple[set[str], set[str]]:
     """(instances, groups) whose policy `op` can change when applied to `state`."""
     if op.action == "ModifyInstancesAttribute":
         return set(op.params.get("InstanceIds") or ()), set()
+    if op.action in TEMPLATE_EDIT_ACTIONS:
+        # A template's contents: every group whose rules name it (or a group holding it).
+        old = {a for a, _ in state.template_renames.get(str(op.group), ())}
+        users = {k for k, g in state.groups.items() if old and _names_any(g, old)}
+        return set().union(*(state.carriers(k) for k in users)) if users else set(), users
     key = op.params.get("SecurityGroupId") or op.group
     if key is None:
         return set(), set()
@@ -83,6 +94,34 @@ def affected(state: SimState, op: Operation) -> tuple[set[str], set[str]]:
 
 def step(state: SimState, op: Operation) -> SimState:
     """`state` after `op` (calls that do not change access return it unchanged)."""
+    new = _step(state, op)
+    if op.action in TEMPLATE_EDIT_ACTIONS and str(op.group) in state.template_renames:
+        switch = dict(state.template_renames[str(op.group)])
+        edited = {**state.edited, **switch}
+        return replace(new, groups={k: _renamed(g, switch) for k, g in new.groups.items()}, edited=edited)
+    if state.edited and new is not state and (op.is_rule_edit or op.action == "CreateSecurityGroupWithPolicies"):
+        # Rules written after a template's edit name its planned contents too.
+        key = op.params.get("SecurityGroupId") or op.group or ""
+        if key in new.groups:
+            return replace(new, groups={**new.groups, key: _renamed(new.groups[key], state.edited)})
+    return new
+
+
+def _names_any(group: SecurityGroup, keys: set[str]) -> bool:
+    return any(getattr(r, n) in keys for r in (*group.ingress, *group.egress) for n in TEMPLATE_FIELDS)
+
+
+def _renamed(group: SecurityGroup, switch: Mapping[str, str]) -> SecurityGroup:
+    def fix(rule: Rule) -> Rule:
+        changes = {n: switch[v] for n in TEMPLATE_FIELDS if isinstance(v := getattr(rule, n), str) and v in switch}
+        return replace(rule, **changes) if changes else rule
+
+    if not _names_any(group, set(switch)):
+        return group
+    return replace(group, ingress=tuple(fix(r) for r in group.ingress), egress=tuple(fix(r) for r in group.egress))
+
+
+def _step(state: SimState, op: Operation) -> SimState:
     params = op.params
     if op.action == "CreateSecurityGroupWithPolicies":
         body = params.get("SecurityGroupPolicySet") or {}

@@ -138,3 +138,21 @@ def test_service_templates_compare_canonically() -> None:
                                                                     ("sgplan-stack", "s"))),))
     spec = TemplateSpec("service_template", "service_template.web", "web", ("tcp:80", "tcp:443"))
     assert not _plan(_desired(spec), live).has_changes
+
+
+def test_transient_exposure_ordering_sees_template_contents() -> None:
+    """Widening a template while a DROP above its rule is added: the DROP goes first, else the
+    template's new member would be reachable in between."""
+    from sgplan.model import Instance
+
+    live_rule = Rule(action="ACCEPT", protocol="TCP", port="22", address_template_id="ipm-1")
+    live_group = SecurityGroup(name="web", ingress=(live_rule,), id="sg-web00001", address="security_group.web",
+                               stack="s", version="1")
+    drop = Rule(action="DROP", protocol="TCP", port="22", cidr_block="0.0.0.0/0")
+    desired_group = SecurityGroup(name="web", ingress=(drop, live_rule), address="security_group.web")
+    live = CloudState(region="ap-guangzhou", groups=(live_group,),
+                      instances=(Instance("ins-1", ("sg-web00001",)),),
+                      address_templates=(AddressTemplate("ipm-1", "office", ("10.0.0.0/8",), OWN),))
+    plan = _plan(_desired(office("10.0.0.0/8", "0.0.0.0/0"), groups=(desired_group,)), live)
+    assert [o.action for o in plan.operations] == ["CreateSecurityGroupPolicies", "AddTemplateMember"]
+    assert plan.transient_exposure == ()
