@@ -425,7 +425,9 @@ class ExposureSummary:
 
     @property
     def peer_text(self) -> str:
-        text = ", ".join(self.peers)
+        # A group still to be created is named by its address (`security_group.admin`), not the
+        # `….id` placeholder that stands for its unknown id.
+        text = ", ".join(p[:-3] if p.endswith(".id") and "security_group." in p else p for p in self.peers)
         return f"{text} except {', '.join(self.excepted)}" if self.excepted else text
 
     @property

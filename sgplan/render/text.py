@@ -265,16 +265,20 @@ def _group(out: _Out, change: ResourceChange, symbol: str) -> None:
             out.add(f"        {key:<11} = {_value(after.get(key))}")
     elif before is not None:
         out.add(f"        name        = {_value(before.get('name'))}")
-        for direction in ("ingress", "egress"):
-            for index, rule in enumerate(before.get(direction) or []):
-                out.add(f"      - {direction}[{index}]  {_rule_text(rule, direction)}", "-")
+        listed = [(d, i, rule) for d in ("ingress", "egress") for i, rule in enumerate(before.get(d) or [])]
+        width = max((len(f"{d}[{i}]") for d, i, _ in listed), default=0)
+        for direction, index, rule in listed:
+            out.add(f"      - {f'{direction}[{index}]':<{width}}  {_rule_text(rule, direction)}", "-")
         return
+    # Rule positions in one column (`ingress[9]` and `egress[10]` alike): deletes name the rule's
+    # place in the current list, inserts and replacements its place in the planned one.
+    width = max((len(f"{rc.direction}[{rc.index}]") for rc in change.rule_changes), default=0)
     for rc in change.rule_changes:
-        out.add(_rule_change_line(rc), {INSERT: "+", DELETE: "-", REPLACE: "~"}[rc.kind])
+        out.add(_rule_change_line(rc, width), {INSERT: "+", DELETE: "-", REPLACE: "~"}[rc.kind])
 
 
-def _rule_change_line(rc: RuleChange) -> str:
-    where = f"{rc.direction}[{rc.index}]"
+def _rule_change_line(rc: RuleChange, width: int = 0) -> str:
+    where = f"{rc.direction}[{rc.index}]".ljust(width)
     if rc.kind == INSERT:
         return f"      + {where}  {_rule_text(rc.rule, rc.direction)}"
     if rc.kind == DELETE:
