@@ -190,9 +190,10 @@ def test_plain_generated_files_read_the_same(source: str) -> None:
     _check(source, must_take=False)
     if parse_body(_text(source), "f.hcl") is None:
         # Only where the walk keeps a tree (`"${"`, `{a=1, "a"=2}`), reports a templated label,
-        # or Lark finds a syntax error.
+        # Lark finds a syntax error, or an escaped `$${`/`%%{` needs unescaping (left to the
+        # slow path, which reads them as HashiCorp's parser does).
         body, diags = _lark(source)
-        assert body is None or "('tree',)" in repr(body) or diags, source
+        assert body is None or "('tree',)" in repr(body) or diags or "$${" in source or "%%{" in source, source
 
 
 _JUNK = st.sampled_from(["${x}", "+ 1", "(", ")", "[0]", ".*", "\n", "/* c */", "# c\n", '"', "-", ",", "=",
