@@ -306,7 +306,9 @@ def _number(text: str) -> int | float:
         raise _Decline
     if "." in text or "e" in text or "E" in text:
         value = number(float(text))
-        if not math.isfinite(value):
+        # From 2^53 on a float no longer holds every integer: the slow path reads such literals
+        # exactly (1e53) or refuses them (a fraction), never a silently rounded value.
+        if not math.isfinite(value) or abs(value) >= 2**53:
             raise _Decline
         return value
     return int(text)
