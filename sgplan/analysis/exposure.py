@@ -424,10 +424,14 @@ class ExposureSummary:
     pieces: tuple[ExposureChange, ...]
 
     @property
+    def shown_peers(self) -> tuple[str, ...]:
+        """`peers` as a reader sees them: a group still to be created is named by its address
+        (`security_group.admin`), not the `….id` placeholder that stands for its unknown id."""
+        return tuple(p[:-3] if p.endswith(".id") and "security_group." in p else p for p in self.peers)
+
+    @property
     def peer_text(self) -> str:
-        # A group still to be created is named by its address (`security_group.admin`), not the
-        # `….id` placeholder that stands for its unknown id.
-        text = ", ".join(p[:-3] if p.endswith(".id") and "security_group." in p else p for p in self.peers)
+        text = ", ".join(self.shown_peers)
         return f"{text} except {', '.join(self.excepted)}" if self.excepted else text
 
     @property

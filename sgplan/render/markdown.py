@@ -72,7 +72,7 @@ def _exposure(plan: Plan) -> list[str]:
             continue
         lines += ["", f"**{title}**", "", "| instance / group | direction | protocol | ports | peer |", "|---|---|---|---|---|"]
         for c in items:
-            peers = ", ".join(_code(p, in_table=True) for p in c.peers)
+            peers = ", ".join(_code(p, in_table=True) for p in c.shown_peers)
             if c.excepted:
                 peers += " except " + ", ".join(_code(p, in_table=True) for p in c.excepted)
             lines.append(
