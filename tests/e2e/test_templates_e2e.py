@@ -233,3 +233,36 @@ binding "hosts" {
         ("3389", template["AddressTemplateId"])]
     assert [(r["Port"], r["CidrBlock"]) for r in groups["ssh"]] == [("22", "0.0.0.0/0")]  # default unchanged
     assert run_cli(capsys, "plan", cfg, *cloud, "--detailed-exitcode").code == 0
+
+
+def test_template_changes_take_the_least_calls(tmp_path: Path, capsys, http_cloud) -> None:
+    """API calls at their floor: one call per created, renamed, member-edited or deleted template
+    (a member edit of any shape is one call)."""
+    handle, state = http_cloud
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    cloud = ("--cloud", handle.url)
+
+    def write(text: str) -> None:
+        (cfg / "main.sg.hcl").write_text('sgplan {\n  stack  = "floor"\n  region = "ap-guangzhou"\n}\n' + text)
+
+    def block(label: str, members: list[str], name: str | None = None) -> str:
+        return f'address_template "{label}" {{\n  name = "{name or label}"\n  addresses = {json.dumps(members)}\n}}\n'
+
+    write(block("a", ["10.0.0.1"]) + block("b", ["10.0.0.2"]) + block("c", ["10.0.0.3"]) + block("d", ["10.0.0.4"])
+          + block("e", ["10.0.0.5"]))
+    writes = handle.stats.get("changes", 0)
+    assert run_cli(capsys, "apply", cfg, *cloud, "--auto-approve").code == 0
+    assert handle.stats.get("changes", 0) - writes == 5  # one create each, tags included
+
+    # a: +member, b: -member, c: swap, d: rename, e: removed; f: new.
+    write(block("a", ["10.0.0.1", "10.1.0.1"]) + block("b", []) + block("c", ["10.3.0.3"])
+          + block("d", ["10.0.0.4"], name="renamed") + block("f", ["10.0.0.6"]))
+    data = run_cli(capsys, "plan", cfg, *cloud, "--json").json()
+    assert sorted(o["action"] for o in data["operations"]) == [
+        "AddTemplateMember", "CreateAddressTemplate", "DeleteAddressTemplate", "DeleteTemplateMember",
+        "ModifyAddressTemplateAttribute", "ModifyTemplateMember"]
+    writes = handle.stats.get("changes", 0)
+    assert run_cli(capsys, "apply", cfg, *cloud, "--auto-approve").code == 0
+    assert handle.stats.get("changes", 0) - writes == 6
+    assert run_cli(capsys, "plan", cfg, *cloud, "--detailed-exitcode").code == 0
