@@ -454,4 +454,4 @@ def template_deletion_users(client: ApiClient, plan: Any, live: CloudState) -> d
         return {}
     managed = {g.id for g in live.groups if g.id and g.stack == plan.stack}
     managed |= {c.id for c in plan.resource_changes if c.type == "security_group" and isinstance(c.id, str)}
-    return template_users(client, doomed, managed)
+    return template_users(client, doomed, managed, map_fn=getattr(client, "map", map))

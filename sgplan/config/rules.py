@@ -172,6 +172,11 @@ def build_rules(
         if isinstance(value, Unknown):
             if name in _TEMPLATE_ATTRS and value.address and value.address.rsplit(".", 2)[-2] == name[:-3]:
                 return GroupRef(value.address)  # a template of this configuration (issue 17)
+            if name in _TEMPLATE_ATTRS and value.address:
+                kind = value.address.rsplit(".", 2)[-2]
+                bad(name, f"{value.address}.id is the id of a {kind}, not of an {name[:-3]}"
+                    if kind != "security_group" else f"{value.address}.id is a security group id")
+                return None
             bad(name, "value is not known until apply (it depends on a group still to be created)")
         else:
             bad(name, f"a string is required, not a {type_name(value)}")

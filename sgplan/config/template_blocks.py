@@ -156,7 +156,7 @@ def _member(kind: str, item: Any) -> str | GroupRef:
         return canonical_service(item)
     member_kind = _MEMBER_KIND[kind]
     if isinstance(item, Unknown):
-        if item.address and f"{member_kind}." in item.address:
+        if item.address and item.address.rsplit(".", 2)[-2] == member_kind:
             return GroupRef(item.address)
         raise ValueError(f"depends on a value not known until apply; use {member_kind}.<name>.id directly")
     prefix = _ID_PREFIX[member_kind]

@@ -116,6 +116,14 @@ def test_schema_and_reference_errors(tmp_path: Path) -> None:
     assert any('unknown address_template "nope"' in e and "main.sg.hcl:7" in e for e in errors), errors
 
 
+def test_a_reference_to_the_wrong_kind_is_an_error(tmp_path: Path) -> None:
+    errors = _errors(tmp_path, 'service_template "web" {\n  services = ["tcp:80"]\n}\n'
+                               'security_group "s" {\n  ingress {\n    action = "ACCEPT"\n    protocol = "TCP"\n'
+                               '    port = "22"\n    address_template_id = service_template.web.id\n  }\n}\n')
+    assert any("main.sg.hcl:10" in e and "service_template.web.id is the id of a service_template, not of an "
+               "address_template" in e for e in errors), errors
+
+
 def test_templates_alone_need_a_stack(tmp_path: Path) -> None:
     _, diags = _evaluate(tmp_path, 'address_template "a" {\n  addresses = ["10.0.0.0/8"]\n}\n')
     assert any("stack is required" in str(d) for d in diags)
