@@ -13,9 +13,10 @@ templates"); where the metadata is silent the choice is written next to the code
 - ModifyTemplateMember is atomic: every original must exist, then the originals are removed and
   the new members take the place of the first original (the rest appended), in one step.
 - Deleting a template a security-group rule or a template group still names → ResourceInUse.
-- Quotas (state `Limits`): AddressTemplateMemberLimit / ServiceTemplateMemberLimit (members per
-  template, 20), TemplateGroupMemberLimit (templates per group, 100), TemplateLimit (templates of
-  one kind per region, 1000) → LimitExceeded.
+- Quotas (state `Limits`), the names and values of DescribeTemplateLimits' documented example:
+  AddressTemplateMemberLimit / ServiceTemplateMemberLimit (members per template, 20),
+  AddressTemplateGroupMemberLimit / ServiceTemplateGroupMemberLimit (templates per group, 20);
+  and TemplateLimit (templates of one kind per region, 1000, not in the metadata) → LimitExceeded.
 """
 
 from __future__ import annotations
@@ -29,9 +30,14 @@ from sgplan.fakecloud.rules import blank
 TEMPLATE_LIMITS = {
     "TemplateLimit": 1000,
     "AddressTemplateMemberLimit": 20,
+    "AddressTemplateGroupMemberLimit": 20,
     "ServiceTemplateMemberLimit": 20,
-    "TemplateGroupMemberLimit": 100,
+    "ServiceTemplateGroupMemberLimit": 20,
 }
+_MEMBER_LIMIT = {"AddressTemplates": "AddressTemplateMemberLimit",
+                 "AddressTemplateGroups": "AddressTemplateGroupMemberLimit",
+                 "ServiceTemplates": "ServiceTemplateMemberLimit",
+                 "ServiceTemplateGroups": "ServiceTemplateGroupMemberLimit"}
 MAX_TEMPLATE_NAME = 60
 
 
@@ -111,6 +117,8 @@ class TemplateService:
             out[f"Create{singular}"] = lambda p, kind=kind: self._create(kind, p)
             out[f"Modify{singular}Attribute"] = lambda p, kind=kind: self._modify(kind, p)
             out[f"Delete{singular}"] = lambda p, kind=kind: self._delete(kind, p)
+        out["DescribeTemplateLimits"] = lambda p: {
+            "TemplateLimit": {name: self._limit(name) for name in _MEMBER_LIMIT.values()}}
         out["AddTemplateMember"] = lambda p: self._members(p, "add")
         out["DeleteTemplateMember"] = lambda p: self._members(p, "delete")
         out["ModifyTemplateMember"] = lambda p: self._members(p, "modify")
@@ -161,8 +169,7 @@ class TemplateService:
     def _check_members(self, kind: str, members: list[str]) -> None:
         if len(set(members)) != len(members):
             raise CloudError("InvalidParameterValue", "a member is given twice")
-        limit_name = {"AddressTemplates": "AddressTemplateMemberLimit",
-                      "ServiceTemplates": "ServiceTemplateMemberLimit"}.get(kind, "TemplateGroupMemberLimit")
+        limit_name = _MEMBER_LIMIT[kind]
         if len(members) > self._limit(limit_name):
             raise CloudError("LimitExceeded", f"more than {self._limit(limit_name)} members in one template")
 

@@ -31,7 +31,7 @@ SERVED: dict[str, tuple[str, ...]] = {
         "CreateAddressTemplateGroup", "ModifyAddressTemplateGroupAttribute", "DeleteAddressTemplateGroup",
         "CreateServiceTemplate", "ModifyServiceTemplateAttribute", "DeleteServiceTemplate",
         "CreateServiceTemplateGroup", "ModifyServiceTemplateGroupAttribute", "DeleteServiceTemplateGroup",
-        "AddTemplateMember", "DeleteTemplateMember", "ModifyTemplateMember",
+        "AddTemplateMember", "DeleteTemplateMember", "ModifyTemplateMember", "DescribeTemplateLimits",
     ),
     "cvm": ("DescribeInstances", "AssociateSecurityGroups", "DisassociateSecurityGroups", "ModifyInstancesAttribute"),
     "tag": ("ModifyResourceTags", "DescribeResourceTagsByResourceIds", "TagResources", "UnTagResources"),

@@ -62,7 +62,7 @@ COMMON_ONLY = frozenset(
         "CreateAddressTemplateGroup", "ModifyAddressTemplateGroupAttribute", "DeleteAddressTemplateGroup",
         "CreateServiceTemplate", "ModifyServiceTemplateAttribute", "DeleteServiceTemplate",
         "CreateServiceTemplateGroup", "ModifyServiceTemplateGroupAttribute", "DeleteServiceTemplateGroup",
-        "AddTemplateMember", "DeleteTemplateMember", "ModifyTemplateMember",
+        "AddTemplateMember", "DeleteTemplateMember", "ModifyTemplateMember", "DescribeTemplateLimits",
     )
 )
 
