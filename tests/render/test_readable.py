@@ -110,3 +110,49 @@ def test_markdown_renders_with_coloured_diff_header_and_text_wording() -> None:
     # The closing line reads as the text plan's.
     assert "1 to add, 3 to change, 1 to destroy" in markdown and "1 to add, 3 to change, 1 to destroy" in text_lines[-1]
     del marked
+
+
+NARROWING = """
+sgplan {{ stack = "ntp" }}
+security_group "ntp" {{
+  egress {{
+    action     = "ACCEPT"
+    protocol   = "UDP"
+    port       = "123"
+    cidr_block = "{peer}"
+  }}
+  egress {{
+    action     = "DROP"
+    protocol   = "ALL"
+    cidr_block = "0.0.0.0/0"
+  }}
+}}
+binding "servers" {{
+  instance_ids    = ["ins-aaaa1111", "ins-bbbb2222"]
+  security_groups = [security_group.ntp.id]
+}}
+"""
+
+
+def test_narrowing_through_the_cli_is_one_line(tmp_path) -> None:
+    import json
+
+    from tests.e2e.cli import run
+
+    (tmp_path / "live.json").write_text(json.dumps({"Region": "ap-guangzhou", "SecurityGroups": [], "Instances": [
+        {"InstanceId": "ins-aaaa1111", "SecurityGroupIds": []}, {"InstanceId": "ins-bbbb2222", "SecurityGroupIds": []}]}))
+    config = tmp_path / "main.sg.hcl"
+    config.write_text(NARROWING.format(peer="0.0.0.0/0"))
+    cloud = ("--cloud", f"file:{tmp_path / 'live.json'}", "--region", "ap-guangzhou")
+    assert run("apply", tmp_path, *cloud, "--auto-approve")[0] == 0
+    config.write_text(NARROWING.format(peer="10.0.0.10/32"))
+    code, text, err = run("plan", tmp_path, *cloud, "--no-color")
+    assert code == 0, err
+    section = text.split("Exposure changes:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert section == ["  ins-aaaa1111, ins-bbbb2222: UDP 123 to 0.0.0.0/0 except 10.0.0.10/32: closed"]
+    code, markdown, err = run("plan", tmp_path, *cloud, "--markdown")
+    rows = [line for line in markdown.splitlines() if line.startswith("| `ins-")]
+    assert len(rows) == 1 and "`0.0.0.0/0` except `10.0.0.10/32`" in rows[0]
+    code, out, err = run("plan", tmp_path, *cloud, "--json")
+    doc = json.loads(out)
+    assert len(doc["exposure_changes"]) == 64 and len(doc["exposure_summary"]) == 1
