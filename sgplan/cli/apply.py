@@ -158,6 +158,16 @@ def applied_outputs(ws: Workspace, plan: Plan, created: dict[str, str]) -> tuple
     return tuple(desired.outputs) if desired is not None else tuple(plan.outputs)
 
 
+def step_printer(client: ApiClient):
+    """Apply's step lines on stderr; above the progress display when one is shown, so the two
+    never interleave."""
+    def show(line: str) -> None:
+        log = getattr(client, "progress_log", None)
+        if log is None or not log(visible(line)):
+            print(visible(line), file=sys.stderr, flush=True)
+    return show
+
+
 def _same_cloud(saved: str, current: str) -> bool:
     if saved.startswith("file:") and current.startswith("file:"):
         return Path(saved[5:]).resolve() == Path(current[5:]).resolve()
@@ -223,6 +233,9 @@ def register(app: typer.Typer) -> None:
                 client.close()
                 raise
         try:
+            pause = getattr(client, "progress_pause", None)
+            if pause is not None:
+                pause()  # the reading phases' display goes before the plan is printed
             typer.echo(render(plan, "text", color=options.color_wanted(no_color)))
             if plan.violated_contracts:
                 report_violations(plan.violated_contracts)
@@ -241,7 +254,7 @@ def register(app: typer.Typer) -> None:
             # Whatever the operations say, the executor writes only inside the configuration's
             # scope (DESIGN §5): its stack's groups, pinned groups, instances its bindings name.
             result = execute(plan, client, scope=scope_of(ws),
-                             progress=lambda line: print(visible(line), file=sys.stderr, flush=True),
+                             progress=step_printer(client),
                              parallelism=parallelism, thread_safe=is_thread_safe(client))
         finally:
             client.close()

@@ -195,6 +195,15 @@ class TencentClient:
         if isinstance(self._progress, _TerminalProgress):
             self._progress.clear()
 
+    def progress_pause(self) -> None:
+        """Remove the progress display before output goes to stdout (it returns with the next call)."""
+        if isinstance(self._progress, _TerminalProgress):
+            self._progress.clear()
+
+    def progress_log(self, line: str) -> bool:
+        """Print a line above the progress display (never through it); False when none is shown."""
+        return self._progress.log(line) if isinstance(self._progress, _TerminalProgress) else False
+
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         """`map` on this client's thread pool: pass as `read_live(..., map_fn=client.map)`."""
         return map_parallel(fn, items, self.parallelism)
@@ -608,6 +617,8 @@ class _TerminalProgress:
             SpinnerColumn(), TextColumn("sgplan: {task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"),
             console=Console(file=stream, stderr=True), transient=True, refresh_per_second=8,
+            # Never capture stdout (the plan) or other stderr writers: they are not the display's.
+            redirect_stdout=False, redirect_stderr=False,
         )
         self._lock = threading.Lock()
         self._tasks: dict[str, Any] = {}
@@ -639,11 +650,25 @@ class _TerminalProgress:
                 task = self._tasks[phase] = self._progress.add_task(phase, total=total, rate=rate)
             self._progress.update(task, completed=done, total=total, rate=rate)
 
+    def log(self, line: str) -> bool:
+        from rich.text import Text
+
+        with self._lock:
+            if not self._running:
+                return False
+            self._progress.console.print(Text(line), soft_wrap=True)  # no markup from data
+            return True
+
     def clear(self) -> None:
+        """Remove the display (before output is printed); the next call starts a fresh one."""
         with self._lock:
             if self._running:
                 self._progress.stop()
                 self._running = False
+            for task in list(self._tasks.values()):
+                self._progress.remove_task(task)
+            self._tasks.clear()
+            self._done.clear()
 
 
 def _terminal_progress() -> _TerminalProgress | None:

@@ -51,3 +51,25 @@ def test_quiet_turns_it_off(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     assert tencent._terminal_progress() is None
     code, _, _ = run("plan", tmp_path, "--cloud", f"file:{tmp_path / 'live.json'}", "--region", "ap-guangzhou")
     assert tencent.TERMINAL_PROGRESS is True
+
+
+def test_apply_step_lines_go_above_the_display(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sgplan.cli.apply import step_printer
+
+    stream = _Terminal()
+    monkeypatch.setattr(sys, "stderr", stream)
+    monkeypatch.setattr(tencent, "TERMINAL_PROGRESS", True)
+    progress = tencent._terminal_progress()
+
+    class Client:
+        def progress_log(self, line: str) -> bool:
+            return progress.log(line)
+
+    show = step_printer(Client())
+    show("[0/1] before the display starts")  # nothing shown yet: a plain line
+    progress.update("ModifyInstancesAttribute", {}, 1, 0)
+    show("[1/1] set the groups of ins-1 \x1b[31m")
+    progress.clear()
+    text = stream.getvalue()
+    assert "[0/1] before the display starts\n" in text and "[1/1] set the groups of ins-1 \\x1b[31m" in text
+    assert "\x1b[31m" not in text  # data is shown escaped, never sent
