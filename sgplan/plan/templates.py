@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from sgplan.diagnostics import Diagnostic, error
+from sgplan.diagnostics import Diagnostic, error, warning
 from sgplan.model import (
     ADDRESS_TAG,
     STACK_TAG,
@@ -40,6 +40,8 @@ _API: dict[str, tuple[str, str, str, str]] = {
     "service_template_group": ("ServiceTemplateGroup", "ServiceTemplateGroupId", "ServiceTemplateGroupName",
                                "ServiceTemplateIds"),
 }
+# Members per template and per template group: DescribeTemplateLimits' documented default.
+DEFAULT_MEMBER_QUOTA = 20
 # Creation order: templates before the groups that hold them.
 _ORDER = ("address_template", "service_template", "address_template_group", "service_template_group")
 _RULE_FIELD = {"address_template": "address_template_id", "address_template_group": "address_template_group_id",
@@ -129,6 +131,13 @@ def plan_templates(desired: Sequence[TemplateSpec], live: CloudState, stack: str
     def member_ids(spec: TemplateSpec) -> list[str]:
         return [resolve.get(m.address, str(m)) if isinstance(m, GroupRef) else str(m) for m in spec.members]
 
+    for spec in desired:
+        if len(spec.members) > DEFAULT_MEMBER_QUOTA:
+            # Not an error: an account's quota may be raised; the API answers LimitExceeded otherwise.
+            result.diags.append(warning(
+                f"{len(spec.members)} members: more than the default quota of {DEFAULT_MEMBER_QUOTA} per template "
+                "(DescribeTemplateLimits); the cloud refuses it unless the account's quota is higher",
+                spec.origin, spec.address))
     for kind in _ORDER:
         stem, id_field, name_field, members_field = _API[kind]
         for spec in (s for s in desired if s.kind == kind):

@@ -156,3 +156,10 @@ def test_transient_exposure_ordering_sees_template_contents() -> None:
     plan = _plan(_desired(office("10.0.0.0/8", "0.0.0.0/0"), groups=(desired_group,)), live)
     assert [o.action for o in plan.operations] == ["CreateSecurityGroupPolicies", "AddTemplateMember"]
     assert plan.transient_exposure == ()
+
+
+def test_more_members_than_the_default_quota_is_a_warning() -> None:
+    many = office(*(f"10.0.0.{n}" for n in range(1, 23)))
+    plan, diags = make_plan(_desired(many), _live(), cloud="file:x", region="ap-guangzhou")
+    assert plan is not None
+    assert any("22 members: more than the default quota of 20" in str(d) for d in diags)
