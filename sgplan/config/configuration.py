@@ -15,7 +15,7 @@ from sgplan.config.evaluate import Evaluator
 from sgplan.config.instance import Context, ModuleInstance
 from sgplan.config.load import Block, file_hash, gc_paused
 from sgplan.config.modules import ModuleConfig, load_module
-from sgplan.config.template_blocks import build_template, install_namespaces, template_blocks
+from sgplan.config.template_blocks import build_template, template_blocks
 from sgplan.config.validate import validate
 from sgplan.config.rules import GROUP_ID
 from sgplan.config.values import EvalError, Unknown
@@ -23,7 +23,6 @@ from sgplan.config.variables import MISSING, finalize, root_values
 from sgplan.diagnostics import Diagnostic, error, has_errors
 from sgplan.model import Binding, DesiredState, Expect, GroupRef, SecurityGroup, Settings, TemplateSpec
 
-install_namespaces()  # `address_template.x.id` & co. in every module scope (issue 17)
 
 
 @dataclass(frozen=True)

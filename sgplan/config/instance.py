@@ -57,6 +57,12 @@ class ModuleInstance:
                 "security_group": Namespace("security_group", self._group),
             }
         )
+        # Parameter templates: `address_template.x.id` & co. (imported here: that module builds
+        # on this one).
+        from sgplan.config.template_blocks import KINDS, namespace
+
+        for kind in KINDS:
+            self.scope.names[kind] = namespace(self, kind)
         self._cache: dict[int, Any] = {}
         self._taint: dict[int, int] = {}  # id(attr) → unknown reads its cached value stands for
         self._children: dict[str, ModuleInstance | None] = {}

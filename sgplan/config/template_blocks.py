@@ -2,9 +2,8 @@
 `service_template`, `service_template_group` → `model.TemplateSpec`, and the `<kind>.<label>.id`
 / `.name` references rules use.
 
-References: `install_namespaces` adds one namespace per kind to every module instance's scope
-(the scope is built in config/instance.py, which this package leaves alone, so the names are
-added right after an instance is constructed). A pinned template's id is its `id`; any other is
+References: `namespace` gives one namespace per kind to every module instance's scope
+(config/instance.py adds them when it builds the scope). A pinned template's id is its `id`; any other is
 an `Unknown` carrying the block's address, which build turns into a `GroupRef` that the planner
 resolves to the live id of the managed template or to a placeholder for one it creates.
 """
@@ -18,8 +17,7 @@ from sgplan.config.instance import FAILED, ModuleInstance
 from sgplan.config.load import Block
 from sgplan.config.values import EvalError, Unknown, type_name
 from sgplan.diagnostics import Diagnostic, error
-from sgplan.fakecloud.templates import MAX_TEMPLATE_NAME, canonical_address, canonical_service
-from sgplan.model import TEMPLATE_KINDS, GroupRef, TemplateSpec
+from sgplan.model import MAX_TEMPLATE_NAME, TEMPLATE_KINDS, GroupRef, TemplateSpec, canonical_address, canonical_service
 
 KINDS = tuple(TEMPLATE_KINDS)
 _ID_PREFIX = {"address_template": "ipm-", "address_template_group": "ipmg-",
@@ -50,7 +48,8 @@ def template_blocks(inst: ModuleInstance, diags: list[Diagnostic] | None = None)
     return found
 
 
-def _namespace(inst: ModuleInstance, kind: str) -> Namespace:
+def namespace(inst: ModuleInstance, kind: str) -> Namespace:
+    """`<kind>.<label>.id` / `.name` in `inst`'s scope (ModuleInstance adds one per kind)."""
     entries: dict[str, dict[str, Any]] = {}
 
     def resolve(label: str) -> Any:
@@ -67,23 +66,6 @@ def _namespace(inst: ModuleInstance, kind: str) -> Namespace:
         return entries[label]
 
     return Namespace(kind, resolve)
-
-
-def install_namespaces() -> None:
-    """Make `address_template.x.id` & co. resolvable in every module instance (idempotent)."""
-    if getattr(ModuleInstance, "_sgplan_templates_installed", False):
-        return
-    original = ModuleInstance.__init__
-
-    def init(self: ModuleInstance, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        names = self.scope.names
-        if isinstance(names, dict):
-            for kind in KINDS:
-                names[kind] = _namespace(self, kind)
-
-    ModuleInstance.__init__ = init  # type: ignore[method-assign]
-    ModuleInstance._sgplan_templates_installed = True  # type: ignore[attr-defined]
 
 
 def build_template(inst: ModuleInstance, kind: str, label: str, block: Block) -> TemplateSpec | None:

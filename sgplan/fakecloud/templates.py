@@ -21,11 +21,11 @@ templates"); where the metadata is silent the choice is written next to the code
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any, Callable, Mapping
 
 from sgplan.cloud.base import CloudError
 from sgplan.fakecloud.rules import blank
+from sgplan.model import MAX_TEMPLATE_NAME, canonical_address, canonical_service
 
 TEMPLATE_LIMITS = {
     "TemplateLimit": 1000,
@@ -38,7 +38,6 @@ _MEMBER_LIMIT = {"AddressTemplates": "AddressTemplateMemberLimit",
                  "AddressTemplateGroups": "AddressTemplateGroupMemberLimit",
                  "ServiceTemplates": "ServiceTemplateMemberLimit",
                  "ServiceTemplateGroups": "ServiceTemplateGroupMemberLimit"}
-MAX_TEMPLATE_NAME = 60
 
 
 # kind → (id prefix, id field, name field, member field, singular answer key)
@@ -59,39 +58,6 @@ MUTATING = frozenset({
     "CreateServiceTemplateGroup", "ModifyServiceTemplateGroupAttribute", "DeleteServiceTemplateGroup",
     "AddTemplateMember", "DeleteTemplateMember", "ModifyTemplateMember",
 })
-
-
-def canonical_address(text: str) -> str:
-    """An address member as the API keeps it; ValueError for anything else."""
-    value = str(text).strip()
-    if "-" in value and "/" not in value:
-        low, _, high = value.partition("-")
-        a, b = ipaddress.ip_address(low.strip()), ipaddress.ip_address(high.strip())
-        if a.version != b.version or int(a) > int(b):
-            raise ValueError(f"{value!r} is not an address range (start and end of one family, start first)")
-        return f"{a}-{b}"
-    if "/" in value:
-        return ipaddress.ip_network(value, strict=False).compressed
-    return str(ipaddress.ip_address(value))
-
-
-def canonical_service(text: str) -> str:
-    """A service member (`tcp:80`, `udp:53-60`, `tcp:80,443`, `icmp`); ValueError otherwise."""
-    value = str(text).strip().lower().replace(" ", "")
-    protocol, colon, ports = value.partition(":")
-    if protocol in ("icmp", "icmpv6", "gre", "all") and not colon:
-        return protocol
-    if protocol not in ("tcp", "udp") or not colon or not ports:
-        raise ValueError(f"{text!r} is not a service (tcp:PORTS, udp:PORTS, icmp, icmpv6, gre or all)")
-    if ports == "all":
-        return f"{protocol}:all"
-    for part in ports.split(","):
-        bounds = part.split("-")
-        if len(bounds) > 2 or not all(b.isdigit() and 1 <= int(b) <= 65535 for b in bounds):
-            raise ValueError(f"{text!r} has an invalid port {part!r} (1-65535, a-b or a,b)")
-        if len(bounds) == 2 and int(bounds[0]) > int(bounds[1]):
-            raise ValueError(f"{text!r}: port range {part!r} starts after it ends")
-    return f"{protocol}:{ports}"
 
 
 class TemplateService:

@@ -88,7 +88,7 @@ class TemplatePlan:
 
 
 def _canonical(kind: str, member: str) -> str:
-    from sgplan.fakecloud.templates import canonical_address, canonical_service
+    from sgplan.model import canonical_address, canonical_service
 
     try:
         if kind == "address_template":
