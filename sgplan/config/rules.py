@@ -118,6 +118,8 @@ def literal_rule(
             return None
         if source == "0.0.0.0/0":
             _warn_zero_network(raw, source, source_name, source_attr.range, address, diags)
+        elif "/" in raw and raw.partition("/")[0] != source.partition("/")[0]:
+            _warn_host_bits(raw, source, source_name, source_attr.range, address, diags)
     elif type(expr) is Ref:
         source = group_id_of(source_attr)
         if type(source) is Unknown and source.address is not None:
@@ -269,6 +271,8 @@ def build_rules(
                 bad(field, str(exc))
                 continue
             _warn_zero_network(value, canonical, field, values[field][1], address, diags)
+            if "/" in str(value) and str(value).partition("/")[0].strip() != canonical.partition("/")[0]:
+                _warn_host_bits(value, canonical, field, values[field][1], address, diags)
             value = canonical
             if protocol == "ICMP" and version == 6:
                 bad("protocol", "ICMP needs an IPv4 source (cidr_block); use ICMPv6 with ipv6_cidr_block")
@@ -321,6 +325,22 @@ def _string_list(name: str, value: Any, bad: Callable[[str, str], None]) -> list
             bad(name, f"every element must be a string, not a {type_name(item)}")
             return []
     return value
+
+
+def _warn_host_bits(raw: str, canonical: str, field: str, where: SourceRange, address: str, diags: list[Diagnostic]) -> None:
+    """`10.0.0.5/24` means the network 10.0.0.0/24, as the API reads it; say so, since the author
+    may have meant the one address (issue 15)."""
+    if canonical == "0.0.0.0/0":
+        return  # _warn_zero_network says more
+    try:
+        ipaddress.ip_network(str(raw).strip(), strict=True)
+        return  # only a different spelling (e.g. IPv6 case), no host bits
+    except ValueError:
+        pass
+    one = "/32" if ":" not in canonical else "/128"
+    host = str(raw).strip().partition("/")[0]
+    diags.append(warning(f'{field}: "{raw}" has host bits set: it is the network {canonical} '
+                         f"(write {host}{one} for the one address)", where, address))
 
 
 def _warn_zero_network(raw: str, canonical: str, field: str, where: SourceRange, address: str, diags: list[Diagnostic]) -> None:

@@ -236,3 +236,12 @@ def test_rules_that_differ_only_in_description_are_distinct(config_dir) -> None:
     d = config_dir('security_group "g" {\n' + rule.format("a") + rule.format("b") + "}\n")
     desired, messages = evaluate_dir(d)
     assert messages == [] and len(desired.groups[0].ingress) == 2
+
+
+def test_host_bits_warn_with_the_network_they_mean(config_dir) -> None:
+    d = config_dir(_rule('    action = "ACCEPT"\n    protocol = "TCP"\n    port = "22"\n    cidr_block = "10.0.0.5/24"'))
+    desired, messages = evaluate_dir(d)
+    assert desired is not None and desired.groups[0].ingress[0].cidr_block == "10.0.0.0/24"
+    assert any("has host bits set: it is the network 10.0.0.0/24 (write 10.0.0.5/32" in m for m in messages)
+    d2 = config_dir(_rule('    action = "ACCEPT"\n    protocol = "TCP"\n    port = "22"\n    cidr_block = "10.0.0.0/24"'))
+    assert not any("host bits" in m for m in evaluate_dir(d2)[1])
