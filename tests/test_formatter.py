@@ -23,6 +23,7 @@ from sgplan.formatter import (
     config_files,
     format_source,
     format_text,
+    is_canonical,
     tokenize,
 )
 from tests.hclfmt import formatted, hclfmt
@@ -184,6 +185,106 @@ def test_format_matches_hclfmt_on_perturbed_documents(data: st.DataObject, doc: 
     ours = format_text(messy)
     assert ours == formatted(messy).rstrip(" \t\n") + "\n" if messy.strip() else ours == ""
     assert format_text(ours) == ours
+
+
+# --- the line-level "already canonical" check (issue 18): never a different answer -----------
+
+PLAIN = '''sgplan {
+  stack = "s"
+}
+
+security_group "g1" "x" {
+  name        = "web \\"1\\" $5 100% # not a comment"
+  description = ""
+  tags        = ["a", "b"]
+
+  ingress {
+    port              = 22
+    security_group_id = security_group.g2.id
+    empty             = []
+    nested label {
+      a = true
+    }
+  }
+}
+'''
+
+
+def test_plain_canonical_text_is_recognised() -> None:
+    assert format_text(PLAIN) == PLAIN
+    assert is_canonical(PLAIN)
+
+
+@pytest.mark.parametrize("edit", [
+    lambda t: t.replace("  name        =", "  name         ="),  # `=` one column too far
+    lambda t: t.replace("  name        =", "  name       ="),  # not aligned
+    lambda t: t.replace("    port              =", "    port             ="),
+    lambda t: t.replace("      a = true", "     a = true"),  # indent
+    lambda t: t.replace("  }\n}", "  }\n  }"),
+    lambda t: t.replace('"a", "b"', '"a","b"'),
+    lambda t: t.replace('"a", "b"', '"a" , "b"'),
+    lambda t: t.replace("= 22", "=  22"),
+    lambda t: t.replace("= 22", "= 22 "),  # trailing blank
+    lambda t: t + "\n",  # trailing blank line
+    lambda t: t[:-1],  # no final newline
+    lambda t: t.replace("\n\n", "\n  \n", 1),  # blank line with blanks
+    lambda t: t.replace("\n", "\r\n"),
+    lambda t: t.replace("nested label {", "nested  label {"),
+    lambda t: t.replace('"x" {', '"x"{'),
+    lambda t: t.replace('"s"', '"${var.s}"'),  # templates: the formatter's business
+    lambda t: t.replace('"s"', '"${ var.s }"'),
+    lambda t: t.replace("= 22", "= 22 # c"),
+    lambda t: t.replace("\n\n  ingress", "\n  ingress"),  # runs join: alignment changes
+    lambda t: t.replace("  tags        = [\"a\", \"b\"]\n", "  tags = [\"a\", \"b\"]\n"),
+    lambda t: "\n" + t,
+    lambda t: t.replace("}\n\nsecurity", "}\nsecurity"),
+    lambda t: t.replace("  stack = \"s\"", "  stack   = \"s\""),
+])
+def test_is_canonical_never_disagrees_with_format_text(edit) -> None:
+    text = edit(PLAIN)
+    assert text != PLAIN
+    if is_canonical(text):
+        assert format_text(text) == text
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data(), _documents)
+def test_is_canonical_implies_format_text_is_identity(data: st.DataObject, doc: list) -> None:
+    from sgplan.render.hcl import render
+
+    rendered = render(doc)
+    messy = _perturb(rendered, data.draw)
+    for text in (rendered, messy, format_text(messy)):
+        if is_canonical(text):
+            assert format_text(text) == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, PLAIN.count("\n") - 1), st.sampled_from(["del", " ", "  ", "\n", "dup"])),
+                max_size=3))
+def test_is_canonical_under_line_edits(edits: list) -> None:
+    lines = PLAIN.split("\n")
+    for at, what in edits:
+        at %= max(len(lines) - 1, 1)
+        if what == "del":
+            del lines[at]
+        elif what == "dup":
+            lines.insert(at, lines[at])
+        elif what == "\n":
+            lines.insert(at, "")
+        else:
+            lines[at] = what + lines[at]
+    text = "\n".join(lines)
+    if is_canonical(text):
+        assert format_text(text) == text
+
+
+def test_generated_estate_is_recognised_as_canonical() -> None:
+    from benchmarks.estate import make_estate
+
+    config = make_estate(6, 8, 10, variant="drift").config
+    assert format_text(config) == config
+    assert is_canonical(config)
 
 
 # --- files and the command ---------------------------------------------------------------------
