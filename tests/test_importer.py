@@ -177,3 +177,29 @@ def test_import_never_writes_through_a_planted_symlink(tmp_path) -> None:
     assert not outside.exists()
     write_files({"a.sg.hcl": "a", "b.sg.hcl": "b"}, out)
     assert (out / "a.sg.hcl").read_text() == "a" and not (out / "a.sg.hcl").is_symlink()
+
+
+def test_import_reads_rule_sets_through_the_clients_map_like_plan(tmp_path: Path) -> None:
+    """Issue 18: import's rule-set reads go through the client's `map` (the SDK client's
+    rate-limited pool) exactly as plan's refresh does; the result is the same as one at a time."""
+    import json
+
+    from benchmarks.bench_import import estate
+    from sgplan.cli.import_cmd import read_for_import
+    from sgplan.cloud.filecloud import FileCloud
+
+    state = tmp_path / "live.json"
+    state.write_text(json.dumps(estate(6, 4)))
+
+    class Mapping(FileCloud):
+        mapped: list[str] = []
+
+        def map(self, fn, items):  # type: ignore[no-untyped-def]
+            items = list(items)
+            self.mapped.extend(items)
+            return [fn(item) for item in reversed(items)][::-1]  # any order inside, input order out
+
+    parallel = read_for_import(Mapping(state), [], True)
+    sequential = read_for_import(FileCloud(state), [], True)
+    assert sorted(Mapping.mapped) == sorted(g.id for g in parallel[0].groups)
+    assert parallel == sequential

@@ -38,7 +38,10 @@ def read_for_import(
     stack = importer.stack_for(listing, stack)
     # Exactly what `sgplan plan` on the generated configuration reads: its stack's groups plus
     # the pinned ones, every instance, the templates.
-    live = read_live(client, stack=stack, pinned_ids=chosen, with_templates=True)
+    # The rule-set reads run as plan's do (workflow.read_live_for): in parallel on the SDK
+    # client's pool, under its per-action rate limits; other backends fall back to `map`.
+    live = read_live(client, stack=stack, pinned_ids=chosen, with_templates=True,
+                     map_fn=getattr(client, "map", map))
     return live, chosen, stack
 
 
