@@ -56,7 +56,9 @@ def _typed(inst: ModuleInstance, block: Block, name: str, kinds: tuple[type, ...
     return value
 
 
-def build_group(inst: ModuleInstance, label: str, block: Block) -> SecurityGroup | None:
+def build_group(inst: ModuleInstance, label: str, block: Block, default_name: str | None = None) -> SecurityGroup | None:
+    """One group; `label` carries the key of an expanded block (`web["a"]`), whose name
+    defaults to `default_name`."""
     address = f"{inst.prefix}security_group.{label}"
     diags = inst.ctx.diags
     name = _typed(inst, block, "name", (str,), "a string", address)
@@ -122,7 +124,7 @@ def build_group(inst: ModuleInstance, label: str, block: Block) -> SecurityGroup
     if failed:
         return None
     return SecurityGroup(
-        name=name if name is not None else label,
+        name=name if name is not None else (default_name or label),
         description=description or "",
         project_id=str(project) if project is not None else "0",
         tags=make_tags({k: str(v) if not isinstance(v, float) else repr(v) for k, v in (tags or {}).items()}),
@@ -287,6 +289,16 @@ def binding_scope(inst: ModuleInstance) -> Scope:
     table: dict[str, dict[str, Any]] = {}
     for label, block in inst.config.bindings.items():
         attr = block.attributes.get("instance_ids")
+        expanded = inst.expansion(block, f"{inst.prefix}binding.{label}")
+        if expanded is not None:
+            # An expanded binding is a map by key (for_each) or a list (count), as in Terraform.
+            entries: dict[Any, Any] = {}
+            for _suffix, key, names in expanded:
+                value = inst.keyed(names).value(attr) if attr is not None else None
+                if value is not FAILED and value is not None:
+                    entries[key] = {"instance_ids": value}
+            table[label] = list(entries.values()) if "count" in block.attributes else entries  # type: ignore[assignment]
+            continue
         value = inst.value(attr) if attr is not None else None
         if value is not FAILED and value is not None:
             table[label] = {"instance_ids": value}

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 from sgplan.config.build import binding_scope, build_binding, build_expect, build_group, build_outputs, build_settings, force_all
 from sgplan.config.cache import ParseCache, cache_disabled
 from sgplan.config.evaluate import Evaluator
-from sgplan.config.instance import Context, ModuleInstance
+from sgplan.config.instance import Context, ModuleInstance, group_default_name
 from sgplan.config.load import Block, file_hash, gc_paused
 from sgplan.config.modules import ModuleConfig, load_module
 from sgplan.config.template_blocks import build_template, template_blocks
@@ -79,11 +79,23 @@ class Configuration:
         for inst in _instances(root):
             force_all(inst)
             for label, block in inst.config.groups.items():
-                group = build_group(inst, label, block)
-                if group is not None:
-                    groups.append(group)
+                expanded = inst.expansion(block, f"{inst.prefix}security_group.{label}")
+                if expanded is None:
+                    group = build_group(inst, label, block)
+                    if group is not None:
+                        groups.append(group)
+                    continue
+                for suffix, key, names in expanded:  # ordered by key (Terraform's order)
+                    group = build_group(inst.keyed(names), label + suffix, block, group_default_name(label, key))
+                    if group is not None:
+                        groups.append(group)
             for label, block in inst.config.bindings.items():
-                bindings.extend(build_binding(inst, label, block))
+                expanded = inst.expansion(block, f"{inst.prefix}binding.{label}")
+                if expanded is None:
+                    bindings.extend(build_binding(inst, label, block))
+                    continue
+                for suffix, _key, names in expanded:
+                    bindings.extend(build_binding(inst.keyed(names), label + suffix, block))
             for kind, blocks in template_blocks(inst, diags).items():
                 for label, block in blocks.items():
                     template = build_template(inst, kind, label, block)

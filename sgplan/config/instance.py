@@ -3,13 +3,15 @@ lazy and cycle-checked, with each attribute evaluated at most once and each erro
 
 from __future__ import annotations
 
+import copy
+import json
 from typing import Any, Mapping
 
 from sgplan.config.evaluate import Evaluator, Namespace, Scope
 from sgplan.config.load import Attribute, Block
 from sgplan.config.modules import MAX_MODULE_INSTANCES, META_ARGUMENTS, ModuleConfig, module_instances_message
 from sgplan.config.nodes import Ref
-from sgplan.config.values import EvalError, Unknown, attribute_message
+from sgplan.config.values import EvalError, Unknown, attribute_message, type_name
 from sgplan.config.variables import MISSING, finalize
 from sgplan.diagnostics import Diagnostic, error
 from sgplan.model import SourceRange
@@ -66,7 +68,9 @@ class ModuleInstance:
         self._cache: dict[int, Any] = {}
         self._taint: dict[int, int] = {}  # id(attr) → unknown reads its cached value stands for
         self._children: dict[str, ModuleInstance | None] = {}
-        self._groups: dict[str, dict[str, Any]] = {}
+        self._groups: dict[str, Any] = {}
+        self._expansions: dict[int, list[tuple[str, Any, dict[str, Any]]] | None] = {}
+        self._failed_expansions: set[int] = set()
 
     # -- evaluating attributes -----------------------------------------------------------------
 
@@ -150,10 +154,112 @@ class ModuleInstance:
             raise EvalError("", reported=True)
         return Namespace(f"module.{name}", child.output)
 
+    # -- for_each / count ------------------------------------------------------------------------
+
+    def expansion(self, block: Block, address: str) -> list[tuple[str, Any, dict[str, Any]]] | None:
+        """The instances a block with `for_each` or `count` stands for, as (address suffix,
+        key, scope names) ordered by key as Terraform orders them; None for a plain block.
+        Errors are reported once and give no instances."""
+        key = id(block)
+        if key in self._expansions:
+            return self._expansions[key]
+        for_each = block.attributes.get("for_each")
+        count = block.attributes.get("count")
+        if for_each is None and count is None:
+            self._expansions[key] = None
+            return None
+        # Expanded addresses are not what the substitution fast path counts: evaluate in full.
+        self.ctx.opaque = True
+        out: list[tuple[str, Any, dict[str, Any]]] = []
+        self._expansions[key] = out
+        diags = self.ctx.diags
+        errors_before = len(diags)
+        try:
+            return self._expand(block, for_each, count, address, out)
+        finally:
+            if len(diags) != errors_before or not out and self._failed_value(for_each or count):
+                self._failed_expansions.add(key)  # references to it stop quietly (already reported)
+
+    def _failed_value(self, attr: Attribute | None) -> bool:
+        return attr is not None and self._cache.get(id(attr)) is FAILED
+
+    def _expand(self, block: Block, for_each: Attribute | None, count: Attribute | None, address: str,
+                out: list[tuple[str, Any, dict[str, Any]]]) -> list[tuple[str, Any, dict[str, Any]]]:
+        diags = self.ctx.diags
+        if for_each is not None and count is not None:
+            diags.append(error('"count" and "for_each" cannot both be set on one block', count.range, address))
+            return out
+        attr = for_each if for_each is not None else count
+        assert attr is not None
+        value = self.value(attr)
+        if value is FAILED:
+            return out
+        # Keys must be known when planning; a map's values may still be unknown ids.
+        if isinstance(value, Unknown) or isinstance(value, list) and any(isinstance(v, Unknown) for v in value):
+            diags.append(error(f"{attr.name}: value is not known until apply (it depends on a group still to be "
+                               "created); keys must be known when planning", attr.range, address))
+            return out
+        if attr is count:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 0:
+                diags.append(error(f"count: a whole number ≥ 0 is required, not {json.dumps(value) if isinstance(value, (int, float, str)) else 'a ' + type_name(value)}",
+                                   attr.range, address))
+                return out
+            if int(value) > MAX_EXPANSION:
+                diags.append(error(f"count: {int(value)} instances, at most {MAX_EXPANSION} are allowed", attr.range, address))
+                return out
+            for index in range(int(value)):
+                out.append((f"[{index}]", index, {"count": {"index": index}}))
+            return out
+        pairs: list[tuple[str, Any]]
+        if isinstance(value, dict):
+            pairs = [(k, value[k]) for k in sorted(value)]
+        elif isinstance(value, list):
+            # A set of strings (sgplan's sets are lists): each element is its own key.
+            seen: set[str] = set()
+            for item in value:
+                if not isinstance(item, str):
+                    diags.append(error(f"for_each: a map, or a set of strings, is required; this list holds a {type_name(item)}",
+                                       attr.range, address))
+                    return out
+                if item in seen:
+                    diags.append(error(f'for_each: duplicate key "{item}" (use toset() to drop duplicates)', attr.range, address))
+                    return out
+                seen.add(item)
+            pairs = [(k, k) for k in sorted(value)]
+        else:
+            diags.append(error(f"for_each: a map, or a set of strings, is required, not a {type_name(value)}", attr.range, address))
+            return out
+        if len(pairs) > MAX_EXPANSION:
+            diags.append(error(f"for_each: {len(pairs)} instances, at most {MAX_EXPANSION} are allowed", attr.range, address))
+            return out
+        for k, v in pairs:
+            out.append((f"[{json.dumps(k, ensure_ascii=False)}]", k, {"each": {"key": k, "value": v}}))
+        return out
+
+    def keyed(self, names: dict[str, Any]) -> "ModuleInstance":
+        """This instance seen from one expanded block instance: `each`/`count` added to the
+        scope, with its own attribute cache (the same attribute has one value per key)."""
+        sub = copy.copy(self)
+        sub.scope = self.scope.child(names)
+        sub._cache = {}
+        sub._taint = {}
+        return sub
+
     def _group(self, label: str) -> Any:
         block = self.config.groups.get(label)
         if block is None:
             raise EvalError(f'unknown security_group "{label}" (security_group.{label} is not declared in this module)', static=True)
+        base = f"{self.prefix}security_group.{label}"
+        expanded = self.expansion(block, base)
+        if id(block) in self._failed_expansions:
+            raise EvalError("", reported=True)
+        if expanded is not None:
+            # `security_group.web` is then a map by key (for_each) or a list (count).
+            if label not in self._groups:
+                entries = {key: self._group_entry(self.keyed(names), block, base + suffix, group_default_name(label, key))
+                           for suffix, key, names in expanded}
+                self._groups[label] = list(entries.values()) if "count" in block.attributes else entries
+            return self._groups[label]
         if label not in self._groups:
             address = f"{self.prefix}security_group.{label}"
             name_attr = block.attributes.get("name")
@@ -169,6 +275,17 @@ class ModuleInstance:
         if type(entry["id"]) is Unknown:
             self.ctx.unknown_uses += 1
         return entry
+
+    def _group_entry(self, sub: "ModuleInstance", block: Block, address: str, default_name: str) -> dict[str, Any]:
+        name_attr = block.attributes.get("name")
+        name = sub._required(name_attr, address + ".name") if name_attr else default_name
+        group_id: Any = self.ctx.known_ids.get(address)
+        if group_id is None and "id" in block.attributes:
+            group_id = sub._required(block.attributes["id"], address + ".id")
+        if group_id is None:
+            group_id = Unknown((address,), address)
+        self.ctx.group_ids[address] = group_id
+        return {"id": group_id, "name": name}
 
     # -- child modules and outputs -------------------------------------------------------------
 
@@ -243,6 +360,14 @@ class ModuleInstance:
             if child is not None:
                 out.append(child)
         return out
+
+
+MAX_EXPANSION = 1000  # instances one for_each/count may make (each is evaluated and planned)
+
+
+def group_default_name(label: str, key: Any) -> str:
+    """An expanded group's name when it sets none: the label and key (`web-a`, `web-0`)."""
+    return f"{label}-{key}"
 
 
 def is_plain_group_ref(expr: Any, prefix: str, address: str | None) -> bool:

@@ -60,13 +60,14 @@ TOP_LEVEL: dict[str, Spec] = {
     "security_group": Spec(
         labels=("name",),
         attributes=frozenset(
-            {"name", "description", "project_id", "tags", "id", "prevent_destroy", "ignore_findings"}
+            {"name", "description", "project_id", "tags", "id", "prevent_destroy", "ignore_findings",
+             "for_each", "count"}
         ),
         blocks={"ingress": _RULE, "egress": _RULE, "dynamic": _DYNAMIC},
     ),
     "binding": Spec(
         labels=("name",),
-        attributes=frozenset({"instance_ids", "security_groups"}),
+        attributes=frozenset({"instance_ids", "security_groups", "for_each", "count"}),
         required=frozenset({"instance_ids", "security_groups"}),
     ),
     "module": Spec(labels=("name",), attributes=ANY, required=frozenset({"source"})),

@@ -149,16 +149,21 @@ def _local_part(address: str, module_address: str | None) -> tuple[str, str, Any
     if match is None:
         return "", local, None
     index = match.group("index")
+    name = match.group("name")
     if index is not None:
         try:
             index = json.loads(index)
         except ValueError:
-            pass
-    return match.group("type"), match.group("name"), index
+            # An expanded binding's per-instance change, `binding.b["k"]["ins-…"]`: the index is
+            # the instance (as for a plain binding), the block's key stays with the name.
+            last = re.match(r'^(?P<keys>.*\])\[(?P<last>"(?:[^"\\]|\\.)*"|\d+)$', index)
+            if last is not None:
+                name, index = f"{name}[{last.group('keys')}", json.loads(last.group("last"))
+    return match.group("type"), name, index
 
 
 def _resource_change(c: Any, pending: set[str]) -> dict[str, Any]:
-    _, _, index = _local_part(c.address, c.module_address)
+    _, local_name, index = _local_part(c.address, c.module_address)
     after, mask = _unknowns(c.after, pending)
     after_unknown: dict[str, Any] = mask if isinstance(mask, dict) else {}
     if c.after is not None and "create" in c.actions and c.type != "binding":
@@ -168,7 +173,7 @@ def _resource_change(c: Any, pending: set[str]) -> dict[str, Any]:
         "module_address": c.module_address,
         "mode": "managed",
         "type": c.type,
-        "name": c.name,
+        "name": local_name if index is not None and local_name else c.name,  # Terraform: the label, key apart
     }
     if index is not None:
         entry["index"] = index
@@ -188,8 +193,9 @@ def _resource_change(c: Any, pending: set[str]) -> dict[str, Any]:
 
 
 def _resource_value(c: Any, values: dict[str, Any]) -> dict[str, Any]:
-    _, _, index = _local_part(c.address, c.module_address)
-    entry: dict[str, Any] = {"address": c.address, "mode": "managed", "type": c.type, "name": c.name}
+    _, local_name, index = _local_part(c.address, c.module_address)
+    name = local_name if index is not None and local_name else c.name
+    entry: dict[str, Any] = {"address": c.address, "mode": "managed", "type": c.type, "name": name}
     if index is not None:
         entry["index"] = index
     entry.update({"provider_name": PROVIDER_NAME, "schema_version": 0, "values": values, "sensitive_values": {}})

@@ -210,7 +210,7 @@ def _binding(out: _Out, change: ResourceChange, symbol: str, groups: dict[str, t
     if change.name == UNBIND_NAME:
         out.add(f"  {symbol} instance {quoted(instance)} {{", symbol)
     else:
-        out.add(f"  {symbol} binding {quoted(change.name)} {quoted(instance)} {{", symbol)
+        out.add(f"  {symbol} binding {quoted(_label(change.name))} {quoted(instance)} {{", symbol)
     before = (change.before or {}).get("security_groups", [])
     after = (change.after or {}).get("security_groups", [])
     if before != after and change.before is not None:
@@ -250,8 +250,15 @@ def _group_id(value: str) -> str:
     return quoted(value)
 
 
+def _label(name: str) -> str:
+    """The block label of an expanded block's name (`tier["a"]` → `tier`): as in Terraform, the
+    header line above it carries the full address with the key."""
+    cut = name.find("[")
+    return name[:cut] if cut > 0 else name
+
+
 def _group(out: _Out, change: ResourceChange, symbol: str) -> None:
-    out.add(f"  {symbol} security_group {quoted(change.name)} {{", symbol)
+    out.add(f"  {symbol} security_group {quoted(_label(change.name))} {{", symbol)
     before, after = change.before, change.after
     if change.actions == ("create",) or change.actions == ("delete", "create"):
         out.add(f"        id          = {UNKNOWN}")

@@ -1,0 +1,103 @@
+"""`for_each` and `count` on security_group and binding blocks (DESIGN §2, issue 14
+"Meta-arguments"): expansion ordered by key, each.key / each.value / count.index, the indexed
+addresses and references to them, and one-line `file:line` errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from sgplan.model import GroupRef
+from tests.config.conftest import evaluate_dir
+
+RULE = """  ingress {
+    action     = "ACCEPT"
+    protocol   = "TCP"
+    port       = PORT
+    cidr_block = "0.0.0.0/0"
+  }
+"""
+
+
+def test_for_each_map_orders_by_key_with_each_key_and_value(config_dir: Callable[..., Path]) -> None:
+    text = ('security_group "tier" {\n  for_each = { web = "80", api = "8080" }\n'
+            '  description = "tier ${each.key}"\n' + RULE.replace("PORT", "each.value") + "}\n")
+    desired, diags = evaluate_dir(config_dir(text))
+    assert diags == []
+    assert [g.address for g in desired.groups] == ['security_group.tier["api"]', 'security_group.tier["web"]']
+    assert [g.name for g in desired.groups] == ["tier-api", "tier-web"]  # default name: label-key
+    assert [g.description for g in desired.groups] == ["tier api", "tier web"]
+    assert [g.ingress[0].port for g in desired.groups] == ["8080", "80"]
+
+
+def test_for_each_set_of_strings_and_count(config_dir: Callable[..., Path]) -> None:
+    text = ('security_group "s" {\n  for_each = toset(["b", "a", "b"])\n  name = "s-${each.value}"\n}\n'
+            'security_group "n" {\n  count = 3\n  name = "n-${count.index}"\n}\n'
+            'security_group "none" {\n  count = 0\n}\n')
+    desired, diags = evaluate_dir(config_dir(text))
+    assert diags == []
+    assert [g.address for g in desired.groups] == [
+        'security_group.s["a"]', 'security_group.s["b"]',
+        "security_group.n[0]", "security_group.n[1]", "security_group.n[2]"]
+    assert [g.name for g in desired.groups] == ["s-a", "s-b", "n-0", "n-1", "n-2"]
+
+
+def test_references_to_expanded_groups_and_expanded_bindings(config_dir: Callable[..., Path]) -> None:
+    text = ('security_group "tier" {\n  for_each = toset(["api", "web"])\n}\n'
+            'security_group "n" {\n  count = 2\n}\n'
+            'binding "b" {\n  for_each = { "ins-aaaa1111" = "web", "ins-bbbb2222" = "api" }\n'
+            '  instance_ids    = [each.key]\n'
+            '  security_groups = [security_group.tier[each.value].id, security_group.n[1].id]\n}\n'
+            'output "ids" { value = [for k, g in security_group.tier : g.name] }\n'
+            'output "count" { value = length(security_group.n) }\n')
+    desired, diags = evaluate_dir(config_dir(text))
+    assert diags == []
+    assert [(b.address, b.instance_id, b.security_groups) for b in desired.bindings] == [
+        ('binding.b["ins-aaaa1111"]', "ins-aaaa1111",
+         (GroupRef('security_group.tier["web"]'), GroupRef("security_group.n[1]"))),
+        ('binding.b["ins-bbbb2222"]', "ins-bbbb2222",
+         (GroupRef('security_group.tier["api"]'), GroupRef("security_group.n[1]"))),
+    ]
+    outputs = {o.name: o.value for o in desired.outputs}
+    assert outputs == {"ids": ["tier-api", "tier-web"], "count": 2}
+
+
+def test_known_ids_resolve_indexed_addresses(config_dir: Callable[..., Path]) -> None:
+    text = ('security_group "n" {\n  count = 1\n}\n'
+            'binding "b" {\n  instance_ids = ["ins-aaaa1111"]\n  security_groups = [security_group.n[0].id]\n}\n')
+    desired, diags = evaluate_dir(config_dir(text), {"security_group.n[0]": "sg-1234abcd"})
+    assert diags == []
+    assert desired.bindings[0].security_groups == ("sg-1234abcd",)
+
+
+@pytest.mark.parametrize(
+    "body, line, message",
+    [
+        ('security_group "g" {\n  for_each = "x"\n}\n', 2, "for_each: a map, or a set of strings, is required, not a string"),
+        ('security_group "g" {\n  for_each = [1, 2]\n}\n', 2, "for_each: a map, or a set of strings, is required; this list holds a number"),
+        ('security_group "g" {\n  for_each = ["a", "a"]\n}\n', 2, 'for_each: duplicate key "a"'),
+        ('security_group "g" {\n  count = 1\n  for_each = toset(["a"])\n}\n', 2, '"count" and "for_each" cannot both be set'),
+        ('security_group "g" {\n  count = -1\n}\n', 2, "count: a whole number ≥ 0 is required"),
+        ('security_group "g" {\n  count = 1.5\n}\n', 2, "count: a whole number ≥ 0 is required"),
+        ('security_group "g" {\n  count = "x"\n}\n', 2, "count: a whole number ≥ 0 is required"),
+        ('security_group "g" {\n  count = 1001\n}\n', 2, "count: 1001 instances, at most 1000"),
+        ('security_group "a" {}\nsecurity_group "g" {\n  for_each = toset([security_group.a.id])\n}\n', 3,
+         "for_each: value is not known until apply"),
+        ('security_group "g" {\n  name = each.key\n}\n', 2, "each"),
+        ('security_group "g" {\n  count = 1\n}\noutput "o" { value = security_group.g["x"].id }\n', 4, ""),
+        ('binding "b" {\n  for_each = 3\n  instance_ids = ["ins-aaaa1111"]\n  security_groups = []\n}\n', 2,
+         "for_each: a map, or a set of strings, is required, not a number"),
+    ],
+    ids=["string", "list-of-numbers", "duplicate-keys", "both", "negative-count", "fractional-count",
+         "string-count", "too-many", "unknown-keys", "each-outside", "bad-index", "binding-number"],
+)
+def test_meta_argument_errors_are_one_line_with_file_and_line(
+        config_dir: Callable[..., Path], body: str, line: int, message: str) -> None:
+    desired, diags = evaluate_dir(config_dir(body))
+    assert desired is None
+    assert diags, "an error is expected"
+    assert any(d.startswith(f"main.sg.hcl:{line}:") or f"main.sg.hcl:{line}:" in d for d in diags), diags
+    assert any(message in d for d in diags), diags
+    assert all("\n" not in d for d in diags)
