@@ -485,6 +485,7 @@ class DesiredState:
     config_hash: str = ""
     expects: tuple["Expect", ...] = ()  # reachability contracts (issue 16)
     templates: tuple[TemplateSpec, ...] = ()  # parameter templates as code (issue 17)
+    moves: tuple[tuple[str, str], ...] = ()  # `moved` blocks: (from, to) group addresses
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from sgplan.cloud.base import ApiClient, CloudError
-from sgplan.model import STACK_TAG
+from sgplan.model import ADDRESS_TAG, STACK_TAG
 
 OUT_OF_SCOPE = "sgplan.OutOfScope"
 
@@ -91,10 +91,11 @@ class Scope:
     stack: str
     pinned: frozenset[str] = frozenset()  # group (and template) ids pinned with `id = "sg-…"`
     instances: frozenset[str] = frozenset()  # instance ids some binding names
+    moved_to: frozenset[str] = frozenset()  # addresses `moved` blocks move a group to
 
     @classmethod
-    def of(cls, stack: str, pinned: Iterable[str], instances: Iterable[str]) -> "Scope":
-        return cls(stack, frozenset(pinned), frozenset(instances))
+    def of(cls, stack: str, pinned: Iterable[str], instances: Iterable[str], moved_to: Iterable[str] = ()) -> "Scope":
+        return cls(stack, frozenset(pinned), frozenset(instances), frozenset(moved_to))
 
 
 class GuardedClient:
@@ -223,9 +224,24 @@ class GuardedClient:
                 self._refuse(f"{action} with a malformed {name}")
             keys += [str(t.get("TagKey")) for t in items]
         own = sorted(k for k in keys if k.lower().startswith(_OWN_TAG_PREFIX))
+        if own and self._is_move(params):
+            # A `moved` block's rewrite: only the address, only on a group this stack owns (a
+            # pinned group carries no ownership tags), only to an address a moved block names.
+            if not self._owns(match["id"]):
+                self._refuse(f"{action} would move {match['id']}, a group not tagged with stack {self.scope.stack!r}")
+            return
         if own:
             self._refuse(f"{action} would change the ownership tag {own[0]} (set only at creation)")
         self._check_group(action, match["id"])
+
+    def _is_move(self, params: dict[str, Any]) -> bool:
+        """Whether `params` is exactly a moved block's address rewrite (nothing else in the call)."""
+        if set(params) != {"Resource", "ReplaceTags"}:
+            return False
+        items = params["ReplaceTags"]
+        if len(items) != 1 or set(items[0]) != {"TagKey", "TagValue"} or items[0]["TagKey"] != ADDRESS_TAG:
+            return False
+        return items[0]["TagValue"] in self.scope.moved_to
 
     def _check_binding(self, action: str, params: dict[str, Any]) -> None:
         instances = params.get("InstanceIds")

@@ -97,7 +97,7 @@ def scope_of(ws: Workspace) -> Scope:
     if not desired.settings.stack:
         raise UserError("apply needs a stack: add `sgplan { stack = \"<name>\" }` to the configuration")
     return Scope.of(desired.settings.stack, (g.id for g in (*desired.groups, *desired.templates) if g.id),
-                    (b.instance_id for b in desired.bindings))
+                    (b.instance_id for b in desired.bindings), (to for _, to in desired.moves))
 
 
 def verified_saved_plan(path: Path, config_dir: Path | None, inputs: VarInputs, cloud: str | None,

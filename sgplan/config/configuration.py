@@ -15,6 +15,7 @@ from sgplan.config.evaluate import Evaluator
 from sgplan.config.instance import Context, ModuleInstance, group_default_name
 from sgplan.config.load import Block, file_hash, gc_paused
 from sgplan.config.modules import ModuleConfig, load_module
+from sgplan.config.moved import build_moves, moved_blocks
 from sgplan.config.template_blocks import build_template, template_blocks
 from sgplan.config.validate import validate
 from sgplan.config.rules import GROUP_ID
@@ -114,6 +115,11 @@ class Configuration:
                     except EvalError as exc:  # a reference error inside was reported already
                         if not exc.reported:
                             diags.append(error(exc.message, inst.config.outputs[name].range))
+        moves: list[tuple[str, str]] = []
+        declared = {g.address for g in groups if g.address}
+        for inst in _instances(root):
+            blocks = [b for f in inst.config.files if f.body is not None for b in moved_blocks(f.body.blocks)]
+            moves.extend(build_moves(inst.prefix, blocks, declared, diags))
         validated = len(diags)
         diags.extend(validate(tuple(groups), tuple(bindings)))
         diags.extend(_require_stack(settings, groups, bindings, templates))
@@ -125,6 +131,7 @@ class Configuration:
             config_hash=self.config_hash,
             expects=tuple(expects),
             templates=tuple(templates),
+            moves=tuple(moves),
         )
         failed = self.load_failed or has_errors(diags)
         if not known_ids and not failed and not ctx.opaque and ctx.unknown_uses - output_uses == ctx.plain_uses:

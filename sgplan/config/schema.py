@@ -87,6 +87,8 @@ TOP_LEVEL: dict[str, Spec] = {
                              required=frozenset({"services"})),
     "service_template_group": Spec(labels=("name",), attributes=frozenset({"name", "id", "template_ids"}),
                                    required=frozenset({"template_ids"})),
+    # An address change that keeps the group (DESIGN §3); build checks the addresses.
+    "moved": Spec(attributes=frozenset({"from", "to"}), required=frozenset({"from", "to"})),
     "output": Spec(
         labels=("name",),
         attributes=frozenset({"value", "description", "sensitive"}),
@@ -95,7 +97,6 @@ TOP_LEVEL: dict[str, Spec] = {
 }
 
 _UNSUPPORTED = {
-    "moved": "moved blocks are not supported: changing a group's address deletes and recreates it",
     "resource": 'sgplan has no "resource" blocks: write security_group "name" { … } directly',
     "provider": "provider blocks are not used: pick the cloud with --cloud or sgplan { cloud }",
     "terraform": 'terraform blocks are not used: sgplan settings go in an "sgplan" block',

@@ -105,6 +105,11 @@ def _make_plan(desired: DesiredState, live: CloudState, *, cloud: str, region: s
         if g is None:
             continue
         change, group_ops, group_diags = _update(d, g, resolve, alternatives, hcl, region)
+        source = matching.moved.get(d.address)
+        if source is not None and d.address not in replaced:
+            group_ops = [*group_ops, _move_call(source, d, g, region)]
+            change = replace(change, actions=change.actions if change.is_change else ("update",),
+                             notes=(*change.notes, f"moved from {source}: the group keeps its id and rules"))
         changes.append(change)
         ops += group_ops
         diags += group_diags
@@ -490,6 +495,23 @@ def _tag_call(d: SecurityGroup, g: SecurityGroup, region: str) -> Operation:
         address=d.address,
         group=g.id,
         summary=f"update tags of {d.address} ({g.id}): {', '.join(shown)}",
+    )
+
+
+def _move_call(source: str, d: SecurityGroup, g: SecurityGroup, region: str) -> Operation:
+    """A `moved` block's one write: the sgplan-address tag rewritten to the new address. It is
+    its own operation (never merged with a user-tag change) because the guard lets an ownership
+    tag through only in this exact shape, on a group the stack owns, to an address a moved
+    block names."""
+    return Operation(
+        stage=Stage.EDIT_GROUPS,
+        service="tag",
+        action="ModifyResourceTags",
+        params={"Resource": tag_resource(region, g.id or ""),
+                "ReplaceTags": [{"TagKey": ADDRESS_TAG, "TagValue": d.address or ""}]},
+        address=d.address,
+        group=g.id,
+        summary=f"move {source} to {d.address} ({g.id}): rewrite its {ADDRESS_TAG} tag",
     )
 
 

@@ -17,6 +17,7 @@ class Matching:
 
     matched: dict[str, SecurityGroup] = field(default_factory=dict)
     deletes: tuple[SecurityGroup, ...] = ()
+    moved: dict[str, str] = field(default_factory=dict)  # new address → the address its live group carries
 
 
 def match_groups(desired: DesiredState, live: CloudState, stack: str) -> tuple[Matching, list[Diagnostic]]:
@@ -64,6 +65,22 @@ def match_groups(desired: DesiredState, live: CloudState, stack: str) -> tuple[M
         matched[d.address] = best
         used.add(best.id)
 
+    # `moved` blocks: a block whose address has no live group takes the group left at the old
+    # address (DESIGN §3: same id and rules; only its sgplan-address tag is rewritten).
+    moved: dict[str, str] = {}
+    declared = {d.address: d for d in desired.groups}
+    for source, target in desired.moves:
+        d = declared.get(target)
+        if d is None or d.id is not None or target in matched:
+            continue
+        candidates = [g for g in by_address.get(source, ()) if g.id not in used]
+        if not candidates:
+            continue
+        best = min(candidates, key=lambda g: (g.project_id != d.project_id, not _same(g, d), g.id or ""))
+        matched[target] = best
+        used.add(best.id)
+        moved[target] = source
+
     deletes = []
     for g in managed:
         if g.id in used:
@@ -78,7 +95,7 @@ def match_groups(desired: DesiredState, live: CloudState, stack: str) -> tuple[M
             )
             continue
         deletes.append(g)
-    return Matching(matched, tuple(sorted(deletes, key=lambda g: (g.address or "", g.id or "")))), diags
+    return Matching(matched, tuple(sorted(deletes, key=lambda g: (g.address or "", g.id or ""))), moved), diags
 
 
 def _same(live: SecurityGroup, desired: SecurityGroup) -> bool:

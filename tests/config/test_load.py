@@ -50,7 +50,7 @@ def test_display_path_is_relative_as_given(config_dir, monkeypatch: pytest.Monke
         ('security_group "a" {\n  colour = "red"\n}\n', 2, 'unknown attribute "colour"'),
         ('security_group "a" {\n  ingress {\n    ports = "22"\n  }\n}\n', 3, 'unknown attribute "ports"'),
         ('security_group "a" {\n  rule {}\n}\n', 2, 'unknown block type "rule"'),
-        ('moved {\n  from = 1\n}\n', 1, "moved blocks are not supported"),
+        ('moved {\n  from = 1\n}\n', 1, 'moved block is missing the required attribute "to"'),
         ('locals {\n  a = 1\n}\nlocals {\n  a = 2\n}\n', 5, 'duplicate local "a"'),
         ('sgplan {}\nsgplan {}\n', 2, "only one sgplan block"),
         ('security_group {}\n', 1, "needs 1 label"),

@@ -101,3 +101,52 @@ def test_meta_argument_errors_are_one_line_with_file_and_line(
     assert any(d.startswith(f"main.sg.hcl:{line}:") or f"main.sg.hcl:{line}:" in d for d in diags), diags
     assert any(message in d for d in diags), diags
     assert all("\n" not in d for d in diags)
+
+
+# -- moved blocks ---------------------------------------------------------------------------------
+
+
+def test_moved_blocks_give_prefixed_address_pairs(config_dir: Callable[..., Path]) -> None:
+    files = {
+        "main.sg.hcl": ('security_group "web" {\n  for_each = toset(["a"])\n}\n'
+                        'module "m" {\n  source = "./mod"\n}\n'
+                        'moved {\n  from = security_group.old\n  to   = security_group.web["a"]\n}\n'
+                        'moved {\n  from = security_group.other[0]\n  to   = module.m.security_group.this\n}\n'),
+        "mod/main.sg.hcl": ('security_group "this" {}\nsecurity_group "new" {}\n'
+                            'moved {\n  from = security_group.before\n  to   = security_group.new\n}\n'),
+    }
+    desired, diags = evaluate_dir(config_dir(files))
+    assert diags == []
+    assert desired.moves == (
+        ("security_group.old", 'security_group.web["a"]'),
+        ("security_group.other[0]", "module.m.security_group.this"),
+        ("module.m.security_group.before", "module.m.security_group.new"),
+    )
+
+
+@pytest.mark.parametrize(
+    "body, line, message",
+    [
+        ('moved {\n  from = security_group.a\n  to = security_group.a\n}\nsecurity_group "a" {}\n', 2,
+         "from and to are the same address"),
+        ('security_group "a" {}\nsecurity_group "b" {}\nmoved {\n  from = security_group.a\n  to = security_group.b\n}\n', 4,
+         "security_group.a is still declared"),
+        ('moved {\n  from = security_group.a\n  to = security_group.b\n}\n', 3, "security_group.b is not declared"),
+        ('security_group "b" {}\nmoved {\n  from = "security_group.a"\n  to = security_group.b\n}\n', 3,
+         "from: must be a security group address"),
+        ('security_group "b" {}\nmoved {\n  from = binding.a\n  to = security_group.b\n}\n', 3,
+         "from: must be a security group address"),
+        ('security_group "b" {}\nsecurity_group "c" {}\nmoved {\n  from = security_group.a\n  to = security_group.b\n}\n'
+         'moved {\n  from = security_group.a\n  to = security_group.c\n}\n', 8, "security_group.a is moved twice"),
+        ('security_group "b" {}\nmoved {\n  from = security_group.a\n  to = security_group.b\n}\n'
+         'moved {\n  from = security_group.z\n  to = security_group.b\n}\n', 8, "more than one moved block"),
+        ('security_group "b" {}\nmoved {\n  from = security_group.a\n}\n', 2, 'missing the required attribute "to"'),
+    ],
+    ids=["same", "from-declared", "to-undeclared", "string", "not-a-group", "moved-twice", "two-to-one", "no-to"],
+)
+def test_moved_errors_are_one_line_with_file_and_line(
+        config_dir: Callable[..., Path], body: str, line: int, message: str) -> None:
+    desired, diags = evaluate_dir(config_dir(body))
+    assert desired is None
+    assert any(f"main.sg.hcl:{line}:" in d and message in d for d in diags), diags
+    assert all("\n" not in d for d in diags)

@@ -115,3 +115,101 @@ def test_saved_plan_of_an_expanded_configuration_applies(capsys: pytest.CaptureF
     assert applied.code == 0, applied.err
     assert len(groups(state)) == 4
     assert run_cli(capsys, "plan", directory, "--cloud", cloud, "--detailed-exitcode").code == 0
+
+
+# -- moved (DESIGN §3) ----------------------------------------------------------------------------
+
+RULES = """  ingress {
+    action     = "ACCEPT"
+    protocol   = "TCP"
+    port       = "443"
+    cidr_block = "0.0.0.0/0"
+  }
+"""
+
+
+def moved_config(address_block: str, reference: str, moved: str = "", module: bool = False) -> str:
+    text = f'sgplan {{\n  stack = "meta"\n  region = "ap-guangzhou"\n}}\n{address_block}\n'
+    text += f'binding "b" {{\n  instance_ids    = ["ins-aaaa1111"]\n  security_groups = [{reference}]\n}}\n'
+    return text + moved
+
+
+def _apply_and_operations(capsys: pytest.CaptureFixture, directory: Path, cloud: str, planfile: Path) -> list[tuple[str, str]]:
+    plan = run_cli(capsys, "plan", directory, "--cloud", cloud, "--out", planfile)
+    assert plan.code == 0, plan.err
+    operations = [(o["service"], o["action"]) for o in json.loads(planfile.read_text())["operations"]]
+    applied = run_cli(capsys, "apply", planfile, "--cloud", cloud, "--auto-approve")
+    assert applied.code == 0, applied.err
+    return operations
+
+
+def test_moved_rename_keeps_the_group_with_one_tag_call(capsys: pytest.CaptureFixture, setup: tuple[Path, Path],
+                                                       tmp_path: Path) -> None:
+    directory, state = setup
+    cloud = f"file:{state}"
+    (directory / "main.sg.hcl").write_text(moved_config(
+        f'security_group "old" {{\n  name = "web"\n{RULES}}}', "security_group.old.id"))
+    assert run_cli(capsys, "apply", directory, "--cloud", cloud, "--auto-approve").code == 0
+    [before] = json.loads(state.read_text())["SecurityGroups"]
+    (directory / "main.sg.hcl").write_text(moved_config(
+        f'security_group "web" {{\n  name = "web"\n{RULES}}}', "security_group.web.id",
+        "moved {\n  from = security_group.old\n  to   = security_group.web\n}\n"))
+    plan = run_cli(capsys, "plan", directory, "--cloud", cloud, "--json")
+    [change] = [c for c in plan.json()["resource_changes"] if c["type"] == "security_group"]
+    assert (change["address"], change["change"]["actions"]) == ("security_group.web", ["update"])
+    assert run_cli(capsys, "plan", directory, "--cloud", cloud).out.count("moved from security_group.old") == 1
+    operations = _apply_and_operations(capsys, directory, cloud, tmp_path / "move.plan")
+    assert operations == [("tag", "ModifyResourceTags")]  # no delete, no create, no rule call
+    [after] = json.loads(state.read_text())["SecurityGroups"]
+    assert after["SecurityGroupId"] == before["SecurityGroupId"]
+    assert after["SecurityGroupPolicySet"] == before["SecurityGroupPolicySet"]  # rules and Version untouched
+    assert {t["Key"]: t["Value"] for t in after["TagSet"]} == {"sgplan-stack": "meta",
+                                                               "sgplan-address": "security_group.web"}
+    again = run_cli(capsys, "plan", directory, "--cloud", cloud, "--detailed-exitcode")
+    assert again.code == 0, again.out
+
+
+def test_without_moved_a_rename_is_delete_and_create(capsys: pytest.CaptureFixture, setup: tuple[Path, Path]) -> None:
+    directory, state = setup
+    cloud = f"file:{state}"
+    (directory / "main.sg.hcl").write_text(moved_config('security_group "old" {}', "security_group.old.id"))
+    assert run_cli(capsys, "apply", directory, "--cloud", cloud, "--auto-approve").code == 0
+    (directory / "main.sg.hcl").write_text(moved_config('security_group "web" {}', "security_group.web.id"))
+    plan = run_cli(capsys, "plan", directory, "--cloud", cloud, "--json")
+    actions = {c["address"]: c["change"]["actions"] for c in plan.json()["resource_changes"]
+               if c["type"] == "security_group"}
+    assert actions == {"security_group.web": ["create"], "security_group.old": ["delete"]}
+
+
+def test_moved_into_a_module_and_into_an_expanded_block(capsys: pytest.CaptureFixture, setup: tuple[Path, Path],
+                                                        tmp_path: Path) -> None:
+    directory, state = setup
+    cloud = f"file:{state}"
+    (directory / "main.sg.hcl").write_text(moved_config(
+        f'security_group "web" {{\n  name = "web"\n{RULES}}}', "security_group.web.id"))
+    assert run_cli(capsys, "apply", directory, "--cloud", cloud, "--auto-approve").code == 0
+    [before] = json.loads(state.read_text())["SecurityGroups"]
+    module = directory / "modules" / "web"
+    module.mkdir(parents=True)
+    (module / "main.sg.hcl").write_text(f'security_group "this" {{\n  name = "web"\n{RULES}}}\n'
+                                        'output "id" { value = security_group.this.id }\n')
+    (directory / "main.sg.hcl").write_text(moved_config(
+        'module "web" {\n  source = "./modules/web"\n}', "module.web.id",
+        "moved {\n  from = security_group.web\n  to   = module.web.security_group.this\n}\n"))
+    operations = _apply_and_operations(capsys, directory, cloud, tmp_path / "into-module.plan")
+    assert operations == [("tag", "ModifyResourceTags")]
+    [after] = json.loads(state.read_text())["SecurityGroups"]
+    assert after["SecurityGroupId"] == before["SecurityGroupId"]
+    assert after["SecurityGroupPolicySet"] == before["SecurityGroupPolicySet"]
+    assert {t["Key"]: t["Value"] for t in after["TagSet"]}["sgplan-address"] == "module.web.security_group.this"
+    assert run_cli(capsys, "plan", directory, "--cloud", cloud, "--detailed-exitcode").code == 0
+    # And on into a for_each block: `module.web.security_group.this` → `security_group.tier["web"]`.
+    (directory / "main.sg.hcl").write_text(moved_config(
+        f'security_group "tier" {{\n  for_each = toset(["web"])\n  name = "web"\n{RULES}}}', 'security_group.tier["web"].id',
+        'moved {\n  from = module.web.security_group.this\n  to   = security_group.tier["web"]\n}\n'))
+    operations = _apply_and_operations(capsys, directory, cloud, tmp_path / "into-key.plan")
+    assert operations == [("tag", "ModifyResourceTags")]
+    [last] = json.loads(state.read_text())["SecurityGroups"]
+    assert last["SecurityGroupId"] == before["SecurityGroupId"]
+    assert {t["Key"]: t["Value"] for t in last["TagSet"]}["sgplan-address"] == 'security_group.tier["web"]'
+    assert run_cli(capsys, "plan", directory, "--cloud", cloud, "--detailed-exitcode").code == 0
