@@ -1,7 +1,9 @@
 """One measurement per fresh process: `python -m benchmarks.measure '<json spec>'` prints one JSON
 line with the figures. Kinds: `local` (plan on --cloud file:, by stage, with peak RSS), `cloud`
 (API calls of a refresh and an apply in-process, then optionally wall time against the HTTP
-fake) and `serve` (the HTTP fake at the documented per-action rate limits, for `cloud`).
+fake), `fmt_check` (`sgplan fmt --check`, wall and peak RSS), `import_http` (import's reads vs
+plan's refresh over the HTTP fake) and `serve` (the HTTP fake at the documented per-action rate
+limits, for `cloud` and `import_http`).
 """
 
 from __future__ import annotations
@@ -124,6 +126,80 @@ def _over_http(ws: Any, plan_value: Any, state: Path, latency_ms: float) -> dict
             "apply_errors": errors[:3], "throttled": stats.get("throttled", 0)}
 
 
+def fmt_check(spec: dict[str, Any]) -> dict[str, Any]:
+    """`sgplan fmt --check` on the estate's configuration: wall time and peak RSS (issue 18);
+    `lex_every_file` measures the path without the line-level canonical check (the old one)."""
+    from sgplan import formatter
+    from sgplan.formatter import format_files, targets
+
+    if spec.get("lex_every_file"):  # fmt as before issue 18: the full formatter on every file
+        formatter.is_canonical = lambda _text: False  # type: ignore[assignment]
+    start = time.perf_counter()
+    changed, diags = format_files(targets([Path(spec["dir"]) / "config"]), write=False)
+    return {"wall": round(time.perf_counter() - start, 3), "changed": len(changed), "errors": len(diags),
+            "peak_rss_mb": round(peak_rss_mb(), 1)}
+
+
+class _Served:
+    """The HTTP fake serving a copy of `state` (in another process) while the block runs."""
+
+    def __init__(self, state: Path, latency_ms: float) -> None:
+        self.state, self.latency_ms = state, latency_ms
+
+    def __enter__(self) -> str:
+        self._tmp = tempfile.TemporaryDirectory()
+        served = Path(self._tmp.name, "live.json")
+        shutil.copyfile(self.state, served)
+        self.server = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.measure", json.dumps({"kind": "serve", "state": str(served),
+                                                                      "latency_ms": self.latency_ms})],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=_child_env())
+        return json.loads(self.server.stdout.readline())["url"]
+
+    def __exit__(self, *_exc: Any) -> None:
+        self.server.stdin.close()
+        self.server.stdout.read()
+        self.server.wait(timeout=30)
+        self._tmp.cleanup()
+
+
+def import_http(spec: dict[str, Any]) -> dict[str, Any]:
+    """Import's reads against the HTTP fake vs the refresh of `plan` on the same estate (issue
+    18): `refresh` is plan's read_live_for; `import` is `sgplan import --all-unmanaged`'s reads
+    (read_for_import) of the same groups with the stack tag removed, so all are unmanaged;
+    `import_sequential` is those reads one group at a time, as import did before."""
+    from sgplan.cli.import_cmd import read_for_import
+    from sgplan.cli.workflow import read_live_for
+    from sgplan.cloud import reader
+
+    directory = Path(spec["dir"])
+    latency = float(spec.get("latency_ms", LATENCY_MS))
+    ws, _diags, _seconds = pipeline.load(directory / "config")
+    out: dict[str, Any] = {}
+    with _Served(directory / "live.json", latency) as url:
+        start = time.perf_counter()
+        read_live_for(ws, _sdk_client(url))
+        out["refresh_seconds"] = round(time.perf_counter() - start, 3)
+    state = json.loads((directory / "live.json").read_text())
+    for group in state.get("SecurityGroups", []):
+        group["TagSet"] = [t for t in group.get("TagSet", []) if t.get("Key") != "sgplan-stack"]
+    with tempfile.TemporaryDirectory() as tmp:
+        untagged = Path(tmp, "live.json")
+        untagged.write_text(json.dumps(state))
+        for label, sequential in (("import_sequential_seconds", True), ("import_seconds", False)):
+            with _Served(untagged, latency) as url:
+                client = _sdk_client(url)
+                if sequential:  # what import did before: the builtin map, one rule set at a time
+                    client.map = map  # type: ignore[method-assign]
+                start = time.perf_counter()
+                live, chosen, _stack = read_for_import(client, [], True)
+                out[label] = round(time.perf_counter() - start, 3)
+                out["imported_groups"] = len(chosen)
+                out[label.replace("seconds", "calls")] = dict(client.actions)
+    out["import_over_refresh"] = round(out["import_seconds"] / out["refresh_seconds"], 2)
+    return out
+
+
 def _child_env() -> dict[str, str]:
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parent.parent)
@@ -131,7 +207,7 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-KINDS = {"local": local, "cloud": cloud}
+KINDS = {"local": local, "cloud": cloud, "fmt_check": fmt_check, "import_http": import_http}
 
 
 def main(argv: list[str]) -> int:

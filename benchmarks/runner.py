@@ -8,6 +8,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -38,6 +39,8 @@ class Profile:
     budget: float  # seconds for the whole run
     cap: float  # seconds for one measurement
     reserve: float  # seconds kept for the parser and import sections
+    fmt_size: tuple[int, int, int] = (2000, 50, 5000)  # fmt --check vs a cold plan (issue 18)
+    import_http_size: tuple[int, int, int] = (500, 10, 1500)  # import reads vs plan's refresh, HTTP fake
 
 
 # The 10× API-calls point (G=2000, I=5000) also runs against the HTTP fake: it is the brief's
@@ -45,7 +48,8 @@ class Profile:
 FULL = Profile("full", (200, 50, 500), (200, 10, 500), ((200, 10, 5000), (1000, 10, 5000)),
                ("--repeat", "1"), ("1000", "20"), budget=570.0, cap=240.0, reserve=90.0)
 QUICK = Profile("quick", (10, 10, 25), (10, 5, 25), ((20, 5, 200),),
-                ("--groups", "5", "--rules", "10", "--repeat", "1"), ("50", "5"), budget=55.0, cap=25.0, reserve=12.0)
+                ("--groups", "5", "--rules", "10", "--repeat", "1"), ("50", "5"), budget=55.0, cap=25.0, reserve=12.0,
+                fmt_size=(20, 10, 50), import_http_size=(20, 5, 50))
 
 
 class Runner:
@@ -228,6 +232,42 @@ def importer(runner: Runner) -> dict[str, Any]:
     return _text_or_json(runner, ["-m", "benchmarks.bench_import", *runner.profile.import_args])
 
 
+def fmt_check(runner: Runner) -> dict[str, Any]:
+    """`fmt --check` (with and without the line-level canonical check) beside a cold plan of the
+    same estate, fresh process each (issue 18: fmt --check <= cold plan, <= 600 MB)."""
+    g, r, i = runner.profile.fmt_size
+    directory, _estate = runner.estate_dir("fmt", g, r, i, "drift")
+    out: dict[str, Any] = {"G": g, "R": r, "I": i}
+    for label, kind, extra in (("fmt_check", "fmt_check", {}), ("fmt_check_lexing", "fmt_check", {"lex_every_file": True}),
+                               ("plan_cold", "local", {})):
+        if not runner.affordable(0.0, keep=5.0):
+            out[label] = {"status": "time budget used up"}
+            continue
+        shutil.rmtree(directory / "config" / ".sgplan", ignore_errors=True)  # cold: no parse cache
+        got = runner.measure(kind, directory, **extra)
+        out[label] = {"wall": got.get("wall"), "peak_rss_mb": got.get("peak_rss_mb"),
+                      "status": "" if "wall" in got else _status(got)}
+    shutil.rmtree(directory / "config" / ".sgplan", ignore_errors=True)
+    fmt, plan = out["fmt_check"].get("wall"), out["plan_cold"].get("wall")
+    if fmt and plan:
+        out["fmt_over_cold_plan"] = round(fmt / plan, 2)
+    return out
+
+
+def import_http(runner: Runner) -> dict[str, Any]:
+    """`import --all-unmanaged`'s reads beside plan's refresh over the HTTP fake (50 ms latency,
+    documented limits), and the one-at-a-time reads import did before (issue 18: <= 1.2x)."""
+    g, r, i = runner.profile.import_http_size
+    if not runner.affordable(0.0, keep=5.0):
+        return {"status": "time budget used up"}
+    directory, _estate = runner.estate_dir("import", g, r, i, "identical")
+    got = runner.measure("import_http", directory)
+    got.pop("import_sequential_calls", None)
+    if "import_seconds" not in got:
+        got["status"] = _status(got)
+    return {"G": g, "R": r, "I": i, **got}
+
+
 def contracts(runner: Runner) -> dict[str, Any]:
     """bench_contracts.py: what 20 `expect` blocks add to the local plan time (issue 16)."""
     quick = ["--quick", "--repeat", "1"] if runner.profile.name == "quick" else ["--repeat", "2"]
@@ -283,7 +323,7 @@ def machine() -> dict[str, Any]:
     return info
 
 
-SECTIONS = ("calls", "wall", "local", "parser", "import", "contracts")
+SECTIONS = ("calls", "wall", "local", "parser", "import", "contracts", "fmt", "import_http")
 
 
 def run(profile: Profile, out: Path, *, only: tuple[str, ...] = SECTIONS, log: Callable[[str], None] = print
@@ -295,7 +335,7 @@ def run(profile: Profile, out: Path, *, only: tuple[str, ...] = SECTIONS, log: C
         runner = Runner(profile, Path(tmp), log)
         # Cheapest first, so a tight budget still yields every kind of figure.
         steps = [("calls", api_calls), ("wall", wall_time), ("local", local_cost), ("parser", parser),
-                 ("import", importer), ("contracts", contracts)]
+                 ("import", importer), ("contracts", contracts), ("fmt", fmt_check), ("import_http", import_http)]
         for name, step in steps:
             if name not in only:
                 continue
@@ -374,6 +414,19 @@ def render(results: dict[str, Any]) -> str:
         if name in results:
             item = results[name]
             parts.append(f"{name}:\n" + (item.get("output") or item.get("status") or json.dumps(item)))
+    if "fmt" in results:
+        f = results["fmt"]
+        rows = [{"what": k, **f[k]} for k in ("fmt_check", "fmt_check_lexing", "plan_cold") if isinstance(f.get(k), dict)]
+        parts.append(table(f"fmt --check vs a cold plan, G={f.get('G')} R={f.get('R')} I={f.get('I')} (target: fmt "
+                           f"<= cold plan, <= 600 MB; fmt/plan = {f.get('fmt_over_cold_plan')})", rows,
+                           [("what", "what"), ("wall", "wall s"), ("peak_rss_mb", "RSS MB"), ("status", "status")]))
+    if "import_http" in results:
+        m = results["import_http"]
+        parts.append(table(f"import reads vs plan's refresh over the HTTP fake, G={m.get('G')} R={m.get('R')} "
+                           f"I={m.get('I')} (target: import <= 1.2x refresh)", [m],
+                           [("refresh_seconds", "refresh s"), ("import_seconds", "import s"),
+                            ("import_sequential_seconds", "one-at-a-time s"), ("import_over_refresh", "ratio"),
+                            ("status", "status")]))
     if results.get("scaling"):
         parts.append(growth_table(results["scaling"]))
     return "\n\n".join(parts)

@@ -74,3 +74,19 @@ def test_tables() -> None:
     assert text.splitlines() == ["T", "A   B", "--  ----", "1", "22  0.50"]
     grown = growth_table({"local": {"wall": {"1x": 1.0, "10x": 9.5}}})
     assert "local.wall" in grown and "9.50" in grown
+
+
+def test_fmt_check_measurement_and_tables(tmp_path: Path) -> None:
+    """Issue 18's figures: fmt --check (both paths) on a generated estate, and their tables."""
+    from benchmarks.runner import render
+
+    write_estate(make_estate(5, 4, 10, variant="drift"), tmp_path)
+    got = measure.fmt_check({"dir": str(tmp_path)})
+    assert got["changed"] == 0 and got["errors"] == 0 and got["wall"] >= 0
+    results = {"profile": "t", "machine": {},
+               "fmt": {"G": 5, "R": 4, "I": 10, "fmt_check": {"wall": 0.1, "peak_rss_mb": 30.0},
+                       "plan_cold": {"wall": 0.3, "peak_rss_mb": 40.0}, "fmt_over_cold_plan": 0.33},
+               "import_http": {"G": 5, "R": 4, "I": 10, "refresh_seconds": 1.0, "import_seconds": 1.1,
+                               "import_sequential_seconds": 4.0, "import_over_refresh": 1.1}}
+    text = render(results)
+    assert "fmt/plan = 0.33" in text and "one-at-a-time s" in text
