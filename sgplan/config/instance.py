@@ -149,6 +149,19 @@ class ModuleInstance:
     def _module(self, name: str) -> Any:
         if name not in self.config.calls:
             raise EvalError(f'unknown module "{name}"', static=True)
+        call = self.config.calls[name]
+        expanded = self.expansion(call, f"{self.prefix}module.{name}")
+        if id(call) in self._failed_expansions:
+            raise EvalError("", reported=True)
+        if expanded is not None:
+            # `module.ssh` of an expanded call: a map by key (for_each) or a list (count).
+            entries: dict[Any, Any] = {}
+            for suffix, key, _names in expanded:
+                child = self.child(name, suffix)
+                if child is None:
+                    raise EvalError("", reported=True)
+                entries[key] = Namespace(f"module.{name}{suffix}", child.output)
+            return list(entries.values()) if "count" in call.attributes else entries
         child = self.child(name)
         if child is None:
             raise EvalError("", reported=True)
@@ -289,21 +302,27 @@ class ModuleInstance:
 
     # -- child modules and outputs -------------------------------------------------------------
 
-    def child(self, name: str) -> "ModuleInstance | None":
-        """The called module `name`, its inputs evaluated here and checked against its variables."""
-        if name in self._children:
-            return self._children[name]
-        key = f"{self.prefix}module.{name}"
+    def child(self, name: str, suffix: str = "") -> "ModuleInstance | None":
+        """The called module `name` (the instance at `suffix`, `["prod"]` or `[0]`, of an
+        expanded call), its inputs evaluated here and checked against its variables."""
+        slot = name + suffix
+        if slot in self._children:
+            return self._children[slot]
+        key = f"{self.prefix}module.{slot}"
         if key in self.ctx.in_progress:
             raise EvalError(f"cycle: module.{name} uses its own outputs as inputs", static=True)
         self.ctx.in_progress.append(key)
         try:
-            self._children[name] = self._make_child(name)
+            if suffix:
+                names = next(n for s, _k, n in self.expansion(self.config.calls[name], key) or () if s == suffix)
+                self._children[slot] = self.keyed(names)._make_child(name, suffix)
+            else:
+                self._children[slot] = self._make_child(name)
         finally:
             self.ctx.in_progress.pop()
-        return self._children[name]
+        return self._children[slot]
 
-    def _make_child(self, name: str) -> "ModuleInstance | None":
+    def _make_child(self, name: str, suffix: str = "") -> "ModuleInstance | None":
         call: Block = self.config.calls[name]
         config = self.config.children.get(name)
         if config is None:
@@ -337,7 +356,7 @@ class ModuleInstance:
         self.ctx.instances += 1
         if self.ctx.instances > MAX_MODULE_INSTANCES:  # reached only if calls multiply (count/for_each)
             raise EvalError(module_instances_message())
-        return ModuleInstance(config, f"{self.prefix}module.{name}.", values, self.ctx)
+        return ModuleInstance(config, f"{self.prefix}module.{name}{suffix}.", values, self.ctx)
 
     def output(self, name: str) -> Any:
         block = self.config.outputs.get(name)
@@ -351,14 +370,16 @@ class ModuleInstance:
     def children(self) -> list["ModuleInstance"]:
         out = []
         for name in self.config.calls:
-            try:
-                child = self.child(name)
-            except EvalError as exc:
-                call = self.config.calls[name]
-                self.ctx.diags.append(error(exc.message, call.range))
-                child = None
-            if child is not None:
-                out.append(child)
+            call = self.config.calls[name]
+            expanded = self.expansion(call, f"{self.prefix}module.{name}")
+            for suffix in [""] if expanded is None else [s for s, _k, _n in expanded]:  # by key
+                try:
+                    child = self.child(name, suffix)
+                except EvalError as exc:
+                    self.ctx.diags.append(error(exc.message, call.range))
+                    child = None
+                if child is not None:
+                    out.append(child)
         return out
 
 

@@ -212,7 +212,7 @@ def _load_child(
     attr = call.attributes.get("source")
     if attr is None:
         return None  # the schema check reported it
-    for meta in ("count", "for_each", "providers", "depends_on"):
+    for meta in ("providers", "depends_on"):
         if meta in call.attributes:
             diags.append(error(f'module "{name}": "{meta}" is not supported on module blocks', call.attributes[meta].range))
     try:

@@ -150,3 +150,61 @@ def test_moved_errors_are_one_line_with_file_and_line(
     assert desired is None
     assert any(f"main.sg.hcl:{line}:" in d and message in d for d in diags), diags
     assert all("\n" not in d for d in diags)
+
+
+# -- module blocks ---------------------------------------------------------------------------------
+
+MODULE = ('variable "cidr" {}\nsecurity_group "this" {\n  description = var.cidr\n}\n'
+          'output "id" { value = security_group.this.id }\n')
+
+
+def test_for_each_and_count_on_modules(config_dir: Callable[..., Path]) -> None:
+    files = {
+        "main.sg.hcl": ('module "ssh" {\n  for_each = { prod = "10.0.0.0/8", dev = "192.168.0.0/16" }\n'
+                        '  source = "./mod"\n  cidr = each.value\n}\n'
+                        'module "n" {\n  count = 2\n  source = "./mod"\n  cidr = "n${count.index}"\n}\n'
+                        'binding "b" {\n  instance_ids = ["ins-aaaa1111"]\n'
+                        '  security_groups = [module.ssh["prod"].id, module.n[1].id]\n}\n'
+                        'output "keys" { value = keys(module.ssh) }\n'),
+        "mod/main.sg.hcl": MODULE,
+    }
+    desired, diags = evaluate_dir(config_dir(files))
+    assert diags == []
+    assert [(g.address, g.description) for g in desired.groups] == [
+        ('module.ssh["dev"].security_group.this', "192.168.0.0/16"),
+        ('module.ssh["prod"].security_group.this', "10.0.0.0/8"),
+        ("module.n[0].security_group.this", "n0"),
+        ("module.n[1].security_group.this", "n1"),
+    ]
+    assert desired.bindings[0].security_groups == (GroupRef('module.ssh["prod"].security_group.this'),
+                                                   GroupRef("module.n[1].security_group.this"))
+    assert {o.name: o.value for o in desired.outputs}["keys"] == ["dev", "prod"]
+
+
+@pytest.mark.parametrize(
+    "main, line, message",
+    [
+        ('module "m" {\n  for_each = "x"\n  source = "./mod"\n  cidr = "a"\n}\n', 2,
+         "for_each: a map, or a set of strings, is required, not a string"),
+        ('module "m" {\n  count = 1\n  for_each = toset(["a"])\n  source = "./mod"\n  cidr = "a"\n}\n', 2,
+         '"count" and "for_each" cannot both be set'),
+        ('module "m" {\n  for_each = toset(["a"])\n  source = "./mod"\n  cidr = "a"\n}\n'
+         'output "o" { value = module.m["b"].id }\n', 6, 'no key "b"'),
+    ],
+    ids=["string", "both", "unknown-key"],
+)
+def test_module_meta_argument_errors(config_dir: Callable[..., Path], main: str, line: int, message: str) -> None:
+    desired, diags = evaluate_dir(config_dir({"main.sg.hcl": main, "mod/main.sg.hcl": MODULE}))
+    assert desired is None
+    assert any(f"main.sg.hcl:{line}:" in d and message in d for d in diags), diags
+
+
+def test_the_module_instance_limit_counts_expanded_instances(config_dir: Callable[..., Path]) -> None:
+    files = {
+        "main.sg.hcl": 'module "outer" {\n  count = 1000\n  source = "./outer"\n}\n',
+        "outer/main.sg.hcl": 'module "inner" {\n  count = 5\n  source = "../inner"\n}\n',
+        "inner/main.sg.hcl": "",
+    }
+    desired, diags = evaluate_dir(config_dir(files))
+    assert desired is None
+    assert any("module limit" in d for d in diags), diags[:3]

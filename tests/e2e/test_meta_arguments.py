@@ -213,3 +213,37 @@ def test_moved_into_a_module_and_into_an_expanded_block(capsys: pytest.CaptureFi
     assert last["SecurityGroupId"] == before["SecurityGroupId"]
     assert {t["Key"]: t["Value"] for t in last["TagSet"]}["sgplan-address"] == 'security_group.tier["web"]'
     assert run_cli(capsys, "plan", directory, "--cloud", cloud, "--detailed-exitcode").code == 0
+
+
+def test_for_each_on_a_module_plan_apply_replan_and_remove_one_key(capsys: pytest.CaptureFixture,
+                                                                   setup: tuple[Path, Path]) -> None:
+    directory, state = setup
+    cloud = f"file:{state}"
+    module = directory / "modules" / "ssh"
+    module.mkdir(parents=True)
+    (module / "main.sg.hcl").write_text('variable "cidr" {}\nsecurity_group "this" {\n  ingress {\n'
+                                        '    action = "ACCEPT"\n    protocol = "TCP"\n    port = "22"\n'
+                                        '    cidr_block = var.cidr\n  }\n}\noutput "id" { value = security_group.this.id }\n')
+
+    def write(envs: dict[str, str]) -> None:
+        pairs = ", ".join(f'{k} = "{v}"' for k, v in envs.items())
+        (directory / "main.sg.hcl").write_text(
+            f'sgplan {{\n  stack = "meta"\n  region = "ap-guangzhou"\n}}\n'
+            f'module "ssh" {{\n  for_each = {{ {pairs} }}\n  source = "./modules/ssh"\n  cidr = each.value\n}}\n'
+            'binding "b" {\n  instance_ids = ["ins-aaaa1111"]\n  security_groups = [module.ssh["prod"].id]\n}\n')
+
+    write({"prod": "10.0.0.0/8", "dev": "192.168.0.0/16"})
+    assert run_cli(capsys, "apply", directory, "--cloud", cloud, "--auto-approve").code == 0
+    live = groups(state)
+    assert sorted(live) == ['module.ssh["dev"].security_group.this', 'module.ssh["prod"].security_group.this']
+    assert run_cli(capsys, "plan", directory, "--cloud", cloud, "--detailed-exitcode").code == 0
+    write({"prod": "10.0.0.0/8"})
+    plan = run_cli(capsys, "plan", directory, "--cloud", cloud, "--json")
+    actions = {c["address"]: c["change"]["actions"] for c in plan.json()["resource_changes"]
+               if c["type"] == "security_group"}
+    assert actions == {'module.ssh["prod"].security_group.this': ["no-op"],
+                       'module.ssh["dev"].security_group.this': ["delete"]}
+    assert run_cli(capsys, "apply", directory, "--cloud", cloud, "--auto-approve", "--allow-destroy").code == 0
+    assert {a: g["SecurityGroupId"] for a, g in groups(state).items()} == {
+        'module.ssh["prod"].security_group.this': live['module.ssh["prod"].security_group.this']["SecurityGroupId"]}
+    assert run_cli(capsys, "plan", directory, "--cloud", cloud, "--detailed-exitcode").code == 0
