@@ -18,7 +18,7 @@ import re
 import secrets
 from typing import Any, Callable, Iterable
 
-from sgplan.config.functions_more import MORE_FUNCTIONS, go_title, go_trimspace, graphemes, legacy_ipv4, no_mapped, simple_case
+from sgplan.config.functions_more import MORE_FUNCTIONS, _int, _str, go_title, go_trimspace, graphemes, legacy_ipv4, no_mapped, simple_case
 from sgplan.config.values import (
     MAX_COLLECTION_LENGTH,
     MAX_STRING_LENGTH,
@@ -56,19 +56,6 @@ def _map(value: Any, fn: str, position: int = 1) -> dict[str, Any]:
     if isinstance(value, dict):
         return value
     raise EvalError(f"{fn}(): argument {position} must be a map, not {type_name(value)}")
-
-
-def _str(value: Any, fn: str, position: int = 1) -> str:
-    if isinstance(value, (dict, list)) or value is None:
-        raise EvalError(f"{fn}(): argument {position} must be a string, not {type_name(value)}")
-    return to_string(value)
-
-
-def _int(value: Any, fn: str, position: int = 1) -> int:
-    n = to_number(value, f"{fn}(): argument {position}")
-    if isinstance(n, float):
-        raise EvalError(f"{fn}(): argument {position} must be a whole number, not {n}")
-    return n
 
 
 def _within_string_limit(length: int) -> None:
