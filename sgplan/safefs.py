@@ -210,10 +210,15 @@ def write_output(path: str | os.PathLike, text: str) -> None:
     """Write a command's output file (`--sarif FILE`): the directory is the operator's choice, but
     the name inside it may be a symlink a repository committed (CI writes into the checkout), so
     the file is replaced through a fresh temp file, never written through a link."""
+    from sgplan.diagnostics import UserError
+
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
-    dir_fd = os.open(directory, os.O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     try:
-        write_atomic(dir_fd, path.name, text.encode("utf-8"))
-    finally:
-        os.close(dir_fd)
+        dir_fd = os.open(directory, os.O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        try:
+            write_atomic(dir_fd, path.name, text.encode("utf-8"))
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write ({exc.strerror or exc})") from None

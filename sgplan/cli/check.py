@@ -18,6 +18,12 @@ from sgplan.safefs import write_output
 FAIL_ON = ("low", "medium", "high")
 
 
+def check_fail_on(fail_on: str | None) -> None:
+    """`--fail-on` of check and verify: one of FAIL_ON (any case) or absent."""
+    if fail_on is not None and fail_on.lower() not in FAIL_ON:
+        raise UserError(f"--fail-on must be one of {', '.join(FAIL_ON)}, not {fail_on!r}")
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def check(
@@ -34,8 +40,7 @@ def register(app: typer.Typer) -> None:
         """Report risky or useless rules (after first-match evaluation, per instance and group)."""
         from sgplan.analysis import after_view, fails, run_checks
 
-        if fail_on is not None and fail_on.lower() not in FAIL_ON:
-            raise UserError(f"--fail-on must be one of {', '.join(FAIL_ON)}, not {fail_on!r}")
+        check_fail_on(fail_on)
         ws = load_workspace(directory, var_inputs_in_order(var, var_file) if var or var_file else [], cloud_flag=cloud, region_flag=region)
         client = open_for(ws)
         try:

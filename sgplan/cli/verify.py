@@ -9,10 +9,9 @@ from pathlib import Path
 import typer
 
 from sgplan.cli import options
-from sgplan.cli.check import FAIL_ON, _relative_base
+from sgplan.cli.check import FAIL_ON, _relative_base, check_fail_on
 from sgplan.cli.plan import report_violations
 from sgplan.cli.workflow import load_workspace, open_for, read_live_for, var_inputs_in_order
-from sgplan.diagnostics import UserError
 from sgplan.render.escape import visible
 from sgplan.safefs import write_output
 
@@ -48,8 +47,7 @@ def register(app: typer.Typer) -> None:
         from sgplan.analysis.checks import fails
         from sgplan.render.text import contract_line
 
-        if fail_on is not None and fail_on.lower() not in FAIL_ON:
-            raise UserError(f"--fail-on must be one of {', '.join(FAIL_ON)}, not {fail_on!r}")
+        check_fail_on(fail_on)
         ws = load_workspace(directory, var_inputs_in_order(var, var_file) if var or var_file else [],
                             cloud_flag=cloud, region_flag=region)
         client = open_for(ws)

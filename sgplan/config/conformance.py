@@ -23,7 +23,10 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+
 from lark import Token, Tree
+
+from sgplan.config.templates import heredoc_body, template_end
 
 # Go's unicode.IsSpace, which HCL uses for heredoc indentation and strip markers.
 _GO_SPACE = frozenset("\t\n\v\f\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(
@@ -128,42 +131,6 @@ def string_problem(raw: str) -> str | None:
 # -- heredocs ------------------------------------------------------------------------------------
 
 
-def _sequence_end(text: str, i: int) -> int:
-    """Index just past the `}` closing the template sequence whose body starts at `i` (nested
-    braces and quoted strings skipped); len(text) when it does not close."""
-    depth, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == '"':
-            i = _quoted_end(text, i + 1)
-            continue
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            if depth == 0:
-                return i + 1
-            depth -= 1
-        i += 1
-    return n
-
-
-def _quoted_end(text: str, i: int) -> int:
-    n = len(text)
-    while i < n:
-        c = text[i]
-        if c == "\\":
-            i += 2
-        elif c == '"':
-            return i + 1
-        elif text.startswith(("$${", "%%{"), i):
-            i += 3
-        elif text.startswith(("${", "%{"), i):
-            i = _sequence_end(text, i + 2)
-        else:
-            i += 1
-    return n
-
-
 def _template_tokens(body: str, split_lines: bool) -> list[list]:
     """The template as tokens: ["lit", text] and ["seq", strip_left, strip_right, multiline].
     HCL's scanner ends a heredoc literal token at each newline (`split_lines`); sgplan's quoted
@@ -187,7 +154,7 @@ def _template_tokens(body: str, split_lines: bool) -> list[list]:
             i += 3
         elif body.startswith(("${", "%{"), i):
             flush()
-            end = _sequence_end(body, i + 2)
+            end = template_end(body, i + 2) + 1  # just past the closing `}`
             sequence = body[i:end]
             tokens.append(["seq", sequence[2:3] == "~", sequence.endswith("~}"), "\n" in sequence])
             i = end
@@ -269,8 +236,6 @@ def _merged(tokens: list[list]) -> list[str]:
 def heredoc_problem(token: str) -> tuple[str, int] | None:
     """(why, line offset within the token) when sgplan would read the heredoc `token` (the
     whole HEREDOC_TEMPLATE text, opening line to closing marker) differently from HCL."""
-    from sgplan.config.templates import heredoc_body
-
     first, _, rest = token.partition("\n")
     if "\r" in token:
         return "heredocs with CRLF line ends read differently in Terraform (CR kept) and sgplan: use LF", 0

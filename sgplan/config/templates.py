@@ -213,7 +213,7 @@ def _quote_template(body: str) -> str:
             out.append(body[i : i + 3])
             i += 3
         elif body.startswith(("${", "%{"), i):
-            end = _template_end(body, i + 2)
+            end = template_end(body, i + 2)
             out.append(body[i : end + 1])
             i = end + 1
         else:
@@ -223,7 +223,7 @@ def _quote_template(body: str) -> str:
     return "".join(out)
 
 
-def _template_end(text: str, i: int) -> int:
+def template_end(text: str, i: int) -> int:
     """Index of the `}` closing a `${`/`%{` whose body starts at `i`."""
     depth, n = 0, len(text)
     while i < n:
@@ -252,7 +252,7 @@ def _string_end(text: str, i: int) -> int:
         elif text.startswith(("$${", "%%{"), i):
             i += 3
         elif text.startswith(("${", "%{"), i):
-            i = _template_end(text, i + 2) + 1
+            i = template_end(text, i + 2) + 1
         else:
             i += 1
     return n

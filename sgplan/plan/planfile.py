@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -26,6 +24,7 @@ from sgplan.diagnostics import UserError
 from sgplan.model import GroupRef, Output, Rule, SourceRange
 from sgplan.plan.operation import Operation, Stage
 from sgplan.plan.plan import FORMAT_VERSION, Fingerprint, Plan, ResourceChange, RuleChange
+from sgplan.safefs import write_output
 
 _RULE_FIELDS = tuple(f.name for f in dataclasses.fields(Rule) if f.name != "origin")
 _OPERATION_FIELDS = tuple(f.name for f in dataclasses.fields(Operation))
@@ -34,22 +33,8 @@ MAX_PLAN_BYTES = 512 * 1024 * 1024  # far above a 2,000-group estate's plan (≈
 
 def write_plan(path: Path | str, plan: Plan) -> None:
     """Write `plan` to `path` atomically: a reader sees the old file or the whole new one."""
-    path = Path(path)
-    text = json.dumps(plan_to_dict(plan), indent=1, sort_keys=True) + "\n"
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if path.is_symlink():
-            raise UserError(f"{path}: is a symbolic link; sgplan does not write plans through links")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    # The same writer as every other output file: a planted symlink is replaced, never followed.
+    write_output(path, json.dumps(plan_to_dict(plan), indent=1, sort_keys=True) + "\n")
 
 
 def read_plan(path: Path | str) -> Plan:

@@ -76,3 +76,19 @@ def test_not_a_plan(tmp_path):
         read_plan(path)
     with pytest.raises(UserError, match="cannot read"):
         read_plan(tmp_path / "missing.json")
+
+
+def test_a_planted_symlink_at_the_plan_path_is_replaced_not_followed(tmp_path):
+    """CI writes `--out pr.plan` where a pull request could commit `pr.plan -> ~/.bashrc`."""
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    link = tmp_path / "pr.plan"
+    link.symlink_to(victim)
+    write_plan(link, sample_plan())
+    assert victim.read_text() == "precious"
+    assert not link.is_symlink() and read_plan(link).stack == "s"
+
+
+def test_an_unwritable_plan_path_is_one_user_error(tmp_path):
+    with pytest.raises(UserError, match="cannot write"):
+        write_plan(tmp_path / "missing-dir" / "p.plan", sample_plan())
