@@ -72,25 +72,22 @@ class Workspace:
     cloud_spec: str
     region: str | None
     warnings: list[Diagnostic] = field(default_factory=list)
+    against: tuple[CloudState, DesiredState] | None = field(default=None, repr=False)  # evaluate_against's last
 
 
 def load_workspace(directory: Path, var_inputs: VarInputs, *, cloud_flag: str | None = None,
                    region_flag: str | None = None, env: Mapping[str, str] | None = None) -> Workspace:
     """Parse and evaluate the configuration (ids unknown); resolve which cloud and region to use."""
-    from sgplan.config import load_configuration
+    from sgplan.config.evaluated_cache import load_evaluated
 
     env = os.environ if env is None else env
     if not directory.is_dir():
         raise UserError(f"{directory}: no such configuration directory")
-    cfg, diags = load_configuration(directory, var_inputs=var_inputs, env=env)
+    # Parse and first evaluation, or both from the evaluated-state cache on a warm run (issue 18).
+    cfg, desired, diags = load_evaluated(directory, var_inputs, env)
     # The configuration lives for the whole run: keep the collector from rescanning its objects.
     gc.freeze()
-    if cfg is None or has_errors(diags):
-        print_diagnostics(diags)
-        raise ConfigErrors()
-    desired, more = cfg.evaluate({})
-    diags = list(diags) + list(more)
-    if desired is None or has_errors(diags):
+    if cfg is None or desired is None or has_errors(diags):
         print_diagnostics(diags)
         raise ConfigErrors()
     settings = desired.settings
@@ -165,12 +162,16 @@ def read_live_for(ws: Workspace, client: ApiClient) -> CloudState:
 
 def evaluate_against(ws: Workspace, live: CloudState) -> DesiredState:
     """Evaluate again now that the ids of existing groups are known: the ids are substituted into
-    the first evaluation when it shows that settles everything (`Configuration.evaluate`)."""
+    the first evaluation when it shows that settles everything (`Configuration.evaluate`).
+    Once per live state: `check` and `explain` ask again after `make_plan_for` did."""
+    if ws.against is not None and ws.against[0] is live:
+        return ws.against[1]
     desired, diags = ws.configuration.evaluate(managed_ids(live, ws.settings_desired.settings.stack),
                                                previous=ws.settings_desired)
     if desired is None or has_errors(diags):
         print_diagnostics(diags)
         raise ConfigErrors()
+    ws.against = (live, desired)
     return desired
 
 

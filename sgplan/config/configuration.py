@@ -7,7 +7,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from sgplan.config.build import binding_scope, build_binding, build_expect, build_group, build_outputs, build_settings, force_all
 from sgplan.config.cache import ParseCache, cache_disabled
@@ -22,7 +22,7 @@ from sgplan.config.rules import GROUP_ID
 from sgplan.config.values import EvalError, Unknown
 from sgplan.config.variables import MISSING, finalize, root_values
 from sgplan.diagnostics import Diagnostic, error, has_errors
-from sgplan.model import Binding, DesiredState, Expect, GroupRef, SecurityGroup, Settings, TemplateSpec
+from sgplan.model import Binding, DesiredState, Expect, GroupRef, Output, SecurityGroup, Settings, TemplateSpec
 
 
 
@@ -36,6 +36,14 @@ class _Substitutable:
     diags_before_outputs: tuple[Diagnostic, ...]
     diags_after_outputs: tuple[Diagnostic, ...]
     group_ids: dict[str, Any]
+    # The root outputs' own diagnostics, and whether they read an unknown id: when they did not,
+    # no known id can change them, so a cached result substitutes without the configuration.
+    output_diags: tuple[Diagnostic, ...] = ()
+    outputs_read_unknown: bool = True
+
+
+# The evaluated-state cache (evaluated_cache.py) stores and rebuilds these.
+Substitutable = _Substitutable
 
 
 @dataclass
@@ -136,47 +144,59 @@ class Configuration:
         failed = self.load_failed or has_errors(diags)
         if not known_ids and not failed and not ctx.opaque and ctx.unknown_uses - output_uses == ctx.plain_uses:
             self._substitutable = _Substitutable(desired, tuple(diags[:outputs_start]),
-                                                 tuple(diags[outputs_end:validated]), dict(ctx.group_ids))
+                                                 tuple(diags[outputs_end:validated]), dict(ctx.group_ids),
+                                                 tuple(diags[outputs_start:outputs_end]), output_uses != 0)
         return (None if failed else desired), _dedupe(diags)
 
     def _substitute(self, first: _Substitutable, known_ids: Mapping[str, str]
                     ) -> tuple[DesiredState | None, list[Diagnostic]] | None:
         """`first.desired` with GroupRefs replaced by `known_ids` and the root outputs evaluated
         again: exactly what `_evaluate(known_ids)` gives, or None when that cannot be promised."""
-        ids: dict[str, str] = {}
-        for address, group_id in known_ids.items():
-            seen = first.group_ids.get(address)
-            if seen is None:
-                continue  # never referenced: the id changes nothing
-            if type(seen) is not Unknown:
-                if seen != group_id:
-                    return None  # a pinned group's references would change value
-                continue
-            if not isinstance(group_id, str) or not GROUP_ID.match(group_id):
-                return None  # a full evaluation would report it
-            ids[address] = group_id
-        desired = first.desired
-        groups = tuple(_resolve_group(g, ids) for g in desired.groups) if ids else desired.groups
-        bindings: list[Binding] = []
-        for binding in desired.bindings:
-            if ids and any(type(g) is GroupRef and g.address in ids for g in binding.security_groups):
-                resolved = tuple(ids.get(g.address, g) if type(g) is GroupRef else g for g in binding.security_groups)
-                if len({str(g) for g in resolved}) != len(resolved):
-                    return None  # now listed twice: a full evaluation reports it
-                binding = replace(binding, security_groups=resolved)
-            bindings.append(binding)
-        diags: list[Diagnostic] = list(first.diags_before_outputs)
-        ctx = Context(Evaluator(), known_ids, diags)
-        outputs = build_outputs(ModuleInstance(self.root, "", self.variables, ctx))
-        diags.extend(first.diags_after_outputs)
-        diags.extend(validate(groups, tuple(bindings)))
-        result = replace(desired, groups=groups, bindings=tuple(bindings), outputs=tuple(outputs))
-        return (None if has_errors(diags) else result), _dedupe(diags)
+
+        def outputs(diags: list[Diagnostic]) -> list[Output]:
+            return build_outputs(ModuleInstance(self.root, "", self.variables, Context(Evaluator(), known_ids, diags)))
+
+        return substitute(first, known_ids, outputs)
 
     def pinned_ids(self) -> dict[str, str]:
         """Root-module addresses of groups pinned with a literal `id = "sg-…"`."""
         desired, _ = self.evaluate()
         return {g.address: g.id for g in desired.groups if g.id and g.address} if desired else {}
+
+
+def substitute(first: _Substitutable, known_ids: Mapping[str, str],
+               outputs: Callable[[list[Diagnostic]], list[Output]]) -> tuple[DesiredState | None, list[Diagnostic]] | None:
+    """`first.desired` with GroupRefs replaced by `known_ids` and the root outputs from
+    `outputs` (which appends its diagnostics to the list it is given); None when a full
+    evaluation is needed (`Configuration._substitute`)."""
+    ids: dict[str, str] = {}
+    for address, group_id in known_ids.items():
+        seen = first.group_ids.get(address)
+        if seen is None:
+            continue  # never referenced: the id changes nothing
+        if type(seen) is not Unknown:
+            if seen != group_id:
+                return None  # a pinned group's references would change value
+            continue
+        if not isinstance(group_id, str) or not GROUP_ID.match(group_id):
+            return None  # a full evaluation would report it
+        ids[address] = group_id
+    desired = first.desired
+    groups = tuple(_resolve_group(g, ids) for g in desired.groups) if ids else desired.groups
+    bindings: list[Binding] = []
+    for binding in desired.bindings:
+        if ids and any(type(g) is GroupRef and g.address in ids for g in binding.security_groups):
+            resolved = tuple(ids.get(g.address, g) if type(g) is GroupRef else g for g in binding.security_groups)
+            if len({str(g) for g in resolved}) != len(resolved):
+                return None  # now listed twice: a full evaluation reports it
+            binding = replace(binding, security_groups=resolved)
+        bindings.append(binding)
+    diags: list[Diagnostic] = list(first.diags_before_outputs)
+    values = outputs(diags)
+    diags.extend(first.diags_after_outputs)
+    diags.extend(validate(groups, tuple(bindings)))
+    result = replace(desired, groups=groups, bindings=tuple(bindings), outputs=tuple(values))
+    return (None if has_errors(diags) else result), _dedupe(diags)
 
 
 def _require_stack(settings: Settings, groups: list[SecurityGroup], bindings: list[Binding],
