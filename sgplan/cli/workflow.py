@@ -73,6 +73,7 @@ class Workspace:
     region: str | None
     warnings: list[Diagnostic] = field(default_factory=list)
     against: tuple[CloudState, DesiredState] | None = field(default=None, repr=False)  # evaluate_against's last
+    env: Mapping[str, str] | None = field(default=None, repr=False)  # the environment it was loaded with
 
 
 def load_workspace(directory: Path, var_inputs: VarInputs, *, cloud_flag: str | None = None,
@@ -96,7 +97,7 @@ def load_workspace(directory: Path, var_inputs: VarInputs, *, cloud_flag: str | 
         spec = configured_cloud(settings.cloud, directory, settings.origin)
     region = region_flag or settings.region or env.get("TENCENTCLOUD_REGION") or None
     warnings = [d for d in diags if d.severity is Severity.WARNING]
-    return Workspace(directory, cfg, desired, spec or "tencent", region, warnings)
+    return Workspace(directory, cfg, desired, spec or "tencent", region, warnings, env=env)
 
 
 def configured_cloud(spec: str, directory: Path, origin) -> str:
@@ -155,9 +156,22 @@ def read_live_for(ws: Workspace, client: ApiClient) -> CloudState:
     bound = [b.instance_id for b in ws.settings_desired.bindings]
     # Instances a contract names are proven on all their groups: read those too (issue 16).
     bound += [i for e in ws.settings_desired.expects for i in (e.instances or ())]
-    # Backends that can run calls concurrently (the SDK client, under its rate limits) offer `map`.
-    return read_live(client, stack=ws.settings_desired.settings.stack, pinned_ids=pinned, with_templates=templates,
-                     map_fn=getattr(client, "map", map), neighbours_of=bound)
+    stack = ws.settings_desired.settings.stack
+
+    def read() -> CloudState:
+        # Backends that can run calls concurrently (the SDK client, under its rate limits) offer `map`.
+        return read_live(client, stack=stack, pinned_ids=pinned, with_templates=templates,
+                         map_fn=getattr(client, "map", map), neighbours_of=bound)
+
+    from sgplan.config.cache import cache_disabled
+
+    data = getattr(client, "state_bytes", None)  # a `file:` cloud opened lazily (open_for)
+    if isinstance(data, bytes) and not cache_disabled(ws.env if ws.env is not None else os.environ):
+        from sgplan.cloud.state_cache import cached_read
+
+        # The same bytes read with the same parameters give the same state (issue 18).
+        return cached_read(ws.directory, data, ws.region, stack, pinned, templates, bound, read)
+    return read()
 
 
 def evaluate_against(ws: Workspace, live: CloudState) -> DesiredState:
@@ -207,4 +221,5 @@ def make_plan_for(ws: Workspace, client: ApiClient):
 
 
 def open_for(ws: Workspace) -> ApiClient:
-    return open_client(ws.cloud_spec, ws.region)
+    # Lazy: a `file:` state is parsed only if the state cache does not have it (read_live_for).
+    return open_client(ws.cloud_spec, ws.region, lazy=True)

@@ -27,7 +27,9 @@ from sgplan.cloud.snapshot import (
     StateDocument,
     empty_state,
     invalid_state,
+    parse_state,
     read_document,
+    read_state_bytes,
     shown,
     write_state,
 )
@@ -140,6 +142,7 @@ class FileCloud:
         bind_delay: float = 0.0,
         rng_seed: int | None = None,
         lock_timeout: float = LOCK_TIMEOUT,
+        lazy: bool = False,
     ) -> None:
         self.path = Path(path)
         self.for_apply = for_apply
@@ -147,24 +150,60 @@ class FileCloud:
         self.retries = 0  # nothing to retry in-process; kept for the ApiClient protocol
         self._lock: StateLock | None = None
         self._closed = False
+        # `lazy` (read-only clients): read the bytes now, under the shared lock, and parse them
+        # only when something asks for the engine or the region. A warm plan whose live state
+        # comes from the state cache (state_cache.py, keyed on these bytes) never parses them.
+        self.state_bytes: bytes | None = None
+        self._pending: tuple | None = None
+        if lazy and not for_apply:
+            lock = StateLock.shared(self.path, lock_timeout)
+            try:
+                self.state_bytes = read_state_bytes(self.path, missing_ok=False)
+            finally:
+                if lock is not None:
+                    lock.release()
+            self._pending = (region, clock, bind_delay, rng_seed)
+            return
+        self._open(region, clock, bind_delay, rng_seed, lock_timeout)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for attributes not set yet: the engine, region and document of a lazy client.
+        pending = self.__dict__.get("_pending")
+        if pending is None or name not in ("engine", "region", "_document"):
+            raise AttributeError(name)
+        self._pending = None
+        region, clock, bind_delay, rng_seed = pending
+        try:
+            document = StateDocument.parse(parse_state(self.state_bytes))
+        except ValueError as exc:
+            raise invalid_state(self.path, exc) from None
+        self._document = document
+        self._build(region, clock, bind_delay, rng_seed)
+        return getattr(self, name)
+
+    def _open(self, region: str | None, clock: Callable[[], float], bind_delay: float, rng_seed: int | None,
+              lock_timeout: float) -> None:
         try:
             document = self._read(lock_timeout)
             created = document is None
             self._document = document or StateDocument({"": empty_state(region or "")}, multi=False)
-            self.region, raw = self._select(region)
-            # The file's JSON goes to the engine as read: the engine normalises it (once) into
-            # its own structures (issue 8). Parsing and normalising build no cycles (gc_paused).
-            with gc_paused():
-                try:
-                    self.engine = Engine(raw, clock=clock, bind_delay=bind_delay, rng_seed=rng_seed)
-                except ValueError as exc:
-                    raise invalid_state(self.path, exc, self._document.field_prefix(self.region)) from None
-                del raw
+            self._build(region, clock, bind_delay, rng_seed)
             if created:
                 self._write()  # apply creates a missing file at once, while it holds the lock
         except BaseException:
             self._release()
             raise
+
+    def _build(self, region: str | None, clock: Callable[[], float], bind_delay: float, rng_seed: int | None) -> None:
+        self.region, raw = self._select(region)
+        # The file's JSON goes to the engine as read: the engine normalises it (once) into
+        # its own structures (issue 8). Parsing and normalising build no cycles (gc_paused).
+        with gc_paused():
+            try:
+                self.engine = Engine(raw, clock=clock, bind_delay=bind_delay, rng_seed=rng_seed)
+            except ValueError as exc:
+                raise invalid_state(self.path, exc, self._document.field_prefix(self.region)) from None
+            del raw
 
     def _read(self, lock_timeout: float) -> StateDocument | None:
         """The file's regions: under the exclusive lock (kept) for apply, else a shared one (dropped)."""
@@ -201,7 +240,7 @@ class FileCloud:
             return
         self._closed = True
         try:
-            if self.for_apply and self.engine.changed:
+            if self.for_apply and self.engine.changed:  # (an apply client is never lazy)
                 self._write()
         finally:
             self._release()

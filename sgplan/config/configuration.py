@@ -22,7 +22,7 @@ from sgplan.config.rules import GROUP_ID
 from sgplan.config.values import EvalError, Unknown
 from sgplan.config.variables import MISSING, finalize, root_values
 from sgplan.diagnostics import Diagnostic, error, has_errors
-from sgplan.model import Binding, DesiredState, Expect, GroupRef, Output, SecurityGroup, Settings, TemplateSpec
+from sgplan.model import Binding, DesiredState, Expect, GroupRef, Output, Rule, SecurityGroup, Settings, TemplateSpec
 
 
 
@@ -230,11 +230,20 @@ def _expect_blocks(config: ModuleConfig, diags: list[Diagnostic]) -> dict[str, B
 
 
 def _resolve_group(group: SecurityGroup, ids: Mapping[str, str]) -> SecurityGroup:
-    ingress = tuple(r.resolved(ids) for r in group.ingress)
-    egress = tuple(r.resolved(ids) for r in group.egress)
+    ingress = tuple(_resolve_rule(r, ids) for r in group.ingress)
+    egress = tuple(_resolve_rule(r, ids) for r in group.egress)
     if all(a is b for a, b in zip(ingress, group.ingress)) and all(a is b for a, b in zip(egress, group.egress)):
         return group
     return replace(group, ingress=ingress, egress=egress)
+
+
+def _resolve_rule(rule: Rule, ids: Mapping[str, str]) -> Rule:
+    # Most rules name no group or template: skip `Rule.resolved`'s five lookups (issue 18).
+    if (type(rule.security_group_id) is not GroupRef and rule.address_template_id is None
+            and rule.address_template_group_id is None and rule.service_template_id is None
+            and rule.service_template_group_id is None):
+        return rule
+    return rule.resolved(ids)
 
 
 def _instances(root: ModuleInstance) -> list[ModuleInstance]:

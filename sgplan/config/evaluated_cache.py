@@ -39,15 +39,17 @@ import lark
 
 import sgplan
 from sgplan.collector import gc_paused
-from sgplan.config.cache import CACHE_DIR, ParseCache, cache_disabled
+from sgplan.config.cache import cache_disabled
 from sgplan.config.configuration import Configuration, Substitutable, load_configuration, substitute
 from sgplan.config.load import CONFIG_SUFFIXES, config_files
 from sgplan.config.modules import MODULE_PATH_ENV, ModuleConfig, bundled_modules_dir, repository_root
 from sgplan.config.parser import hcl2_version
 from sgplan.config.values import Unknown
 from sgplan.diagnostics import Diagnostic, Severity, error, has_errors
-from sgplan.model import (Binding, DesiredState, Direction, Expect, GroupRef, Output, Rule, SecurityGroup, Settings,
-                          SourceRange, TemplateSpec)
+from sgplan.cachestore import SignedStore
+from sgplan.model import DesiredState, Direction, Expect, Output, Settings
+from sgplan.modelcodec import (Bad, Codec, Uncacheable, dec_binding, dec_origin, dec_template_spec, enc_binding,
+                               enc_origin, enc_template_spec, opt_str, opt_strs, strs, want)
 
 FORMAT = b"sgplan-evaluated-cache-1"  # bump when the encoding below changes shape
 SUFFIX = ".eval"
@@ -59,21 +61,28 @@ _ENV_PREFIXES = ("TF_VAR_", "SGPLAN_VAR_")
 VarInputs = Sequence[tuple[str, str]]
 
 
-class _Uncacheable(Exception):
-    """Something the cache does not cover (a link among the files, a sensitive value, a value
-    type the codec does not write): the run goes without the cache."""
-
-
-class _Bad(ValueError):
-    """An entry that does not have the shape the codec writes."""
+# Something the cache does not cover (a link among the files, a sensitive value, a value type
+# the codec does not write): the run goes without the cache. / An entry of the wrong shape.
+_Uncacheable, _Bad = Uncacheable, Bad
+_want, _opt_str, _strs, _opt_strs, _enc_origin, _dec_origin = want, opt_str, strs, opt_strs, enc_origin, dec_origin
 
 
 # -- the key -----------------------------------------------------------------------------------
 
 
-def _code_stamp() -> bytes:
+def code_stamp() -> bytes:
     """sgplan's source files by path, size and mtime: a development checkout changes code
     without changing the version, and an entry made by other code must not be used."""
+    global _STAMP
+    if _STAMP is None:
+        _STAMP = hashlib.sha256(_walk_code()).digest()
+    return _STAMP
+
+
+_STAMP: bytes | None = None
+
+
+def _walk_code() -> bytes:
     root = Path(sgplan.__file__).parent
     parts = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -122,7 +131,7 @@ def cache_key(directory: Path, var_inputs: VarInputs, env: Mapping[str, str]) ->
         digest.update(len(data).to_bytes(8, "big") + data)
 
     try:
-        for value in (FORMAT, sgplan.__version__, sys.version, hcl2_version(), lark.__version__, _code_stamp(),
+        for value in (FORMAT, sgplan.__version__, sys.version, hcl2_version(), lark.__version__, code_stamp(),
                       str(directory), str(directory.resolve()), os.getcwd(), str(repository_root(directory)),
                       env.get(MODULE_PATH_ENV, "")):
             part(value)
@@ -206,111 +215,9 @@ def _manifest_holds(dirs: Any, calls: Any) -> bool:
     return True
 
 
-# -- the codec ---------------------------------------------------------------------------------
+# -- the codec (model values: sgplan/modelcodec.py) ------------------------------------------
 
-_STR = (str,)
-_OPT_STR = frozenset({str, type(None)})
-_OPT_INT = frozenset({int, type(None)})
 _SCALARS = frozenset({str, int, float, bool, type(None)})
-
-
-def _want(value: Any, *types: type) -> Any:
-    if type(value) not in types:
-        raise _Bad(f"unexpected {type(value).__name__}")
-    return value
-
-
-def _opt_str(value: Any) -> str | None:
-    if type(value) not in _OPT_STR:
-        raise _Bad("expected a string")
-    return value
-
-
-def _strs(value: Any) -> tuple[str, ...]:
-    for v in _want(value, tuple):
-        if type(v) is not str:
-            raise _Bad("expected strings")
-    return value
-
-
-def _enc_origin(r: SourceRange | None) -> tuple:
-    return (None, 0, 0) if r is None else (r.file, r.line, r.column)
-
-
-def _dec_origin(file: Any, line: Any, column: Any) -> SourceRange | None:
-    if file is None:
-        return None
-    if type(file) is not str or type(line) is not int or type(column) is not int:
-        raise _Bad("bad position")
-    return SourceRange(file, line, column)
-
-
-def _enc_ref(value: Any) -> Any:
-    """A rule/binding/template reference: a string id, None, or a GroupRef as (address,)."""
-    if value is None or type(value) is str:
-        return value
-    if type(value) is GroupRef:
-        return (value.address,)
-    raise _Uncacheable("unexpected reference value")
-
-
-def _dec_ref(value: Any) -> str | GroupRef | None:
-    kind = type(value)
-    if kind is str or value is None:
-        return value
-    if kind is tuple and len(value) == 1 and type(value[0]) is str:
-        return GroupRef(value[0])
-    raise _Bad("bad reference")
-
-
-def _enc_rule(r: Rule) -> tuple:
-    for name in ("action", "protocol", "port", "cidr_block", "ipv6_cidr_block", "description"):
-        if type(getattr(r, name)) not in _OPT_STR:
-            raise _Uncacheable("unexpected rule field")
-    return (r.action, r.protocol, r.port, r.cidr_block, r.ipv6_cidr_block, _enc_ref(r.security_group_id),
-            _enc_ref(r.address_template_id), _enc_ref(r.address_template_group_id), _enc_ref(r.service_template_id),
-            _enc_ref(r.service_template_group_id), r.description, *_enc_origin(r.origin))
-
-
-def _dec_rule(t: Any) -> Rule:
-    if type(t) is not tuple or len(t) != 14:
-        raise _Bad("bad rule")
-    action, protocol, port, cidr, cidr6, sg, at, atg, st, stg, description, file, line, column = t
-    if (type(action) is not str or type(protocol) not in _OPT_STR or type(port) not in _OPT_STR
-            or type(cidr) not in _OPT_STR or type(cidr6) not in _OPT_STR or type(description) is not str):
-        raise _Bad("bad rule field")
-    return Rule(action, protocol, port, cidr, cidr6, _dec_ref(sg), _dec_ref(at), _dec_ref(atg), _dec_ref(st),
-                _dec_ref(stg), description, _dec_origin(file, line, column))
-
-
-def _enc_group(g: SecurityGroup) -> tuple:
-    return (g.name, g.description, g.project_id, g.tags, tuple(_enc_rule(r) for r in g.ingress),
-            tuple(_enc_rule(r) for r in g.egress), g.id, g.address, g.stack, g.is_default, g.version,
-            g.prevent_destroy, g.ignore_findings, *_enc_origin(g.origin))
-
-
-def _dec_group(t: Any) -> SecurityGroup:
-    (name, description, project_id, tags, ingress, egress, id_, address, stack, is_default, version,
-     prevent_destroy, ignore_findings, file, line, column) = _want(t, tuple)
-    for pair in _want(tags, tuple):
-        if type(pair) is not tuple or len(pair) != 2 or type(pair[0]) is not str or type(pair[1]) is not str:
-            raise _Bad("bad tag")
-    return SecurityGroup(_want(name, str), _want(description, str), _want(project_id, str), tags,
-                         tuple(map(_dec_rule, _want(ingress, tuple))), tuple(map(_dec_rule, _want(egress, tuple))),
-                         _opt_str(id_), _opt_str(address), _opt_str(stack), _want(is_default, bool), _opt_str(version),
-                         _want(prevent_destroy, bool), _strs(ignore_findings), _dec_origin(file, line, column))
-
-
-def _enc_binding(b: Binding) -> tuple:
-    return (b.address, b.instance_id, tuple(_enc_ref(g) for g in b.security_groups), *_enc_origin(b.origin))
-
-
-def _dec_binding(t: Any) -> Binding:
-    address, instance_id, groups, file, line, column = _want(t, tuple)
-    refs = tuple(_dec_ref(g) for g in _want(groups, tuple))
-    if None in refs:
-        raise _Bad("bad binding")
-    return Binding(_want(address, str), _want(instance_id, str), refs, _dec_origin(file, line, column))
 
 
 def _plain(value: Any, error: type[Exception]) -> Any:
@@ -342,10 +249,6 @@ def _dec_output(t: Any) -> Output:
     return Output(_want(name, str), _plain(value, _Bad), _want(known, bool), False)
 
 
-def _opt_strs(value: Any) -> tuple[str, ...] | None:
-    return None if value is None else _strs(value)
-
-
 def _enc_expect(e: Expect) -> tuple:
     return (e.address, e.direction.value, e.peers, e.protocol, e.ports, e.decision, e.instances, e.description,
             e.security_groups, *_enc_origin(e.origin))
@@ -359,25 +262,13 @@ def _dec_expect(t: Any) -> Expect:
                   _dec_origin(file, line, column), _opt_strs(groups))
 
 
-def _enc_template(t: TemplateSpec) -> tuple:
-    return (t.kind, t.address, t.name, tuple(_enc_ref(m) for m in t.members), t.id, *_enc_origin(t.origin))
-
-
-def _dec_template(t: Any) -> TemplateSpec:
-    kind, address, name, members, id_, file, line, column = _want(t, tuple)
-    refs = tuple(_dec_ref(m) for m in _want(members, tuple))
-    if None in refs:
-        raise _Bad("bad template member")
-    return TemplateSpec(_want(kind, str), _want(address, str), _want(name, str), refs, _opt_str(id_),
-                        _dec_origin(file, line, column))
-
-
 def encode_desired(d: DesiredState) -> tuple:
     s = d.settings
+    codec = Codec()
     return ((s.region, s.stack, s.cloud, *_enc_origin(s.origin)),
-            tuple(_enc_group(g) for g in d.groups), tuple(_enc_binding(b) for b in d.bindings),
-            tuple(_enc_output(o) for o in d.outputs), d.config_hash, tuple(_enc_expect(e) for e in d.expects),
-            tuple(_enc_template(t) for t in d.templates), tuple((a, b) for a, b in d.moves))
+            tuple(map(codec.enc_group, d.groups)), tuple(map(enc_binding, d.bindings)),
+            tuple(map(_enc_output, d.outputs)), d.config_hash, tuple(map(_enc_expect, d.expects)),
+            tuple(map(enc_template_spec, d.templates)), tuple((a, b) for a, b in d.moves))
 
 
 def decode_desired(t: Any) -> DesiredState:
@@ -387,14 +278,15 @@ def decode_desired(t: Any) -> DesiredState:
         if type(move) is not tuple or len(move) != 2:
             raise _Bad("bad move")
         _strs(move)
+    codec = Codec()
     return DesiredState(
         settings=Settings(_opt_str(region), _opt_str(stack), _opt_str(cloud), _dec_origin(file, line, column)),
-        groups=tuple(map(_dec_group, _want(groups, tuple))),
-        bindings=tuple(map(_dec_binding, _want(bindings, tuple))),
+        groups=tuple(map(codec.dec_group, _want(groups, tuple))),
+        bindings=tuple(map(dec_binding, _want(bindings, tuple))),
         outputs=tuple(map(_dec_output, _want(outputs, tuple))),
         config_hash=_want(config_hash, str),
         expects=tuple(map(_dec_expect, _want(expects, tuple))),
-        templates=tuple(map(_dec_template, _want(templates, tuple))),
+        templates=tuple(map(dec_template_spec, _want(templates, tuple))),
         moves=moves,
     )
 
@@ -478,44 +370,6 @@ def decode_entry(payload: bytes) -> Entry | None:
     return Entry(desired, diags, subst)
 
 
-# -- the store ---------------------------------------------------------------------------------
-
-
-class EvaluatedCache:
-    """Entries under `directory / .sgplan/cache`, MAC'd and stored exactly as the parse cache's."""
-
-    def __init__(self, directory: Path) -> None:
-        self._store = ParseCache(directory)  # its key, MAC and safe directory handling
-
-    def get(self, name: str) -> Entry | None:
-        key = self._store._mac_key()
-        if key is None:
-            return None
-        try:
-            blob = self._store._read(name)
-        except OSError:
-            return None
-        import hmac
-
-        try:
-            mac, payload = blob[:32], blob[32:]
-            if not hmac.compare_digest(mac, self._store._mac(key, name, payload)):
-                return None  # not written by this user for this key: ignored
-            with gc_paused():
-                return decode_entry(payload)
-        except Exception:  # a corrupt or foreign entry is a miss (and is overwritten)
-            return None
-
-    def put(self, name: str, payload: bytes) -> None:
-        key = self._store._mac_key()
-        if key is None:
-            return
-        try:
-            self._store._write(name, self._store._mac(key, name, payload) + payload)
-        except Exception:  # best-effort, like the parse cache
-            return
-
-
 # -- the configuration a warm run works with ---------------------------------------------------
 
 
@@ -583,9 +437,9 @@ def load_evaluated(directory: Path, var_inputs: VarInputs, env: Mapping[str, str
     """(configuration, first evaluation, diagnostics) as `load_configuration` then
     `evaluate({})` give them, from the cache when an entry for exactly these inputs exists."""
     name = None if cache_disabled(env) else cache_key(directory, var_inputs, env)
-    store = EvaluatedCache(directory) if name is not None else None
+    store = SignedStore(directory) if name is not None else None
     if store is not None and name is not None:
-        entry = store.get(name)
+        entry = _decoded(store.get(name))
         if entry is not None:
             return CachedConfiguration(directory, list(var_inputs), env, entry), entry.desired, list(entry.diags)
     cfg, diags = load_configuration(directory, var_inputs=var_inputs, env=env)
@@ -605,5 +459,12 @@ def load_evaluated(directory: Path, var_inputs: VarInputs, env: Mapping[str, str
     return cfg, desired, diags
 
 
-__all__ = ["CACHE_DIR", "CachedConfiguration", "EvaluatedCache", "cache_key", "decode_entry", "encode_entry",
-           "load_evaluated"]
+def _decoded(payload: bytes | None) -> Entry | None:
+    """A stored entry, or None when there is none or it is not one this codec wrote."""
+    if payload is None:
+        return None
+    try:
+        with gc_paused():
+            return decode_entry(payload)
+    except Exception:  # a corrupt entry (under a valid MAC only if the key leaked): a miss
+        return None
