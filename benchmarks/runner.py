@@ -41,6 +41,8 @@ class Profile:
     reserve: float  # seconds kept for the parser and import sections
     fmt_size: tuple[int, int, int] = (2000, 50, 5000)  # fmt --check vs a cold plan (issue 18)
     import_http_size: tuple[int, int, int] = (500, 10, 1500)  # import reads vs plan's refresh, HTTP fake
+    goals_sizes: tuple[tuple[int, int, int], tuple[int, int, int]] = ((2000, 50, 5000), (500, 20, 1500))  # issue 18
+    goals_repeat: int = 2  # warm runs of each command (the best counts: the machine is shared)
 
 
 # The 10× API-calls point (G=2000, I=5000) also runs against the HTTP fake: it is the brief's
@@ -49,7 +51,8 @@ FULL = Profile("full", (200, 50, 500), (200, 10, 500), ((200, 10, 5000), (1000, 
                ("--repeat", "1"), ("1000", "20"), budget=570.0, cap=240.0, reserve=90.0)
 QUICK = Profile("quick", (10, 10, 25), (10, 5, 25), ((20, 5, 200),),
                 ("--groups", "5", "--rules", "10", "--repeat", "1"), ("50", "5"), budget=55.0, cap=25.0, reserve=12.0,
-                fmt_size=(20, 10, 50), import_http_size=(20, 5, 50))
+                fmt_size=(20, 10, 50), import_http_size=(20, 5, 50), goals_sizes=((20, 10, 50), (10, 5, 25)),
+                goals_repeat=1)
 
 
 class Runner:
@@ -268,6 +271,28 @@ def import_http(runner: Runner) -> dict[str, Any]:
     return {"G": g, "R": r, "I": i, **got}
 
 
+def goals(runner: Runner) -> dict[str, Any]:
+    """Issue 18's goals as whole commands, fresh process each (benchmarks/bench_goals.py): cold and
+    warm plan at the target and the middle size, warm validate, warm check ÷ warm plan."""
+    from benchmarks.bench_goals import child_env, measure_size
+
+    env = child_env(runner.workdir)
+    (tg, tr, ti), (mg, mr, mi) = runner.profile.goals_sizes
+    out: dict[str, Any] = {"load_average_start": machine().get("load_average"),
+                           "target_size": [tg, tr, ti], "mid_size": [mg, mr, mi]}
+    for label, (g, r, i), commands in (("mid", (mg, mr, mi), False), ("target", (tg, tr, ti), True)):
+        if not runner.affordable(0.0, keep=5.0):
+            out[label] = {"status": "time budget used up"}
+            continue
+        directory, _estate = runner.estate_dir("goals", g, r, i, "drift")
+        limit = max(2.0, min(runner.profile.cap, runner.remaining() - 5.0))
+        out[label] = measure_size(directory, env, repeat=runner.profile.goals_repeat, timeout=limit,
+                                  with_commands=commands)
+        shutil.rmtree(directory, ignore_errors=True)
+    out["load_average_end"] = machine().get("load_average")
+    return out
+
+
 def contracts(runner: Runner) -> dict[str, Any]:
     """bench_contracts.py: what 20 `expect` blocks add to the local plan time (issue 16)."""
     quick = ["--quick", "--repeat", "1"] if runner.profile.name == "quick" else ["--repeat", "2"]
@@ -323,7 +348,7 @@ def machine() -> dict[str, Any]:
     return info
 
 
-SECTIONS = ("calls", "wall", "local", "parser", "import", "contracts", "fmt", "import_http")
+SECTIONS = ("calls", "wall", "local", "parser", "import", "contracts", "fmt", "import_http", "goals")
 
 
 def run(profile: Profile, out: Path, *, only: tuple[str, ...] = SECTIONS, log: Callable[[str], None] = print
@@ -335,7 +360,8 @@ def run(profile: Profile, out: Path, *, only: tuple[str, ...] = SECTIONS, log: C
         runner = Runner(profile, Path(tmp), log)
         # Cheapest first, so a tight budget still yields every kind of figure.
         steps = [("calls", api_calls), ("wall", wall_time), ("local", local_cost), ("parser", parser),
-                 ("import", importer), ("contracts", contracts), ("fmt", fmt_check), ("import_http", import_http)]
+                 ("import", importer), ("contracts", contracts), ("fmt", fmt_check), ("import_http", import_http),
+                 ("goals", goals)]
         for name, step in steps:
             if name not in only:
                 continue
@@ -427,6 +453,14 @@ def render(results: dict[str, Any]) -> str:
                            [("refresh_seconds", "refresh s"), ("import_seconds", "import s"),
                             ("import_sequential_seconds", "one-at-a-time s"), ("import_over_refresh", "ratio"),
                             ("status", "status")]))
+    if "goals" in results:
+        from benchmarks.bench_goals import goals_table
+
+        g = results["goals"]
+        parts.append(table(f"Issue 18 goals (whole commands, fresh process each; load {g.get('load_average_start')} "
+                           f"-> {g.get('load_average_end')})", goals_table(g, results),
+                           [("figure", "figure"), ("measured", "measured"), ("target", "target"),
+                            ("ratio", "ratio"), ("met", "met")]))
     if results.get("scaling"):
         parts.append(growth_table(results["scaling"]))
     return "\n\n".join(parts)

@@ -90,3 +90,24 @@ def test_fmt_check_measurement_and_tables(tmp_path: Path) -> None:
                                "import_sequential_seconds": 4.0, "import_over_refresh": 1.1}}
     text = render(results)
     assert "fmt/plan = 0.33" in text and "one-at-a-time s" in text
+
+
+def test_goals_section_pieces(tmp_path: Path) -> None:
+    """Issue 18's goals section: one whole command measured in a fresh process, and its table."""
+    from benchmarks.bench_goals import best, child_env, goals_table, run_command
+    from benchmarks.runner import render
+
+    write_estate(make_estate(4, 3, 8, variant="drift"), tmp_path)
+    got = run_command(["validate", str(tmp_path / "config")], child_env(tmp_path), timeout=60)
+    assert got["exit"] == 0 and got["wall"] > 0 and got["peak_rss_mb"] > 0 and not got.get("status")
+    assert best([{"wall": 2.0}, {"wall": 1.0}, {"status": "x", "wall": 0.1}]) == {"wall": 1.0}
+    goals = {"target_size": [2000, 50, 5000], "mid_size": [500, 20, 1500], "load_average_start": [1.0],
+             "target": {"plan_cold": {"wall": 9.0, "peak_rss_mb": 500.0}, "plan_warm": {"wall": 1.5, "peak_rss_mb": 250.0},
+                        "validate_warm": {"wall": 1.6}, "check_over_plan": 1.1},
+             "mid": {"plan_warm": {"wall": 0.5}}}
+    rows = {r["figure"]: r for r in goals_table(goals, {"fmt": {"fmt_over_cold_plan": 0.4}})}
+    assert rows["plan warm, G=2000 R=50 I=5000"]["met"] == "yes"
+    assert rows["validate warm, G=2000 R=50 I=5000"]["met"] == "no"
+    assert rows["import reads / refresh (section import_http)"]["met"] == "not measured"
+    text = render({"profile": "t", "machine": {}, "goals": goals, "fmt": {"fmt_over_cold_plan": 0.4}})
+    assert "Issue 18 goals" in text and "check warm / plan warm" in text
