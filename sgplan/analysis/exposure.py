@@ -271,7 +271,8 @@ class _Layers:
         return self.evaluator.allowed(tuple(self.evaluator.layer_of(s) for s in signatures))
 
 
-def compare(before: AccessView, after: AccessView, evaluator: Evaluator | None = None) -> list[ExposureChange]:
+def compare(before: AccessView, after: AccessView, evaluator: Evaluator | None = None,
+            memo: Any = None) -> list[ExposureChange]:
     """Every instance's (and unbound group's) exposure difference from `before` to `after`.
 
     A change that only reorders or renames without changing access yields nothing. Groups are
@@ -286,14 +287,23 @@ def compare(before: AccessView, after: AccessView, evaluator: Evaluator | None =
     ['TCP 22 from 0.0.0.0/0: opened']
     """
     with gc_paused():
-        return _compare(before, after, evaluator or Evaluator(after.templates))
+        return _compare(before, after, evaluator or Evaluator(after.templates), memo)
 
 
-def _compare(before: AccessView, after: AccessView, evaluator: Evaluator) -> list[ExposureChange]:
+def _compare(before: AccessView, after: AccessView, evaluator: Evaluator, memo: Any = None) -> list[ExposureChange]:
+    """`memo` (an `exposure_memo.ExposureMemo`) keeps differences across runs, by content."""
     old_layers, new_layers = _Layers(before, evaluator), _Layers(after, evaluator)
     instances, unbound = _subjects(before, after)
     cache: dict[tuple, list[tuple[Piece, str]]] = {}
     changes: list[ExposureChange] = []
+    if memo is not None:
+        from sgplan.analysis.exposure_memo import templates_digest
+
+        templates = templates_digest(after.templates)
+
+        def content(view: AccessView, subject: str, is_instance: bool, direction: Direction) -> list[bytes]:
+            return [memo.group_digest(view.access_key(k, direction)) for k in view.subject_keys(subject, is_instance)]
+
     for subject, is_instance in [(i, True) for i in instances] + [(g, False) for g in unbound]:
         for direction in Direction:
             old = old_layers(subject, is_instance, direction)
@@ -302,7 +312,16 @@ def _compare(before: AccessView, after: AccessView, evaluator: Evaluator) -> lis
                 continue
             key = (old, new)
             if key not in cache:
-                cache[key] = difference(old_layers.stack(old), new_layers.stack(new))
+                if memo is None:
+                    cache[key] = difference(old_layers.stack(old), new_layers.stack(new))
+                else:  # the same ordered access keys gave this difference in an earlier run
+                    stored = memo.key(direction.value, templates, content(before, subject, is_instance, direction),
+                                      content(after, subject, is_instance, direction))
+                    found = memo.get(stored)
+                    if found is None:
+                        found = difference(old_layers.stack(old), new_layers.stack(new))
+                        memo.put(stored, found)
+                    cache[key] = found
             for (protocol, ports, peer), effect in cache[key]:
                 changes.append(ExposureChange(subject, direction.value, protocol, ports, peer, effect))
     return changes

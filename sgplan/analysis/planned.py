@@ -175,7 +175,7 @@ def _with_origins(group: SecurityGroup, source: SecurityGroup) -> SecurityGroup:
 
 
 def annotate_plan(plan: Any, live: CloudState, desired_groups: tuple[SecurityGroup, ...] = (),
-                  expects: tuple[Expect, ...] = (), bound: tuple[str, ...] = ()) -> Any:
+                  expects: tuple[Expect, ...] = (), bound: tuple[str, ...] = (), exposure_memo: Any = None) -> Any:
     """`plan` with its exposure changes, findings and contract results filled in (CLI workflow).
 
     Findings are limited to what the plan changes in access: groups whose rules change (or
@@ -184,13 +184,14 @@ def annotate_plan(plan: Any, live: CloudState, desired_groups: tuple[SecurityGro
 
     Every contract (`expects`) is proven on the planned state and, to tell "this change breaks
     it" from "it was already broken", on the live state; `bound` is the instances a contract
-    without `instances` covers.
+    without `instances` covers. `exposure_memo` (exposure_memo.ExposureMemo) reuses the
+    differences of earlier runs for instances whose groups did not change in access.
     """
     with gc_paused():
         after = after_view(plan, live, desired_groups)
         before = before_view(live)
         evaluator = Evaluator(after.templates)
-        changes = compare(before, after, evaluator)
+        changes = compare(before, after, evaluator, exposure_memo)
         instances, groups = changed_subjects(before, after, evaluator)
         scope = Scope(frozenset(instances), frozenset(groups))
         findings = run_checks(after, scope=scope, evaluator=evaluator) if instances or groups else []

@@ -216,8 +216,19 @@ def make_plan_for(ws: Workspace, client: ApiClient):
     # Exposure changes and findings; the desired groups carry source lines and ignore_findings.
     # Contracts are proven on the planned state; their default scope is the bound instances.
     bound = tuple(dict.fromkeys(b.instance_id for b in desired.bindings))
-    plan = annotate_plan(plan, live, desired.groups, desired.expects, bound)
+    memo = _exposure_memo(ws)
+    plan = annotate_plan(plan, live, desired.groups, desired.expects, bound, exposure_memo=memo)
+    if memo is not None:
+        memo.save()
     return plan, live
+
+
+def _exposure_memo(ws: Workspace):
+    """Exposure differences of earlier runs in this directory (issue 18), unless caching is off."""
+    from sgplan.analysis.exposure_memo import ExposureMemo
+    from sgplan.config.cache import cache_disabled
+
+    return None if cache_disabled(ws.env if ws.env is not None else os.environ) else ExposureMemo(ws.directory)
 
 
 def open_for(ws: Workspace) -> ApiClient:

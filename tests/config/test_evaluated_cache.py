@@ -87,7 +87,7 @@ def test_warm_equals_uncached_across_edits(estate: tuple[Path, Path], monkeypatc
     live, config = estate
     shutil.rmtree(config / ".sgplan", ignore_errors=True)
     base = _same_cold_warm_uncached(monkeypatch, live, config)
-    assert _entries(config, ".eval") and _entries(config, ".state")
+    assert _entries(config, ".eval") and _entries(config, ".state") and _entries(config, ".memo")
 
     main = config / "main.sg.hcl"
     text = main.read_text()
@@ -164,7 +164,7 @@ def _tamper(path: Path, how: str) -> None:
 
 
 @pytest.mark.parametrize("how", ["garbage", "flip", "unsigned", "truncated"])
-@pytest.mark.parametrize("suffix", [".eval", ".state"])
+@pytest.mark.parametrize("suffix", [".eval", ".state", ".memo"])
 def test_bad_entries_are_ignored(estate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, how: str,
                                  suffix: str) -> None:
     live, config = estate
