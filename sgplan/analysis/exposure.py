@@ -126,7 +126,18 @@ class AccessView:
         memo = ("access", key, direction)
         found = self._resolved.get(memo)
         if found is None:
-            found = self._resolved[memo] = access_key(self.group_rules(key, direction))
+            # Live groups share identical rule objects (cloud/reader.py): each rule's key once per
+            # view (the view keeps its rules alive, so ids stay theirs).
+            keys = self._resolved.get("rule_keys")
+            if keys is None:
+                keys = self._resolved["rule_keys"] = {}
+            parts = []
+            for rule in self.group_rules(key, direction):
+                k = keys.get(id(rule))
+                if k is None:
+                    k = keys[id(rule)] = rule.key()
+                parts.append(k)
+            found = self._resolved[memo] = tuple(parts)
         return found
 
     def rules(self, group_keys: Iterable[str], direction: Direction) -> tuple[Rule, ...]:
@@ -249,10 +260,13 @@ def _subjects(*views: AccessView) -> tuple[list[str], list[str]]:
 class _Layers:
     """Per view and direction: group key → signature, then layers only where they are needed."""
 
-    def __init__(self, view: AccessView, evaluator: Evaluator) -> None:
+    def __init__(self, view: AccessView, evaluator: Evaluator, other: "_Layers | None" = None) -> None:
         self.view = view
         self.evaluator = evaluator
         self._memo: dict[tuple[str, Direction], int] = {}
+        # The other side of a comparison: a group whose rules equal its rules there (descriptions
+        # included, so access too) shares its signature without computing an access key.
+        self.other = other
 
     def signatures(self, subject: str, is_instance: bool, direction: Direction) -> tuple[int, ...]:
         out = []
@@ -260,7 +274,11 @@ class _Layers:
             found = self._memo.get((key, direction))
             if found is None:
                 rules = self.view.group_rules(key, direction)
-                found = self._memo[(key, direction)] = self.evaluator.signature(rules, self.view.access_key(key, direction))
+                other = self.other
+                if other is not None and key in other.view.groups and other.view.group_rules(key, direction) == rules:
+                    found = self._memo[(key, direction)] = other.signatures(key, False, direction)[0]
+                else:
+                    found = self._memo[(key, direction)] = self.evaluator.signature(rules, self.view.access_key(key, direction))
             out.append(found)
         return tuple(out)
 
@@ -292,7 +310,8 @@ def compare(before: AccessView, after: AccessView, evaluator: Evaluator | None =
 
 def _compare(before: AccessView, after: AccessView, evaluator: Evaluator, memo: Any = None) -> list[ExposureChange]:
     """`memo` (an `exposure_memo.ExposureMemo`) keeps differences across runs, by content."""
-    old_layers, new_layers = _Layers(before, evaluator), _Layers(after, evaluator)
+    old_layers = _Layers(before, evaluator)
+    new_layers = _Layers(after, evaluator, other=old_layers)
     instances, unbound = _subjects(before, after)
     cache: dict[tuple, list[tuple[Piece, str]]] = {}
     changes: list[ExposureChange] = []
@@ -301,8 +320,11 @@ def _compare(before: AccessView, after: AccessView, evaluator: Evaluator, memo: 
 
         templates = templates_digest(after.templates)
 
-        def content(view: AccessView, subject: str, is_instance: bool, direction: Direction) -> list[bytes]:
-            return [memo.group_digest(view.access_key(k, direction)) for k in view.subject_keys(subject, is_instance)]
+        def content(view: AccessView, signatures: tuple[int, ...], subject: str, is_instance: bool,
+                    direction: Direction) -> list[bytes]:
+            # Equal signatures (one evaluator) are equal access keys: one digest per signature.
+            return [memo.signature_digest(evaluator, sig, lambda k=k: view.access_key(k, direction))
+                    for k, sig in zip(view.subject_keys(subject, is_instance), signatures)]
 
     for subject, is_instance in [(i, True) for i in instances] + [(g, False) for g in unbound]:
         for direction in Direction:
@@ -315,8 +337,8 @@ def _compare(before: AccessView, after: AccessView, evaluator: Evaluator, memo: 
                 if memo is None:
                     cache[key] = difference(old_layers.stack(old), new_layers.stack(new))
                 else:  # the same ordered access keys gave this difference in an earlier run
-                    stored = memo.key(direction.value, templates, content(before, subject, is_instance, direction),
-                                      content(after, subject, is_instance, direction))
+                    stored = memo.key(direction.value, templates, content(before, old, subject, is_instance, direction),
+                                      content(after, new, subject, is_instance, direction))
                     found = memo.get(stored)
                     if found is None:
                         found = difference(old_layers.stack(old), new_layers.stack(new))

@@ -17,7 +17,7 @@ import hashlib
 import marshal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import sgplan
 
@@ -62,7 +62,8 @@ class ExposureMemo:
         self._directory = directory
         self._known: dict[bytes, Difference] = {}
         self._used: dict[bytes, Difference] = {}
-        self._digests: dict[int, tuple[Any, bytes]] = {}
+        self._by_signature: dict[tuple[int, int], bytes] = {}
+        self._evaluators: dict[int, Any] = {}
         self._fresh = False
         if directory is not None:
             from sgplan.cachestore import SignedStore
@@ -74,13 +75,14 @@ class ExposureMemo:
                 except Exception:  # not what this codec writes: start empty
                     self._known = {}
 
-    def group_digest(self, access_key: tuple) -> bytes:
-        """A stable digest of one group's access key (memoised on the key object, kept alive)."""
-        found = self._digests.get(id(access_key))
-        if found is None or found[0] is not access_key:
-            digest = hashlib.blake2b(marshal.dumps(access_key), digest_size=16).digest()
-            found = self._digests[id(access_key)] = (access_key, digest)
-        return found[1]
+    def signature_digest(self, evaluator: Any, signature: int, access_key: Callable[[], tuple]) -> bytes:
+        """The digest of the access key behind `evaluator`'s `signature` (computed once)."""
+        memo = (id(evaluator), signature)
+        found = self._by_signature.get(memo)
+        if found is None:
+            self._evaluators[id(evaluator)] = evaluator  # keeps the id theirs while the memo lives
+            found = self._by_signature[memo] = hashlib.blake2b(marshal.dumps(access_key()), digest_size=16).digest()
+        return found
 
     @staticmethod
     def key(direction: str, templates: bytes, before: list[bytes], after: list[bytes]) -> bytes:
