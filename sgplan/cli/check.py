@@ -39,6 +39,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Report risky or useless rules (after first-match evaluation, per instance and group)."""
         from sgplan.analysis import after_view, fails, run_checks
+        from sgplan.analysis.findings_cache import cached_findings
 
         check_fail_on(fail_on)
         ws = load_workspace(directory, var_inputs_in_order(var, var_file) if var or var_file else [], cloud_flag=cloud, region_flag=region)
@@ -47,8 +48,11 @@ def register(app: typer.Typer) -> None:
             plan, live = make_plan_for(ws, client)
         finally:
             client.close()
-        desired = evaluate_against(ws, live)
-        findings = run_checks(after_view(plan, live, desired.groups))
+        desired = evaluate_against(ws, live)  # the plan's own evaluation: check evaluates once
+        keys = ws.cache_keys if ws.cache_keys.get("state_of") == str(id(live)) else {}
+        # Whole-estate findings: from the previous run when configuration and state are unchanged.
+        findings = cached_findings(directory, keys, ws.cloud_spec, ws.region or live.region,
+                                   lambda: run_checks(after_view(plan, live, desired.groups)))
         if sarif is not None:
             from sgplan.render.sarif import render_sarif
 

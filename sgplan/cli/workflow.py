@@ -74,6 +74,9 @@ class Workspace:
     warnings: list[Diagnostic] = field(default_factory=list)
     against: tuple[CloudState, DesiredState] | None = field(default=None, repr=False)  # evaluate_against's last
     env: Mapping[str, str] | None = field(default=None, repr=False)  # the environment it was loaded with
+    # Cache entry names of this run's inputs ("config", "state"): they name the configuration and
+    # live state exactly, so results derived from both alone can be cached under them.
+    cache_keys: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 def load_workspace(directory: Path, var_inputs: VarInputs, *, cloud_flag: str | None = None,
@@ -85,7 +88,7 @@ def load_workspace(directory: Path, var_inputs: VarInputs, *, cloud_flag: str | 
     if not directory.is_dir():
         raise UserError(f"{directory}: no such configuration directory")
     # Parse and first evaluation, or both from the evaluated-state cache on a warm run (issue 18).
-    cfg, desired, diags = load_evaluated(directory, var_inputs, env)
+    cfg, desired, diags, entry = load_evaluated(directory, var_inputs, env)
     # The configuration lives for the whole run: keep the collector from rescanning its objects.
     gc.freeze()
     if cfg is None or desired is None or has_errors(diags):
@@ -97,7 +100,10 @@ def load_workspace(directory: Path, var_inputs: VarInputs, *, cloud_flag: str | 
         spec = configured_cloud(settings.cloud, directory, settings.origin)
     region = region_flag or settings.region or env.get("TENCENTCLOUD_REGION") or None
     warnings = [d for d in diags if d.severity is Severity.WARNING]
-    return Workspace(directory, cfg, desired, spec or "tencent", region, warnings, env=env)
+    ws = Workspace(directory, cfg, desired, spec or "tencent", region, warnings, env=env)
+    if entry is not None:
+        ws.cache_keys["config"] = entry
+    return ws
 
 
 def configured_cloud(spec: str, directory: Path, origin) -> str:
@@ -170,7 +176,11 @@ def read_live_for(ws: Workspace, client: ApiClient) -> CloudState:
         from sgplan.cloud.state_cache import cached_read
 
         # The same bytes read with the same parameters give the same state (issue 18).
-        return cached_read(ws.directory, data, ws.region, stack, pinned, templates, bound, read)
+        live, entry = cached_read(ws.directory, data, ws.region, stack, pinned, templates, bound, read)
+        if entry is not None:
+            ws.cache_keys["state"] = entry
+            ws.cache_keys["state_of"] = str(id(live))
+        return live
     return read()
 
 

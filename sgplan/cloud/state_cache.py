@@ -42,8 +42,9 @@ def state_key(data: bytes, region: str | None, stack: str | None, pinned: Sequen
 
 def cached_read(directory: Path, data: bytes, region: str | None, stack: str | None, pinned: Sequence[str],
                 templates: bool | None, neighbours: Iterable[str] | None,
-                read: Callable[[], CloudState]) -> CloudState:
-    """The live state for these bytes and parameters: from the cache, else `read()` (stored)."""
+                read: Callable[[], CloudState]) -> tuple[CloudState, str | None]:
+    """The live state for these bytes and parameters: from the cache, else `read()` (stored);
+    with the entry name (None when it could not be stored), which names this state."""
     neighbours = None if neighbours is None else tuple(neighbours)
     name = state_key(data, region, stack, pinned, templates, neighbours)
     store = SignedStore(directory)
@@ -51,12 +52,12 @@ def cached_read(directory: Path, data: bytes, region: str | None, stack: str | N
     if payload is not None and payload[:1] == _PLAIN:
         try:
             with gc_paused():
-                return decode_state(marshal.loads(payload[1:]))
+                return decode_state(marshal.loads(payload[1:])), name
         except Exception:  # a corrupt entry: read for real (and overwrite it)
             pass
     live = read()
     try:
         store.put(name, _PLAIN + marshal.dumps(encode_state(live)))
     except (Uncacheable, ValueError, RecursionError):
-        pass
-    return live
+        return live, None
+    return live, name

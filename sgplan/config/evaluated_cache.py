@@ -433,22 +433,23 @@ class CachedConfiguration:
 
 
 def load_evaluated(directory: Path, var_inputs: VarInputs, env: Mapping[str, str]
-                   ) -> tuple[Configuration | CachedConfiguration | None, DesiredState | None, list[Diagnostic]]:
-    """(configuration, first evaluation, diagnostics) as `load_configuration` then
-    `evaluate({})` give them, from the cache when an entry for exactly these inputs exists."""
+                   ) -> tuple[Configuration | CachedConfiguration | None, DesiredState | None, list[Diagnostic], str | None]:
+    """(configuration, first evaluation, diagnostics, entry name) as `load_configuration` then
+    `evaluate({})` give them, from the cache when an entry for exactly these inputs exists. The
+    entry name (None when nothing is cached) names these inputs for caches of later stages."""
     name = None if cache_disabled(env) else cache_key(directory, var_inputs, env)
     store = SignedStore(directory) if name is not None else None
     if store is not None and name is not None:
         entry = _decoded(store.get(name))
         if entry is not None:
-            return CachedConfiguration(directory, list(var_inputs), env, entry), entry.desired, list(entry.diags)
+            return CachedConfiguration(directory, list(var_inputs), env, entry), entry.desired, list(entry.diags), name
     cfg, diags = load_configuration(directory, var_inputs=var_inputs, env=env)
     if cfg is None or has_errors(diags):
-        return cfg, None, diags
+        return cfg, None, diags, None
     desired, more = cfg.evaluate({})
     diags = list(diags) + list(more)
     if desired is None or has_errors(diags):
-        return cfg, desired, diags
+        return cfg, desired, diags, None
     if store is not None and name is not None and cache_key(directory, var_inputs, env) == name:
         try:
             payload = encode_entry(cfg, desired, diags)
@@ -456,7 +457,8 @@ def load_evaluated(directory: Path, var_inputs: VarInputs, env: Mapping[str, str
             payload = None
         if payload is not None:
             store.put(name, payload)
-    return cfg, desired, diags
+            return cfg, desired, diags, name
+    return cfg, desired, diags, None
 
 
 def _decoded(payload: bytes | None) -> Entry | None:

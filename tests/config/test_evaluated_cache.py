@@ -44,6 +44,15 @@ module "extra" {
 }
 
 output "port" { value = var.extra_port }
+
+security_group "open_ssh" {
+  ingress {
+    action     = "ACCEPT"
+    protocol   = "TCP"
+    port       = "22"
+    cidr_block = "0.0.0.0/0"
+  }
+}
 """
 
 
@@ -146,9 +155,19 @@ def test_check_and_validate_from_the_cache(estate: tuple[Path, Path], monkeypatc
         m.setenv("SGPLAN_NO_CACHE", "1")
         cold_check = run("check", config, "--cloud", f"file:{live}", "--json")
         cold_validate = run("validate", config)
+    assert "ssh" in cold_check[1]  # a finding to remember
     for _ in range(2):
         assert run("check", config, "--cloud", f"file:{live}", "--json") == cold_check
         assert run("validate", config) == cold_validate
+    assert list((config / CACHE_DIR).glob("*.findings"))
+    for entry in (config / CACHE_DIR).glob("*.findings"):  # a forged entry is ignored
+        _tamper(entry, "unsigned")
+    assert run("check", config, "--cloud", f"file:{live}", "--json") == cold_check
+    (config / "extra.sg.hcl").write_text(EXTRA.split('security_group "open_ssh"')[0])  # changed: other findings
+    with monkeypatch.context() as m:
+        m.setenv("SGPLAN_NO_CACHE", "1")
+        changed = run("check", config, "--cloud", f"file:{live}", "--json")
+    assert run("check", config, "--cloud", f"file:{live}", "--json") == changed != cold_check
 
 
 def _tamper(path: Path, how: str) -> None:
