@@ -30,9 +30,14 @@ def color_wanted(no_color: bool) -> bool:
 
 def _set_quiet(value: bool) -> bool:
     # Called by click on every run (also when the flag is absent), so each command starts afresh.
-    from sgplan.cloud import tencent
+    # The SDK client is not imported for it (a `file:` cloud never needs the SDK): it reads the
+    # default when it is imported later in this run.
+    from sgplan.cloud import base
 
-    tencent.TERMINAL_PROGRESS = not value
+    base.TERMINAL_PROGRESS_DEFAULT = not value
+    tencent = sys.modules.get("sgplan.cloud.tencent")
+    if tencent is not None:
+        tencent.TERMINAL_PROGRESS = not value
     return value
 
 

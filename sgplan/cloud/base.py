@@ -104,3 +104,9 @@ class ApiClient(Protocol):
     def close(self) -> None:
         """Flush and release (the file cloud writes its state back here)."""
         ...
+
+
+# `--quiet` for a run in which the SDK client (cloud/tencent.py) is not imported yet: it starts
+# from this value. Set by the CLI, so that a `file:` plan never imports the SDK (issue 18: its
+# import is a sizable part of a warm run's start-up).
+TERMINAL_PROGRESS_DEFAULT = True

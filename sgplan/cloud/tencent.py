@@ -37,6 +37,7 @@ from tencentcloud.tag.v20180813 import models as tag_models
 from tencentcloud.tag.v20180813 import tag_client
 from tencentcloud.vpc.v20170312 import vpc_client
 
+from sgplan.cloud import base as _cloud_base
 from sgplan.cloud.base import (
     AMBIGUOUS_CODES,
     DEADLINE_EXCEEDED,
@@ -588,7 +589,7 @@ def _drop_nones(value: Any) -> Any:
 
 # Progress on a terminal (issue 15): `False` turns it off (`--quiet`); it is never shown when stderr
 # is not a terminal, and it is drawn on stderr only, removed before any output is printed.
-TERMINAL_PROGRESS = True
+TERMINAL_PROGRESS = _cloud_base.TERMINAL_PROGRESS_DEFAULT  # the CLI's --quiet when it ran before this import
 
 # Which phase an action belongs to, and the answer fields that count its items (done, total).
 _PHASES: dict[str, tuple[str, str | None, str | None]] = {
