@@ -207,3 +207,32 @@ def test_random_plain_references_substitute_exactly(tmp_path_factory, sources: l
     assert cfg._substitutable is not None
     ids = {a: f"sg-{i:08x}" for i, a in enumerate(sorted(known), start=0x200)}
     assert cfg.evaluate(ids, previous=first) == cfg.evaluate(ids)
+
+
+def test_a_duplicate_made_by_substitution_is_reported_like_a_full_evaluation(tmp_path: Path) -> None:
+    """Substitution re-validates only the groups it changed (issue 18): a reference that now
+    equals a literal rule of its group is still the DuplicatePolicy error a full evaluation gives."""
+    extra = """
+security_group "dup" {
+  ingress {
+    action            = "ACCEPT"
+    protocol          = "TCP"
+    port              = "22"
+    security_group_id = security_group.bastion.id
+  }
+  ingress {
+    action            = "ACCEPT"
+    protocol          = "TCP"
+    port              = "22"
+    security_group_id = "sg-00000fff"
+  }
+}
+"""
+    cfg, diags = load_configuration(_write(tmp_path, extra), env={})
+    assert cfg is not None, diags
+    first, first_diags = cfg.evaluate({})
+    assert first is not None and cfg._substitutable is not None, first_diags
+    ids = {"security_group.bastion": "sg-00000fff", "security_group.web": "sg-00000eee"}
+    fast, full = cfg.evaluate(ids, previous=first), cfg.evaluate(ids)
+    assert fast == full and fast[0] is None
+    assert any("duplicate ingress rule" in str(d) for d in fast[1])
