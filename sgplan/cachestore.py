@@ -5,10 +5,14 @@ missing, forged, corrupt or moved entry reads as None; writing is best-effort.""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import os
 from pathlib import Path
 
-from sgplan.config.cache import ParseCache
+import sgplan
+
+from sgplan.hcl.cache import ParseCache
 
 _MAC_SIZE = 32
 
@@ -40,3 +44,27 @@ class SignedStore:
             self._store._write(name, self._store._mac(key, name, payload) + payload)
         except Exception:  # best-effort by contract, like the parse cache
             return
+
+
+def code_stamp() -> bytes:
+    """sgplan's source files by path, size and mtime: a development checkout changes code
+    without changing the version, and an entry made by other code must not be used."""
+    global _STAMP
+    if _STAMP is None:
+        _STAMP = hashlib.sha256(_walk_code()).digest()
+    return _STAMP
+
+
+_STAMP: bytes | None = None
+
+
+def _walk_code() -> bytes:
+    root = Path(sgplan.__file__).parent
+    parts = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            if name.endswith(".py"):
+                st = os.stat(os.path.join(dirpath, name))
+                parts.append(f"{dirpath}/{name}:{st.st_size}:{st.st_mtime_ns}")
+    return "\n".join(parts).encode()

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import sgplan
+from sgplan.cachestore import code_stamp
 
 FORMAT = b"sgplan-exposure-memo-1"
 _PLAIN = b"X"
@@ -28,8 +29,6 @@ Difference = list[tuple[tuple[str, str, str], str]]  # [((protocol, ports, peer)
 
 
 def _entry_name() -> str:
-    from sgplan.config.evaluated_cache import code_stamp
-
     digest = hashlib.sha256(FORMAT + b"\0" + sgplan.__version__.encode() + b"\0" + sys.version.encode() + b"\0"
                             + code_stamp())
     return digest.hexdigest() + ".memo"

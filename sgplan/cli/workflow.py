@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from sgplan.analysis.planned import annotate_plan
-from sgplan.cloud import ApiClient, open_client
+from sgplan.backends import open_client
+from sgplan.cloud import ApiClient
 from sgplan.diagnostics import Diagnostic, Severity, UserError, has_errors, sort_key
 from sgplan.model import CloudState, DesiredState
 from sgplan.render.escape import visible
@@ -169,7 +170,7 @@ def read_live_for(ws: Workspace, client: ApiClient) -> CloudState:
         return read_live(client, stack=stack, pinned_ids=pinned, with_templates=templates,
                          map_fn=getattr(client, "map", map), neighbours_of=bound)
 
-    from sgplan.config.cache import cache_disabled
+    from sgplan.hcl.cache import cache_disabled
 
     data = getattr(client, "state_bytes", None)  # a `file:` cloud opened lazily (open_for)
     if isinstance(data, bytes) and not cache_disabled(ws.env if ws.env is not None else os.environ):
@@ -236,7 +237,7 @@ def make_plan_for(ws: Workspace, client: ApiClient):
 def _exposure_memo(ws: Workspace):
     """Exposure differences of earlier runs in this directory (issue 18), unless caching is off."""
     from sgplan.analysis.exposure_memo import ExposureMemo
-    from sgplan.config.cache import cache_disabled
+    from sgplan.hcl.cache import cache_disabled
 
     return None if cache_disabled(ws.env if ws.env is not None else os.environ) else ExposureMemo(ws.directory)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import sgplan
-from sgplan.cachestore import SignedStore
+from sgplan.cachestore import SignedStore, code_stamp
 from sgplan.collector import gc_paused
 from sgplan.model import CloudState
 from sgplan.modelcodec import Uncacheable, decode_state, encode_state
@@ -30,8 +30,6 @@ _PLAIN = b"S"
 
 def state_key(data: bytes, region: str | None, stack: str | None, pinned: Sequence[str], templates: bool | None,
               neighbours: Iterable[str] | None) -> str:
-    from sgplan.config.evaluated_cache import code_stamp
-
     digest = hashlib.sha256()
     for part in (FORMAT, sgplan.__version__.encode(), sys.version.encode(), code_stamp(),
                  hashlib.sha256(data).digest(), repr((region, stack, tuple(pinned), templates,

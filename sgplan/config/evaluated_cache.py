@@ -38,15 +38,15 @@ from typing import Any, Mapping, Sequence
 import lark
 
 import sgplan
+from sgplan.cachestore import SignedStore, code_stamp
 from sgplan.collector import gc_paused
-from sgplan.config.cache import cache_disabled
 from sgplan.config.configuration import Configuration, Substitutable, load_configuration, substitute
-from sgplan.config.load import CONFIG_SUFFIXES, config_files
 from sgplan.config.modules import MODULE_PATH_ENV, ModuleConfig, bundled_modules_dir, repository_root
-from sgplan.config.parser import hcl2_version
 from sgplan.config.values import Unknown
 from sgplan.diagnostics import Diagnostic, Severity, error, has_errors
-from sgplan.cachestore import SignedStore
+from sgplan.hcl.cache import cache_disabled
+from sgplan.hcl.load import CONFIG_SUFFIXES, config_files
+from sgplan.hcl.parser import hcl2_version
 from sgplan.model import DesiredState, Direction, Expect, Output, Settings
 from sgplan.modelcodec import (Bad, Codec, Uncacheable, dec_binding, dec_origin, dec_template_spec, enc_binding,
                                enc_origin, enc_template_spec, opt_str, opt_strs, strs, want)
@@ -68,30 +68,6 @@ _want, _opt_str, _strs, _opt_strs, _enc_origin, _dec_origin = want, opt_str, str
 
 
 # -- the key -----------------------------------------------------------------------------------
-
-
-def code_stamp() -> bytes:
-    """sgplan's source files by path, size and mtime: a development checkout changes code
-    without changing the version, and an entry made by other code must not be used."""
-    global _STAMP
-    if _STAMP is None:
-        _STAMP = hashlib.sha256(_walk_code()).digest()
-    return _STAMP
-
-
-_STAMP: bytes | None = None
-
-
-def _walk_code() -> bytes:
-    root = Path(sgplan.__file__).parent
-    parts = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            if name.endswith(".py"):
-                st = os.stat(os.path.join(dirpath, name))
-                parts.append(f"{dirpath}/{name}:{st.st_size}:{st.st_mtime_ns}")
-    return "\n".join(parts).encode()
 
 
 def _file_digest(path: Path) -> str:
