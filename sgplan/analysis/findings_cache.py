@@ -1,6 +1,7 @@
-"""`sgplan check`'s findings remembered across runs (issue 18: check ≤ 1.2 × plan).
+"""Findings remembered across runs (issue 18): `sgplan check`'s (check ≤ 1.2 × plan) and the
+ones a plan shows for what it changes.
 
-The findings of `check` are a function of the planned state alone, which is a function of the
+The findings are a function of the planned state alone, which is a function of the
 evaluated configuration and the live state (and the cloud and region the plan names). When
 both came from, or went into, the warm-run caches, their entry names name them exactly
 (config/evaluated_cache.py, cloud/state_cache.py), so the findings are stored under a digest of
@@ -23,10 +24,10 @@ FORMAT = b"sgplan-findings-1"
 _PLAIN = b"F"
 
 
-def _name(keys: Mapping[str, str], cloud: str, region: str) -> str | None:
+def _name(keys: Mapping[str, str], cloud: str, region: str, kind: str) -> str | None:
     if "config" not in keys or "state" not in keys:
         return None
-    parts = (FORMAT, keys["config"].encode(), keys["state"].encode(), cloud.encode(), region.encode())
+    parts = (FORMAT, kind.encode(), keys["config"].encode(), keys["state"].encode(), cloud.encode(), region.encode())
     return hashlib.sha256(b"\0".join(parts)).hexdigest() + ".findings"
 
 
@@ -42,9 +43,11 @@ def _decode(payload: bytes) -> list[Finding]:
 
 
 def cached_findings(directory: Path, keys: Mapping[str, str], cloud: str, region: str,
-                    compute: Callable[[], list[Any]]) -> list[Any]:
-    """The findings for this configuration and state: stored ones, else `compute()` (stored)."""
-    name = _name(keys, cloud, region)
+                    compute: Callable[[], list[Any]], kind: str = "check") -> list[Any]:
+    """The findings for this configuration and state: stored ones, else `compute()` (stored).
+    `kind` tells apart the sets one run computes: "check" (every subject), "plan" (the subjects
+    the plan changes, `annotate_plan`)."""
+    name = _name(keys, cloud, region, kind)
     if name is None:
         return compute()
     from sgplan.cachestore import SignedStore

@@ -9,7 +9,7 @@ rules name it.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, Callable
 
 from sgplan.analysis.access import Evaluator, Templates, gc_paused
 from sgplan.analysis.checks import Scope, run_checks
@@ -175,7 +175,8 @@ def _with_origins(group: SecurityGroup, source: SecurityGroup) -> SecurityGroup:
 
 
 def annotate_plan(plan: Any, live: CloudState, desired_groups: tuple[SecurityGroup, ...] = (),
-                  expects: tuple[Expect, ...] = (), bound: tuple[str, ...] = (), exposure_memo: Any = None) -> Any:
+                  expects: tuple[Expect, ...] = (), bound: tuple[str, ...] = (), exposure_memo: Any = None,
+                  findings_cache: Callable[[Callable[[], list]], list] | None = None) -> Any:
     """`plan` with its exposure changes, findings and contract results filled in (CLI workflow).
 
     Findings are limited to what the plan changes in access: groups whose rules change (or
@@ -185,16 +186,21 @@ def annotate_plan(plan: Any, live: CloudState, desired_groups: tuple[SecurityGro
     Every contract (`expects`) is proven on the planned state and, to tell "this change breaks
     it" from "it was already broken", on the live state; `bound` is the instances a contract
     without `instances` covers. `exposure_memo` (exposure_memo.ExposureMemo) reuses the
-    differences of earlier runs for instances whose groups did not change in access.
+    differences of earlier runs for instances whose groups did not change in access;
+    `findings_cache(compute)` may answer the findings without computing them (findings_cache.py).
     """
     with gc_paused():
         after = after_view(plan, live, desired_groups)
         before = before_view(live)
         evaluator = Evaluator(after.templates)
         changes = compare(before, after, evaluator, exposure_memo)
-        instances, groups = changed_subjects(before, after, evaluator)
-        scope = Scope(frozenset(instances), frozenset(groups))
-        findings = run_checks(after, scope=scope, evaluator=evaluator) if instances or groups else []
+
+        def scoped() -> list:
+            instances, groups = changed_subjects(before, after, evaluator)
+            scope = Scope(frozenset(instances), frozenset(groups))
+            return run_checks(after, scope=scope, evaluator=evaluator) if instances or groups else []
+
+        findings = scoped() if findings_cache is None else findings_cache(scoped)
         results: list[ContractResult] = []
         if expects:
             checker = ContractChecker(evaluator)

@@ -228,7 +228,17 @@ def make_plan_for(ws: Workspace, client: ApiClient):
     # Contracts are proven on the planned state; their default scope is the bound instances.
     bound = tuple(dict.fromkeys(b.instance_id for b in desired.bindings))
     memo = _exposure_memo(ws)
-    plan = annotate_plan(plan, live, desired.groups, desired.expects, bound, exposure_memo=memo)
+    remembered = None
+    if memo is not None and ws.cache_keys.get("state_of") == str(id(live)):
+        from sgplan.analysis.findings_cache import cached_findings
+
+        region = ws.region or live.region
+
+        def remembered(compute):  # the plan's findings, when configuration and state are unchanged
+            return cached_findings(ws.directory, ws.cache_keys, ws.cloud_spec, region, compute, kind="plan")
+
+    plan = annotate_plan(plan, live, desired.groups, desired.expects, bound, exposure_memo=memo,
+                         findings_cache=remembered)
     if memo is not None:
         memo.save()
     return plan, live
