@@ -45,14 +45,23 @@ def missing_references(desired: DesiredState, live: CloudState,
     found = set(existing_groups(unknown)) if unknown else set()
     diags = [error(f"security group {gid} does not exist in region {live.region or '(unknown)'}", where, address)
              for gid, where, address in references if gid in unknown and gid not in found]
-    for field, listing, kind in _TEMPLATE_FIELDS:
-        ids = {t.id for t in getattr(live, listing)}
-        for group in desired.groups:
-            for rule in group.ingress + group.egress:
+    # One pass over the rules (most name no template: skipped at once), the errors kept in the
+    # order of one pass per field (issue 18: four passes over 100,000 rules took a second).
+    fields = [(field, {t.id for t in getattr(live, listing)}, kind) for field, listing, kind in _TEMPLATE_FIELDS]
+    per_field: dict[str, list[Diagnostic]] = {field: [] for field, _ids, _kind in fields}
+    for group in desired.groups:
+        for rule in group.ingress + group.egress:
+            if (rule.address_template_id is None and rule.address_template_group_id is None
+                    and rule.service_template_id is None and rule.service_template_group_id is None):
+                continue
+            for field, ids, kind in fields:
                 value = getattr(rule, field)
                 if isinstance(value, str) and value not in ids:
-                    diags.append(error(f"{field}: {kind} {value} does not exist in region {live.region or '(unknown)'}",
-                                       rule.origin or group.origin, group.address))
+                    per_field[field].append(error(f"{field}: {kind} {value} does not exist in region "
+                                                  f"{live.region or '(unknown)'}", rule.origin or group.origin,
+                                                  group.address))
+    for field, _ids, _kind in fields:
+        diags.extend(per_field[field])
     # Template groups of the configuration that hold a template by its literal id (issue 17).
     listings = {"address_template_group": ("address_templates", "address template"),
                 "service_template_group": ("service_templates", "service template")}
