@@ -204,8 +204,9 @@ def substitute(first: _Substitutable, known_ids: Mapping[str, str],
     diags.extend(first.diags_after_outputs)
     # The first evaluation validated everything without an error (else it would not be
     # substitutable), and validation only reports errors: what substitution did not change
-    # (groups by identity, pinned ids, bindings' instances and addresses) has none now either.
-    changed = tuple(g for g, old in zip(groups, desired.groups) if g is not old)
+    # (groups by identity, pinned ids, bindings' instances and addresses) has none now either,
+    # nor a changed group in which no two rules naming ids are now equal.
+    changed = tuple(g for g, old in zip(groups, desired.groups) if g is not old and _may_repeat_a_rule(g))
     diags.extend(validate(changed, ()))
     result = replace(desired, groups=groups, bindings=tuple(bindings), outputs=tuple(values))
     return (None if has_errors(diags) else result), _dedupe(diags)
@@ -247,6 +248,23 @@ def _resolve_group(group: SecurityGroup, ids: Mapping[str, str]) -> SecurityGrou
     if all(a is b for a, b in zip(ingress, group.ingress)) and all(a is b for a, b in zip(egress, group.egress)):
         return group
     return replace(group, ingress=ingress, egress=egress)
+
+
+def _may_repeat_a_rule(group: SecurityGroup) -> bool:
+    """Whether substitution may have made two rules of `group` equal (a DuplicatePolicy error).
+    Only a resolved reference changed, and it now names an id: a rule it can equal names the
+    same id in the same field, so only rules naming an id are compared (keys of ~1 in 10 rules)."""
+    for rules in (group.ingress, group.egress):
+        seen = set()
+        for rule in rules:
+            if (type(rule.security_group_id) is str or type(rule.address_template_id) is str
+                    or type(rule.address_template_group_id) is str or type(rule.service_template_id) is str
+                    or type(rule.service_template_group_id) is str):
+                key = (rule.key(), rule.description)
+                if key in seen:
+                    return True
+                seen.add(key)
+    return False
 
 
 def _resolve_rule(rule: Rule, ids: Mapping[str, str]) -> Rule:
