@@ -42,7 +42,7 @@ class Profile:
     fmt_size: tuple[int, int, int] = (2000, 50, 5000)  # fmt --check vs a cold plan (issue 18)
     import_http_size: tuple[int, int, int] = (500, 10, 1500)  # import reads vs plan's refresh, HTTP fake
     goals_sizes: tuple[tuple[int, int, int], tuple[int, int, int]] = ((2000, 50, 5000), (500, 20, 1500))  # issue 18
-    goals_repeat: int = 2  # warm runs of each command (the best counts: the machine is shared)
+    goals_repeat: int = 3  # warm runs of each command (the best counts: the machine is shared)
 
 
 # The 10× API-calls point (G=2000, I=5000) also runs against the HTTP fake: it is the brief's
