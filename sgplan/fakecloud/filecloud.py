@@ -171,14 +171,14 @@ class FileCloud:
         pending = self.__dict__.get("_pending")
         if pending is None or name not in ("engine", "region", "_document"):
             raise AttributeError(name)
-        self._pending = None
         region, clock, bind_delay, rng_seed = pending
         try:
             document = StateDocument.parse(parse_state(self.state_bytes))
         except ValueError as exc:
-            raise invalid_state(self.path, exc) from None
+            raise invalid_state(self.path, exc) from None  # again on the next use: still pending
         self._document = document
         self._build(region, clock, bind_delay, rng_seed)
+        self._pending = None
         return getattr(self, name)
 
     def _open(self, region: str | None, clock: Callable[[], float], bind_delay: float, rng_seed: int | None,
