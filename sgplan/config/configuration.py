@@ -16,7 +16,7 @@ from sgplan.config.instance import Context, ModuleInstance, group_default_name
 from sgplan.config.load import Block, file_hash, gc_paused
 from sgplan.config.modules import ModuleConfig, load_module
 from sgplan.config.moved import build_moves, moved_blocks
-from sgplan.config.template_blocks import build_template, template_blocks
+from sgplan.config.template_blocks import build_templates
 from sgplan.config.validate import validate
 from sgplan.config.rules import GROUP_ID
 from sgplan.config.values import EvalError, Unknown
@@ -97,11 +97,7 @@ class Configuration:
                     continue
                 for suffix, _key, names in expanded:
                     bindings.extend(build_binding(inst.keyed(names), label + suffix, block))
-            for kind, blocks in template_blocks(inst, diags).items():
-                for label, block in blocks.items():
-                    template = build_template(inst, kind, label, block)
-                    if template is not None:
-                        templates.append(template)
+            templates.extend(build_templates(inst, diags))
             expect_blocks = _expect_blocks(inst.config, diags)
             scope = binding_scope(inst) if expect_blocks else None
             for label, block in expect_blocks.items():

@@ -227,7 +227,7 @@ def _binding(out: _Out, change: ResourceChange, symbol: str, groups: dict[str, t
 
 def _generic(out: _Out, change: ResourceChange, symbol: str) -> None:
     """A resource type this renderer has no layout for (e.g. templates): its changed attributes."""
-    out.add(f"  {symbol} {change.type} {quoted(change.name)} {{", symbol)
+    out.add(f"  {symbol} {change.type} {quoted(_label(change.name))} {{", symbol)
     before, after = change.before or {}, change.after or {}
     for key in sorted(set(before) | set(after), key=str):
         old, new = before.get(key), after.get(key)
