@@ -15,7 +15,7 @@ from sgplan.config.evaluate import Evaluator
 from sgplan.config.instance import Context, ModuleInstance, group_default_name
 from sgplan.config.load import Block, file_hash, gc_paused
 from sgplan.config.modules import ModuleConfig, load_module
-from sgplan.config.moved import build_moves, moved_blocks
+from sgplan.config.moved import Move, build_moves, moved_blocks, resolve_moves
 from sgplan.config.template_blocks import build_templates
 from sgplan.config.validate import validate
 from sgplan.config.rules import GROUP_ID
@@ -111,11 +111,11 @@ class Configuration:
                     except EvalError as exc:  # a reference error inside was reported already
                         if not exc.reported:
                             diags.append(error(exc.message, inst.config.outputs[name].range))
-        moves: list[tuple[str, str]] = []
-        declared = {g.address for g in groups if g.address}
+        spelled: list[Move] = []
         for inst in _instances(root):
             blocks = [b for f in inst.config.files if f.body is not None for b in moved_blocks(f.body.blocks)]
-            moves.extend(build_moves(inst.prefix, blocks, declared, diags))
+            spelled.extend(build_moves(inst.prefix, blocks, diags))
+        moves = resolve_moves(spelled, {g.address for g in groups if g.address}, diags)
         validated = len(diags)
         diags.extend(validate(tuple(groups), tuple(bindings)))
         diags.extend(_require_stack(settings, groups, bindings, templates))

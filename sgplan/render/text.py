@@ -155,8 +155,16 @@ def _resource(out: _Out, change: ResourceChange, groups: dict[str, tuple[str, st
     if change.type == "binding" and change.name == UNBIND_NAME:
         # Not a binding of the configuration: an instance that loses a group being deleted.
         address = f"instance {change.id} (named by no binding; loses groups being deleted)"
-    header = f"  # {address}{ident} {verb}".rstrip()
-    out.add(header if change.is_change else f"  # {address}{ident}")
+    moved_from = getattr(change, "previous_address", None)
+    if moved_from and change.actions == ("update",) and _only_moved(change):
+        # As Terraform words a move with nothing else to change (and marks no attribute).
+        out.add(f"  # {moved_from} has moved to {address}{ident}")
+        symbol = " "
+    else:
+        header = f"  # {address}{ident} {verb}".rstrip()
+        out.add(header if change.is_change else f"  # {address}{ident}")
+        if moved_from:
+            out.add(f"  # (moved from {moved_from})")
     if change.type == "binding":
         _binding(out, change, symbol, groups or {})
     elif change.type == "security_group":
@@ -167,6 +175,11 @@ def _resource(out: _Out, change: ResourceChange, groups: dict[str, tuple[str, st
         out.add(f"      # note: {note}")
     out.add("    }")
     out.add()
+
+
+def _only_moved(change: ResourceChange) -> bool:
+    """Whether a moved group's change is the move alone (its attributes and rules unchanged)."""
+    return change.before == change.after and not change.rule_changes
 
 
 def group_names(plan: Plan) -> dict[str, tuple[str, str]]:
