@@ -8,15 +8,15 @@ import json
 from typing import Any, Mapping
 
 from sgplan.config.evaluate import Evaluator, Namespace, Scope
-from sgplan.config.load import Attribute, Block
 from sgplan.config.modules import MAX_MODULE_INSTANCES, META_ARGUMENTS, ModuleConfig, module_instances_message
-from sgplan.config.nodes import Ref
 from sgplan.config.shared import FAILED, MAX_EXPANSION, default_name
 from sgplan.config.template_blocks import KINDS as TEMPLATE_KINDS
 from sgplan.config.template_blocks import namespace as template_namespace
 from sgplan.config.values import EvalError, Unknown, attribute_message, type_name
 from sgplan.config.variables import MISSING, finalize
 from sgplan.diagnostics import Diagnostic, error
+from sgplan.hcl.nodes import Ref
+from sgplan.hcl.syntax import Attribute, Block
 from sgplan.model import SourceRange
 
 __all__ = ["FAILED", "MAX_EXPANSION", "Context", "ModuleInstance", "group_default_name", "is_plain_group_ref"]

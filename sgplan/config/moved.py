@@ -18,9 +18,9 @@ from typing import Any
 
 from lark import Token, Tree
 
-from sgplan.config.load import Attribute, Block
-from sgplan.config.nodes import Ref
 from sgplan.diagnostics import Diagnostic, error
+from sgplan.hcl.nodes import Ref
+from sgplan.hcl.syntax import Attribute, Block
 from sgplan.model import SourceRange
 
 _TEMPLATE_TYPES = ("address_template", "address_template_group", "service_template", "service_template_group")

@@ -21,10 +21,10 @@ from __future__ import annotations
 from typing import Any
 
 from sgplan.config.evaluate import Namespace
-from sgplan.config.load import Block
 from sgplan.config.shared import FAILED, Instance as ModuleInstance, default_name, resource_type
 from sgplan.config.values import EvalError, Unknown, type_name
 from sgplan.diagnostics import Diagnostic, error
+from sgplan.hcl.syntax import Block
 from sgplan.model import MAX_TEMPLATE_NAME, TEMPLATE_KINDS, GroupRef, TemplateSpec, canonical_address, canonical_service
 
 KINDS = tuple(TEMPLATE_KINDS)

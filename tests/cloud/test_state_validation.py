@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from sgplan.cloud import snapshot
-from sgplan.cloud.filecloud import FileCloud
 from sgplan.cloud.snapshot import load_state
 from sgplan.diagnostics import UserError
+from sgplan.fakecloud.filecloud import FileCloud
 
 RULE = {"Protocol": "TCP", "Port": "22", "CidrBlock": "10.0.0.0/8", "Action": "ACCEPT"}
 

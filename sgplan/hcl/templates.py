@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from lark import Token, Tree
 from lark.exceptions import UnexpectedInput
 
-from sgplan.config.values import EvalError
+from sgplan.hcl.errors import EvalError
+from sgplan.hcl.parser import parse_text
 
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)", re.DOTALL)
 _SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
@@ -179,8 +180,6 @@ def heredoc_string(token: Token) -> Tree:
 
 @functools.lru_cache(maxsize=4096)
 def _heredoc_tree(text: str) -> Tree:
-    from sgplan.config.load import parse_text
-
     body = heredoc_body(text)
     tree = parse_text('x = "' + _quote_template(body) + '"\n')
     attribute = tree.children[0].children[0]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,16 +15,18 @@ from lark.exceptions import UnexpectedInput
 
 from sgplan import safefs
 from sgplan.collector import gc_paused
-from sgplan.config import conformance
-from sgplan.config.nodes import Expr, position, simplify
-from sgplan.config.parser import parse
-from sgplan.config.templates import unescape
-from sgplan.config.values import EvalError
 from sgplan.diagnostics import Diagnostic, error
+from sgplan.hcl import conformance
+from sgplan.hcl.errors import EvalError
+from sgplan.hcl.fastparse import parse_body
+from sgplan.hcl.nodes import position, simplify
+from sgplan.hcl.parser import parse_text
+from sgplan.hcl.syntax import Attribute, Block, SourceFile
+from sgplan.hcl.templates import unescape
 from sgplan.model import SourceRange
 
 if TYPE_CHECKING:
-    from sgplan.config.cache import ParseCache
+    from sgplan.hcl.cache import ParseCache
 
 CONFIG_SUFFIXES = (".sg.hcl", ".hcl", ".tf")
 # Limits of the parse layer (docs/hcl-conformance.md). A configuration file above 64 MiB is
@@ -35,35 +36,6 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 # block, 3 per object or call. Deeper input is refused before the recursive walk and the
 # evaluator see it.
 MAX_NESTING = 400
-
-
-@dataclass(frozen=True, slots=True)
-class Attribute:
-    """`name = expr` with the position of its name."""
-
-    name: str
-    expr: Expr  # a Lark tree, or a compact node for the common simple shapes (nodes.py)
-    range: SourceRange
-
-
-@dataclass(frozen=True, slots=True)
-class Block:
-    """A block with its labels, attributes (source order) and nested blocks (source order)."""
-
-    type: str
-    labels: tuple[str, ...]
-    attributes: dict[str, Attribute] = field(hash=False)
-    blocks: tuple["Block", ...]
-    range: SourceRange
-
-
-@dataclass(frozen=True, slots=True)
-class SourceFile:
-    """One parsed file: its display path, raw bytes and top-level body."""
-
-    path: str
-    data: bytes
-    body: Block | None
 
 
 def config_files(directory: Path) -> list[Path]:
@@ -79,15 +51,6 @@ def config_files(directory: Path) -> list[Path]:
          if (p.is_file() or p.is_symlink()) and p.name.endswith(CONFIG_SUFFIXES) and not p.name.startswith(".")),
         key=lambda p: p.name,
     )
-
-
-def parse_text(text: str) -> Tree:
-    """Parse HCL text into python-hcl2's raw tree; raises lark's UnexpectedInput.
-
-    Trees carry no node positions (see parser.py); use `nodes.position`.
-    """
-    with gc_paused():
-        return parse(text)
 
 
 def read_file(path: Path, display: str, cache: "ParseCache | None" = None) -> tuple[SourceFile, list[Diagnostic]]:
@@ -147,8 +110,6 @@ def parse_source(data: bytes, display: str, fast: bool = True) -> tuple[SourceFi
     if added_newline:
         text += "\n"  # the grammar wants a newline after the last attribute or heredoc
     if fast:
-        from sgplan.config.fastparse import parse_body  # imports this module's records
-
         with gc_paused():
             walked = parse_body(text, display)
         if walked is not None:

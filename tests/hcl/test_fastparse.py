@@ -9,9 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sgplan.config.fastparse import parse_body
-from sgplan.config.load import Block, parse_source
-from sgplan.config.nodes import Const, ListOf, Ref
+from sgplan.hcl.fastparse import parse_body
+from sgplan.hcl.load import parse_source
+from sgplan.hcl.nodes import Const, ListOf, Ref
+from sgplan.hcl.syntax import Block
 
 
 def _value(v: Any) -> Any:

@@ -26,7 +26,7 @@ import unicodedata
 
 from lark import Token, Tree
 
-from sgplan.config.templates import heredoc_body, template_end
+from sgplan.hcl.templates import heredoc_body, template_end
 
 # Go's unicode.IsSpace, which HCL uses for heredoc indentation and strip markers.
 _GO_SPACE = frozenset("\t\n\v\f\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(
