@@ -156,7 +156,8 @@ def _resource(out: _Out, change: ResourceChange, groups: dict[str, tuple[str, st
         # Not a binding of the configuration: an instance that loses a group being deleted.
         address = f"instance {change.id} (named by no binding; loses groups being deleted)"
     moved_from = getattr(change, "previous_address", None)
-    if moved_from and change.actions == ("update",) and _only_moved(change):
+    pure_move = bool(moved_from) and change.actions == ("update",) and _only_moved(change)
+    if pure_move:
         # As Terraform words a move with nothing else to change (and marks no attribute).
         out.add(f"  # {moved_from} has moved to {address}{ident}")
         symbol = " "
@@ -172,6 +173,8 @@ def _resource(out: _Out, change: ResourceChange, groups: dict[str, tuple[str, st
     else:
         _generic(out, change, symbol)
     for note in change.notes:
+        if moved_from and not pure_move and note.startswith(f"moved from {moved_from}:"):
+            continue  # the `# (moved from …)` line above says it
         out.add(f"      # note: {note}")
     out.add("    }")
     out.add()

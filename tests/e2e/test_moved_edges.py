@@ -127,6 +127,7 @@ def test_for_each_instance_moved_into_an_expanded_module(capsys: pytest.CaptureF
     text = run_cli(capsys, "plan", directory, "--cloud", cloud)
     assert ('  # module.site["web"].security_group.this (' + before['security_group.tier["web"]']["SecurityGroupId"]
             + ') will be updated in place\n  # (moved from security_group.tier["web"])') in text.out
+    assert text.out.count('moved from security_group.tier["web"]') == 1  # said once, as Terraform does
     ops = operations(capsys, directory, cloud, tmp_path / "into.plan")
     assert ops == [("vpc", "ModifySecurityGroupAttribute"), ("tag", "ModifyResourceTags")]  # no delete, no create
     applied = run_cli(capsys, "apply", tmp_path / "into.plan", "--cloud", cloud, "--auto-approve")
