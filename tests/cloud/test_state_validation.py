@@ -293,7 +293,7 @@ def test_a_full_disk_while_writing_leaves_no_temp_file(tmp_path: Path, monkeypat
 
 
 def test_a_read_only_directory_stops_an_apply_before_it_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sgplan.cloud import filecloud
+    from sgplan.fakecloud import filecloud
 
     path = tmp_path / "live.json"
     path.write_text("{}")
