@@ -144,3 +144,54 @@ def test_expanded_templates_through_the_http_fake(capsys: pytest.CaptureFixture,
         _round_trip(capsys, directory, state, ("--cloud", handle.url))
     finally:
         handle.stop()
+
+
+def test_templates_in_an_expanded_module(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    """Templates declared in a module called with for_each: module-qualified keyed addresses and
+    tags, plan → apply → re-plan empty; dropping one module key deletes only its templates."""
+    directory = tmp_path / "cfg"
+    module = directory / "modules" / "site"
+    module.mkdir(parents=True)
+    (module / "main.sg.hcl").write_text(
+        'variable "cidr" {}\n'
+        'address_template "net" {\n  for_each  = toset(["a", "b.c"])\n'
+        '  addresses = [cidrsubnet(var.cidr, 8, each.key == "a" ? 1 : 2)]\n}\n'
+        'address_template_group "all" {\n  template_ids = [for t in address_template.net : t.id]\n}\n'
+        'output "group_id" { value = address_template_group.all.id }\n')
+    state = tmp_path / "live.json"
+    state.write_text(json.dumps(STATE))
+    cloud = ("--cloud", f"file:{state}")
+
+    def write(sites: dict[str, str]) -> None:
+        pairs = ", ".join(f'{k} = "{v}"' for k, v in sites.items())
+        (directory / "main.sg.hcl").write_text(
+            'sgplan {\n  stack  = "tplmod"\n  region = "ap-guangzhou"\n}\n'
+            f'module "site" {{\n  for_each = {{ {pairs} }}\n  source = "./modules/site"\n  cidr = each.value\n}}\n'
+            'security_group "ssh" {\n  ingress {\n    action = "ACCEPT"\n    protocol = "TCP"\n    port = "22"\n'
+            '    address_template_group_id = module.site["east"].group_id\n  }\n}\n')
+
+    write({"east": "10.1.0.0/16", "west": "10.2.0.0/16"})
+    plan = run_cli(capsys, "plan", directory, *cloud, "--json")
+    assert plan.code == 0, plan.err
+    created = [(c["address"], c["module_address"], c["name"], c.get("index")) for c in plan.json()["resource_changes"]
+               if c["type"] == "address_template"]
+    assert created == [
+        ('module.site["east"].address_template.net["a"]', 'module.site["east"]', "net", "a"),
+        ('module.site["east"].address_template.net["b.c"]', 'module.site["east"]', "net", "b.c"),
+        ('module.site["west"].address_template.net["a"]', 'module.site["west"]', "net", "a"),
+        ('module.site["west"].address_template.net["b.c"]', 'module.site["west"]', "net", "b.c"),
+    ]
+    assert run_cli(capsys, "apply", directory, *cloud, "--auto-approve").code == 0
+    live = templates(state)
+    assert live['module.site["west"].address_template.net["b.c"]']["AddressSet"] == ["10.2.2.0/24"]
+    east_group = live['module.site["east"].address_template_group.all']["AddressTemplateGroupId"]
+    [ssh] = json.loads(state.read_text())["SecurityGroups"]
+    assert ssh["SecurityGroupPolicySet"]["Ingress"][0]["AddressTemplate"]["AddressGroupId"] == east_group
+    assert run_cli(capsys, "plan", directory, *cloud, "--detailed-exitcode").code == 0
+
+    write({"east": "10.1.0.0/16"})
+    assert run_cli(capsys, "apply", directory, *cloud, "--auto-approve", "--allow-destroy").code == 0
+    after = templates(state)
+    assert sorted(after) == sorted(a for a in live if a.startswith('module.site["east"]'))
+    assert all(after[a] == live[a] for a in after)
+    assert run_cli(capsys, "plan", directory, *cloud, "--detailed-exitcode").code == 0
