@@ -1,6 +1,6 @@
 """The fake cloud's API semantics as pure Python: `Engine.handle(service, action, params)` on a state dict.
 
-No I/O: `--cloud file:` runs it in-process (cloud/filecloud.py) and `fake-cloud serve` wraps it in
+No I/O: `--cloud file:` runs it in-process (fakecloud/filecloud.py) and `fake-cloud serve` wraps it in
 HTTP and signing (fakecloud/server.py). Behaviour follows reference/tencentcloud-sg-api.md §1–§4, §6.6, §6.8.
 
 State: the state-file dict of DESIGN §4 (missing optional fields get defaults). An optional

@@ -459,7 +459,7 @@ def is_canonical(text: str) -> bool:
 
 def check_syntax(text: str, display: str) -> list[Diagnostic]:
     """Errors that make sgplan refuse the file, as the configuration loader reports them:
-    syntax errors, and anything sgplan would read differently from HCL (config.conformance)."""
+    syntax errors, and anything sgplan would read differently from HCL (hcl.conformance)."""
     from sgplan.hcl.load import parse_source
 
     source, diags = parse_source(text.encode("utf-8"), display)

@@ -31,6 +31,10 @@ from sgplan.collector import gc_paused
 GRAMMAR_FIXES = {
     r"ESCAPED_INTERPOLATION.2: /\$\$\{[^}]*\}/": r"ESCAPED_INTERPOLATION.2: /\$\$\{/",
     r"ESCAPED_DIRECTIVE.2: /%%\{[^}]*\}/": r"ESCAPED_DIRECTIVE.2: /%%\{/",
+    # HCL allows strip markers on interpolations too (`${~ x ~}`, hclsyntax's template scanner);
+    # python-hcl2 only on directives.
+    "interpolation: INTERP_START expression RBRACE":
+        "interpolation: INTERP_START STRIP_MARKER? expression STRIP_MARKER? RBRACE",
 }
 
 
