@@ -100,3 +100,28 @@ def test_no_import_circle_in_sgplan() -> None:
     graph = import_graph()
     assert "sgplan.config.template_blocks" in graph["sgplan.config.instance"]  # the graph sees imports
     assert circles(graph) == []
+
+
+def _package(name: str) -> str:
+    return ".".join(name.split(".")[:2])
+
+
+def test_no_import_circle_between_packages() -> None:
+    # DESIGN §7's data flow: e.g. the fake is built on the cloud protocol, never the reverse.
+    packages: dict[str, set[str]] = {}
+    for name, deps in import_graph().items():
+        packages.setdefault(_package(name), set()).update(_package(d) for d in deps if _package(d) != _package(name))
+    assert circles(packages) == []
+    assert "sgplan.cloud" in packages["sgplan.fakecloud"]
+
+
+# What the HCL syntax layer may use besides itself: the shared values and the filesystem guard.
+HCL_MAY_IMPORT = {"sgplan", "sgplan.collector", "sgplan.diagnostics", "sgplan.model", "sgplan.safefs"}
+
+
+def test_the_syntax_layer_knows_nothing_of_meaning() -> None:
+    graph = import_graph()
+    outside = {(name, dep) for name, deps in graph.items() if _package(name) == "sgplan.hcl"
+               for dep in deps if _package(dep) != "sgplan.hcl" and dep not in HCL_MAY_IMPORT}
+    assert outside == set()
+    assert any(_package(d) == "sgplan.hcl" for d in graph["sgplan.config.evaluate"])  # meaning builds on syntax
