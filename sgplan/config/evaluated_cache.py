@@ -45,6 +45,7 @@ from sgplan.cachestore import SignedStore, code_stamp
 from sgplan.collector import gc_paused
 from sgplan.config.configuration import Configuration, Substitutable, load_configuration, substitute
 from sgplan.config.modules import MODULE_PATH_ENV, ModuleConfig, bundled_modules_dir, repository_root
+from sgplan.config.moved import Move
 from sgplan.config.values import Unknown
 from sgplan.diagnostics import Diagnostic, Severity, error, has_errors
 from sgplan.hcl.cache import cache_disabled
@@ -54,7 +55,7 @@ from sgplan.model import DesiredState, Direction, Expect, Output, Settings
 from sgplan.modelcodec import (Bad, Codec, Uncacheable, dec_binding, dec_origin, dec_template_spec, enc_binding,
                                enc_origin, enc_template_spec, opt_str, opt_strs, strs, want)
 
-FORMAT = b"sgplan-evaluated-cache-1"  # bump when the encoding below changes shape
+FORMAT = b"sgplan-evaluated-cache-2"  # bump when the encoding below changes shape
 SUFFIX = ".eval"
 _PLAIN = b"E"  # first payload byte: the codec (marshal of plain tuples)
 _TFVARS = ("terraform.tfvars", "terraform.tfvars.json", "sgplan.tfvars", "sgplan.tfvars.json")
@@ -247,16 +248,27 @@ def encode_desired(d: DesiredState) -> tuple:
     return ((s.region, s.stack, s.cloud, *_enc_origin(s.origin)),
             tuple(map(codec.enc_group, d.groups)), tuple(map(enc_binding, d.bindings)),
             tuple(map(_enc_output, d.outputs)), d.config_hash, tuple(map(_enc_expect, d.expects)),
-            tuple(map(enc_template_spec, d.templates)), tuple((a, b) for a, b in d.moves))
+            tuple(map(enc_template_spec, d.templates)), tuple(map(_enc_move, d.moves)))
+
+
+def _enc_move(move: tuple) -> tuple:
+    """A `moved` pair with the positions of its `from` and `to` lines (moved.Move)."""
+    source, target = move
+    return (source, target, *enc_origin(getattr(move, "origin", None)),
+            *enc_origin(getattr(move, "target_origin", None)))
+
+
+def _dec_move(t: Any) -> Move:
+    if type(t) is not tuple or len(t) != 8:
+        raise _Bad("bad move")
+    source, target, file, line, column, to_file, to_line, to_column = t
+    return Move(_want(source, str), _want(target, str), _dec_origin(file, line, column),
+                _dec_origin(to_file, to_line, to_column))
 
 
 def decode_desired(t: Any) -> DesiredState:
     settings, groups, bindings, outputs, config_hash, expects, templates, moves = _want(t, tuple)
     region, stack, cloud, file, line, column = _want(settings, tuple)
-    for move in _want(moves, tuple):
-        if type(move) is not tuple or len(move) != 2:
-            raise _Bad("bad move")
-        _strs(move)
     codec = Codec()
     return DesiredState(
         settings=Settings(_opt_str(region), _opt_str(stack), _opt_str(cloud), _dec_origin(file, line, column)),
@@ -266,7 +278,7 @@ def decode_desired(t: Any) -> DesiredState:
         config_hash=_want(config_hash, str),
         expects=tuple(map(_dec_expect, _want(expects, tuple))),
         templates=tuple(map(dec_template_spec, _want(templates, tuple))),
-        moves=moves,
+        moves=tuple(map(_dec_move, _want(moves, tuple))),
     )
 
 
