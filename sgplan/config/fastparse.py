@@ -350,38 +350,6 @@ _ITEM = re.compile(rf'[ \t]*+(?:"([^"\\\n]*+)"|([0-9]++)|({_N}(?:\.{_N})*+))[ \t
 _LABEL = re.compile(rf'"([^"\\\n]*+)"|({_N})')
 
 
-def _setters(cls: type) -> tuple:
-    return tuple(cls.__dict__[name].__set__ for name in cls.__slots__)  # type: ignore[attr-defined]
-
-
-_new_object = object.__new__
-_SET_RANGE = _setters(SourceRange)
-_SET_BLOCK = _setters(Block)
-
-
-def _range(file: str, line: int, column: int) -> SourceRange:
-    """`SourceRange(file, line, column)` without the frozen dataclass's `__init__` (which sets
-    each field through `object.__setattr__`, about twice the time); the same value."""
-    value = _new_object(SourceRange)
-    set_file, set_line, set_column = _SET_RANGE
-    set_file(value, file)
-    set_line(value, line)
-    set_column(value, column)
-    return value
-
-
-def _block(type_: str, labels: tuple[str, ...], attributes: dict, blocks: tuple, where: SourceRange) -> Block:
-    """`Block(...)`, made as `_range` makes its range."""
-    value = _new_object(Block)
-    set_type, set_labels, set_attributes, set_blocks, set_range = _SET_BLOCK
-    set_type(value, type_)
-    set_labels(value, labels)
-    set_attributes(value, attributes)
-    set_blocks(value, blocks)
-    set_range(value, where)
-    return value
-
-
 class _Unsure(Exception):
     """A line the scanner does not take: the token reader reads the file."""
 
@@ -443,7 +411,7 @@ def _scan(text: str, display: str) -> tuple[Block, list[Diagnostic]]:
                 raise _Unsure  # a `}` too many: the token reader declines, Lark reports it
             block_type, labels, attrs, nested, where = stack.pop()
             attributes, blocks = stack[-1][2], stack[-1][3]
-            blocks.append(_block(block_type, labels, attrs, tuple(nested), where))
+            blocks.append(Block(block_type, labels, attrs, tuple(nested), where))
         else:  # a block header
             if len(stack) > MAX_BLOCK_DEPTH:
                 raise _Unsure  # the Lark path reports the nesting limit
@@ -451,7 +419,7 @@ def _scan(text: str, display: str) -> tuple[Block, list[Diagnostic]]:
             labels = () if not raw else _scan_labels(raw)
             attributes, blocks = {}, []
             stack.append((intern(m.group(6)), labels, attributes, blocks,
-                          _range(display, line, m.start(6) - pos + 1)))
+                          SourceRange(display, line, m.start(6) - pos + 1)))
         pos = m.end()
     if len(stack) != 1:
         raise _Unsure  # an unclosed block

@@ -22,7 +22,7 @@ from sgplan.config.parser import parse
 from sgplan.config.templates import unescape
 from sgplan.config.values import EvalError
 from sgplan.diagnostics import Diagnostic, error
-from sgplan.model import SourceRange
+from sgplan.model import SourceRange, fast_init
 
 if TYPE_CHECKING:
     from sgplan.config.cache import ParseCache
@@ -107,6 +107,9 @@ class Block:
     attributes: dict[str, Attribute] = field(hash=False)
     blocks: tuple["Block", ...]
     range: SourceRange
+
+
+fast_init(Block)
 
 
 @dataclass(frozen=True, slots=True)
