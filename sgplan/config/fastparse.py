@@ -319,7 +319,7 @@ def _number(text: str) -> int | float:
     return int(text)
 
 
-__all__ = ["parse_body", "scan_lines"]
+__all__ = ["parse_body", "scan_lines", "scan_syntax"]
 
 
 # --- the line scanner -------------------------------------------------------------------------
@@ -424,6 +424,44 @@ def _scan(text: str, display: str) -> tuple[Block, list[Diagnostic]]:
     if len(stack) != 1:
         raise _Unsure  # an unclosed block
     return Block("", (), top[2], tuple(top[3]), top[4]), diags
+
+
+def scan_syntax(text: str) -> bool:
+    """Whether `scan_lines(text, …)` would take `text`, building nothing (`fmt --check` needs
+    only to know that the file parses; then `parse_source` gives it a body)."""
+    match = _LINE.match
+    depth, pos, end = 0, 0, len(text)
+    try:
+        while pos < end:
+            m = match(text, pos)
+            if m is None:
+                return False
+            last = m.lastindex
+            if last == 2:
+                value = m.group(2)
+                if "{" in value and ("${" in value or "%{" in value):
+                    return False
+            elif last == 8:
+                if depth == 0:
+                    return False
+                depth -= 1
+            elif last == 7:
+                depth += 1
+                if depth > MAX_BLOCK_DEPTH:
+                    return False
+                if "{" in m.group(7):
+                    _scan_labels(m.group(7))
+            elif last == 3:
+                if m.end(3) - m.start(3) > 309:
+                    return False
+            elif last == 4:
+                _scan_ref(m.group(4), 0, 0)
+            elif last == 5:
+                _scan_list(m.group(5), 0, 0)
+            pos = m.end()
+    except _Unsure:
+        return False
+    return depth == 0
 
 
 def _scan_ref(text: str, line: int, column: int) -> Const | Ref:

@@ -185,22 +185,10 @@ def parse_source(data: bytes, display: str, fast: bool = True) -> tuple[SourceFi
     Plain files go through the hand-written reader (fastparse.py) unless `fast` is False; it
     yields the same records, and declines to Lark on anything outside its subset.
     """
-    if len(data) > MAX_FILE_BYTES:
-        return SourceFile(display, data, None), [error(
-            f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB (sgplan's limit)", SourceRange(display, 1))]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return SourceFile(display, data, None), [error(f"file is not UTF-8 ({exc.reason})", SourceRange(display, 1))]
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    try:
-        conformance.check_text(text)
-    except conformance.Refusal as refusal:
-        return SourceFile(display, data, None), [error(refusal.message, SourceRange(display, refusal.line))]
-    added_newline = bool(text) and not text.endswith("\n")
-    if added_newline:
-        text += "\n"  # the grammar wants a newline after the last attribute or heredoc
+    prepared = _prepare(data, display)
+    if isinstance(prepared, Diagnostic):
+        return SourceFile(display, data, None), [prepared]
+    text, added_newline = prepared
     if fast:
         from sgplan.config.fastparse import parse_body  # imports this module's records
 
@@ -220,6 +208,44 @@ def parse_source(data: bytes, display: str, fast: bool = True) -> tuple[SourceFi
     with gc_paused():
         body = _walk_body(tree.children[0], "", (), SourceRange(display, 1), display, diags)
     return SourceFile(display, data, body), diags
+
+
+def _prepare(data: bytes, display: str) -> tuple[str, bool] | Diagnostic:
+    """The text to parse (decoded, BOM dropped, newline-terminated) and whether a final newline
+    was added; or the error that refuses the file before parsing."""
+    if len(data) > MAX_FILE_BYTES:
+        return error(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB (sgplan's limit)", SourceRange(display, 1))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return error(f"file is not UTF-8 ({exc.reason})", SourceRange(display, 1))
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        conformance.check_text(text)
+    except conformance.Refusal as refusal:
+        return error(refusal.message, SourceRange(display, refusal.line))
+    added_newline = bool(text) and not text.endswith("\n")
+    if added_newline:
+        text += "\n"  # the grammar wants a newline after the last attribute or heredoc
+    return text, added_newline
+
+
+def check_source(data: bytes, display: str) -> list[Diagnostic]:
+    """The errors that make `parse_source` refuse `data` (no body: syntax errors, conformance
+    refusals), or [] when it parses, for `fmt --check`. Files made of the line scanner's plain
+    shapes are recognised without building their records (fastparse.scan_syntax); the rest
+    are parsed as `parse_source` does."""
+    prepared = _prepare(data, display)
+    if isinstance(prepared, Diagnostic):
+        return [prepared]
+    from sgplan.config.fastparse import scan_syntax
+
+    if "\r" not in prepared[0] and scan_syntax(prepared[0]):
+        return []
+    del prepared
+    source, diags = parse_source(data, display)
+    return [] if source.body is not None else diags
 
 
 def file_hash(files: list[SourceFile]) -> str:

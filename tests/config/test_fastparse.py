@@ -351,3 +351,30 @@ def test_mutated_line_files_scan_as_tokens_or_are_declined(source: str, edits: l
         at = int(where * len(source))
         source = source[:at] + junk + source[at:]
     _check_scan(source, must_take=False)
+
+
+def _same_recognition(source: str) -> None:
+    from sgplan.config.fastparse import scan_lines, scan_syntax
+    from sgplan.config.load import check_source
+
+    text = _text(source)
+    if "\r" not in text:
+        assert scan_syntax(text) == (scan_lines(text, "f.hcl") is not None), source
+    walked, diags = parse_source(source.encode(), "f.hcl")
+    assert check_source(source.encode(), "f.hcl") == ([] if walked.body is not None else diags), source
+
+
+def test_the_syntax_only_scan_takes_what_the_scanner_takes() -> None:
+    for source in (LINES, PLAIN, "", "a {\n", "}\n", 'a = "${x}"\n', "a {\n" * 33 + "}\n" * 33,
+                   "a {\n" * 32 + "}\n" * 32, 'a "${x}" {\n}\n', "a = [x.in]\n", "a = " + "9" * 310 + "\n",
+                   "a = {\n", "\ufeffa = 1", b"\xff".decode("latin-1")):
+        _same_recognition(source)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_line_body(0), st.lists(st.tuples(st.floats(0, 1), _JUNK), max_size=3))
+def test_the_syntax_only_scan_agrees_on_generated_files(source: str, edits: list[tuple[float, str]]) -> None:
+    for where, junk in edits:
+        at = int(where * len(source))
+        source = source[:at] + junk + source[at:]
+    _same_recognition(source)
