@@ -3,17 +3,19 @@
 
 from __future__ import annotations
 
+import functools
+import gc
 import hashlib
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from sgplan.config.build import binding_scope, build_binding, build_expect, build_group, build_outputs, build_settings, force_all
 from sgplan.config.cache import ParseCache, cache_disabled
 from sgplan.config.evaluate import Evaluator
 from sgplan.config.instance import Context, ModuleInstance, group_default_name
-from sgplan.config.load import Block, file_hash, gc_paused
+from sgplan.config.load import Block, SourceFile, file_hash, gc_paused
 from sgplan.config.modules import ModuleConfig, load_module
 from sgplan.config.moved import build_moves, moved_blocks
 from sgplan.config.template_blocks import build_template, template_blocks
@@ -48,6 +50,11 @@ class Configuration:
     config_hash: str
     load_failed: bool = False  # load_configuration reported errors: evaluate gives no state
     _substitutable: _Substitutable | None = field(default=None, repr=False, compare=False)
+    # How to read the same configuration again (load_configuration with the same arguments),
+    # and whether the rule blocks were released (see `_release`).
+    _reload: Callable[[], tuple["Configuration | None", list[Diagnostic]]] | None = field(
+        default=None, repr=False, compare=False)
+    _released: bool = field(default=False, repr=False, compare=False)
 
     def evaluate(self, known_ids: Mapping[str, str] | None = None, *, previous: DesiredState | None = None
                  ) -> tuple[DesiredState | None, list[Diagnostic]]:
@@ -59,7 +66,41 @@ class Configuration:
                 fast = self._substitute(self._substitutable, known_ids or {})
                 if fast is not None:
                     return fast
-            return self._evaluate(known_ids)
+            if self._released:
+                problem = self._restore()
+                if problem is not None:
+                    return None, [problem]
+            result = self._evaluate(known_ids)
+            if not known_ids and self._substitutable is not None and self._reload is not None:
+                self._release()
+            return result
+
+    def _release(self) -> None:
+        """Drop the rule blocks (the nested blocks of `security_group` blocks) once an evaluation
+        has left a result to substitute ids into (issue 18): the substitution re-evaluates only
+        the root outputs, and a group reference reads only the group's own attributes (`name`,
+        `id`, `for_each`, `count`), never its rules. At G=2,000 × R=50 these records are
+        ~100 MB that plan kept to the end. Only large configurations are released
+        (`RELEASE_MIN_BLOCKS`); a later full evaluation reads the files again (`_restore`)."""
+        if _rule_blocks(self.root) < RELEASE_MIN_BLOCKS:
+            return
+        self.root = _stripped(self.root, {})
+        self._released = True
+        # The evaluation's own module instances form reference cycles that still hold the
+        # original records; they are young (made inside this paused block): collect them now,
+        # before gc_paused freezes them.
+        gc.collect(0)
+
+    def _restore(self) -> Diagnostic | None:
+        """The released blocks back, by loading the same files again: the same bytes (the
+        configuration hash) or an error, never a different configuration mid-run."""
+        assert self._reload is not None
+        again, _diags = self._reload()
+        if again is None or again.config_hash != self.config_hash:
+            return error(f"{self.directory}: the configuration files changed while sgplan was running; run it again")
+        self.root = again.root
+        self._released = False
+        return None
 
     def _evaluate(self, known_ids: Mapping[str, str] | None) -> tuple[DesiredState | None, list[Diagnostic]]:
         """The desired state, with `security_group.x.id` resolved from `known_ids` (address → id)
@@ -179,6 +220,36 @@ class Configuration:
         return {g.address: g.id for g in desired.groups if g.id and g.address} if desired else {}
 
 
+# Rule blocks from which a configuration's are released after the first evaluation (a few
+# hundred kB of records below this; G=2,000 × R=50 has 100,000).
+RELEASE_MIN_BLOCKS = 20_000
+
+
+def _rule_blocks(module: ModuleConfig) -> int:
+    count = sum(len(b.blocks) for b in module.groups.values())
+    return count + sum(_rule_blocks(c) for c in module.children.values() if c is not None)
+
+
+def _stripped(module: ModuleConfig, memo: dict[int, Block]) -> ModuleConfig:
+    """`module` (and its children) with every `security_group` block's nested blocks and the
+    files' bytes dropped, the same records otherwise (`memo`: one stripped block per original)."""
+
+    def strip(block: Block) -> Block:
+        if block.type != "security_group" or not block.blocks:
+            return block
+        done = memo.get(id(block))
+        if done is None:
+            done = memo[id(block)] = Block(block.type, block.labels, block.attributes, (), block.range)
+        return done
+
+    # The files' bytes go too (hashed and cached at load, read by nothing after; 17 MB here).
+    files = [f if f.body is None else SourceFile(f.path, b"", Block(
+        f.body.type, f.body.labels, f.body.attributes, tuple([strip(b) for b in f.body.blocks]), f.body.range))
+        for f in module.files]
+    return replace(module, files=files, groups={label: strip(b) for label, b in module.groups.items()},
+                   children={name: None if c is None else _stripped(c, memo) for name, c in module.children.items()})
+
+
 def _require_stack(settings: Settings, groups: list[SecurityGroup], bindings: list[Binding],
                    templates: Sequence[TemplateSpec] = ()) -> list[Diagnostic]:
     """DESIGN §2: `stack` is required once anything is declared (groups, templates, bindings):
@@ -264,5 +335,6 @@ def load_configuration(
     digest = file_hash(files)
     if extra:
         digest = hashlib.sha256(digest.encode() + b"".join(hashlib.sha256(d).digest() for d in extra)).hexdigest()
-    return Configuration(directory, root, values, digest, has_errors(diags)), _dedupe(diags)
+    reload = functools.partial(load_configuration, directory, var_inputs=tuple(var_inputs), env=env, cache=cache)
+    return Configuration(directory, root, values, digest, has_errors(diags), _reload=reload), _dedupe(diags)
 
