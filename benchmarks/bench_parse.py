@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         import hcl2
 
-        from sgplan.config.load import parse_text
+        from sgplan.hcl.parser import parse_text
 
         hcl2.loads("a = 1\n")  # build or load both grammars before timing
         parse_text("a = 1\n")

@@ -31,7 +31,7 @@ def peak_rss_mb() -> float:
 
 def _file_client(state_path: Path, *, for_apply: bool = False) -> Any:
     from benchmarks.counting import CountingClient
-    from sgplan.cloud.filecloud import FileCloud
+    from sgplan.fakecloud.filecloud import FileCloud
 
     return CountingClient(FileCloud(state_path, for_apply=for_apply))
 
@@ -51,9 +51,8 @@ def local(spec: dict[str, Any]) -> dict[str, Any]:
 def _serve(spec: dict[str, Any]) -> None:
     """Run the HTTP fake until stdin closes; print its URL first."""
     from sgplan.cloud.ratelimit import DEFAULT_RATE_LIMITS, UNKNOWN_ACTION_RATE
-    from sgplan.fakecloud.server import start_server
-
     from sgplan.cloud.snapshot import load_state
+    from sgplan.fakecloud.server import start_server
 
     limits = {**DEFAULT_RATE_LIMITS, "*": UNKNOWN_ACTION_RATE}
     # In memory only: the server would otherwise rewrite the whole state file after every change
@@ -129,8 +128,8 @@ def _over_http(ws: Any, plan_value: Any, state: Path, latency_ms: float) -> dict
 def fmt_check(spec: dict[str, Any]) -> dict[str, Any]:
     """`sgplan fmt --check` on the estate's configuration: wall time and peak RSS (issue 18);
     `lex_every_file` measures the path without the line-level canonical check (the old one)."""
-    from sgplan import formatter
-    from sgplan.formatter import format_files, targets
+    from sgplan.hcl import format as formatter
+    from sgplan.hcl.format import format_files, targets
 
     if spec.get("lex_every_file"):  # fmt as before issue 18: the full formatter on every file
         formatter.is_canonical = lambda _text: False  # type: ignore[assignment]

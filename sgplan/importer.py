@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 from sgplan.diagnostics import Diagnostic, error, warning
+from sgplan.hcl.write import Attribute, Block, Comment, Expr, Item, render
 from sgplan.model import SERVICE_FIELDS, SOURCE_FIELDS, TEMPLATE_FIELDS, TEMPLATE_KINDS, CloudState, Rule, SecurityGroup
-from sgplan.render.hcl import Attribute, Block, Comment, Expr, Item, render
 
 BINDINGS_FILE = "bindings.sg.hcl"
 TEMPLATES_FILE = "templates.sg.hcl"

@@ -186,7 +186,7 @@ def test_import_reads_rule_sets_through_the_clients_map_like_plan(tmp_path: Path
 
     from benchmarks.bench_import import estate
     from sgplan.cli.import_cmd import read_for_import
-    from sgplan.cloud.filecloud import FileCloud
+    from sgplan.fakecloud.filecloud import FileCloud
 
     state = tmp_path / "live.json"
     state.write_text(json.dumps(estate(6, 4)))

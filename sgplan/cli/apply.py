@@ -10,15 +10,22 @@ from typing import Optional
 import typer
 
 from sgplan.apply.guard import Scope
+from sgplan.backends import open_client
 from sgplan.cli import options
 from sgplan.cli.plan import render, report_violations
-from sgplan.cli.workflow import VarInputs, Workspace, load_workspace, make_plan_for, print_diagnostics, var_inputs_in_order
-from sgplan.cloud import ApiClient, open_client
+from sgplan.cli.workflow import (
+    VarInputs,
+    Workspace,
+    load_workspace,
+    make_plan_for,
+    print_diagnostics,
+    var_inputs_in_order,
+)
+from sgplan.cloud import ApiClient
 from sgplan.diagnostics import UserError
 from sgplan.plan.plan import Plan
 from sgplan.render.escape import visible
 from sgplan.render.text import render_applied
-
 
 DEFAULT_PARALLELISM = 8
 

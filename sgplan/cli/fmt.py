@@ -9,7 +9,7 @@ import typer
 
 from sgplan.cli.workflow import print_diagnostics
 from sgplan.diagnostics import UserError
-from sgplan.formatter import format_files, targets
+from sgplan.hcl.format import format_files, targets
 
 
 def register(app: typer.Typer) -> None:

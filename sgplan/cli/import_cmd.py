@@ -11,9 +11,10 @@ from typing import List, Mapping
 import typer
 
 from sgplan import importer
+from sgplan.backends import open_client
 from sgplan.cli import options
 from sgplan.cli.workflow import ConfigErrors, managed_ids, print_diagnostics
-from sgplan.cloud import ApiClient, open_client
+from sgplan.cloud import ApiClient
 from sgplan.diagnostics import UserError, has_errors
 from sgplan.model import CloudState
 

@@ -19,8 +19,9 @@ def register(app: typer.Typer) -> None:
         region: options.OptStr = options.Region,
     ) -> None:
         """Record the live cloud into a state file that `--cloud file:FILE` can replay."""
-        from sgplan.cloud import open_client
-        from sgplan.cloud.snapshot import snapshot as record, write_state
+        from sgplan.backends import open_client
+        from sgplan.cloud.snapshot import snapshot as record
+        from sgplan.cloud.snapshot import write_state
 
         spec = cloud or os.environ.get("SGPLAN_CLOUD") or "tencent"
         client = open_client(spec, region or os.environ.get("TENCENTCLOUD_REGION") or None)

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from sgplan.analysis.planned import annotate_plan
-from sgplan.cloud import ApiClient, open_client
+from sgplan.backends import open_client
+from sgplan.cloud import ApiClient
 from sgplan.diagnostics import Diagnostic, Severity, UserError, has_errors, sort_key
 from sgplan.model import CloudState, DesiredState
 from sgplan.render.escape import visible

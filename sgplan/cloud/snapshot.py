@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, NoReturn
 
 from sgplan.cloud.base import ApiClient, CloudError
+from sgplan.cloud.policy import answer, check_policy
 from sgplan.diagnostics import UserError
-from sgplan.fakecloud.rules import answer, check_policy
 
 TEMPLATE_LISTS = ("AddressTemplates", "AddressTemplateGroups", "ServiceTemplates", "ServiceTemplateGroups")
 # Instance fields that describe a running operation, not the estate: never recorded.

@@ -9,11 +9,11 @@ from typing import Any, Callable
 
 from sgplan.config.evaluate import Scope
 from sgplan.config.instance import FAILED, ModuleInstance, is_plain_group_ref
-from sgplan.config.load import Attribute, Block
-from sgplan.config.nodes import ListOf, Ref
 from sgplan.config.rules import GROUP_ID, build_rules, invisible_character, literal_rule
 from sgplan.config.values import Unknown, has_unknown, iterate, type_name
 from sgplan.diagnostics import error
+from sgplan.hcl.nodes import ListOf, Ref
+from sgplan.hcl.syntax import Attribute, Block
 from sgplan.model import (
     MAX_DESCRIPTION,
     MAX_GROUPS_PER_INSTANCE,

@@ -11,21 +11,29 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from sgplan.config.build import binding_scope, build_binding, build_expect, build_group, build_outputs, build_settings, force_all
-from sgplan.config.cache import ParseCache, cache_disabled
+from sgplan.config.build import (
+    binding_scope,
+    build_binding,
+    build_expect,
+    build_group,
+    build_outputs,
+    build_settings,
+    force_all,
+)
 from sgplan.config.evaluate import Evaluator
 from sgplan.config.instance import Context, ModuleInstance, group_default_name
-from sgplan.config.load import Block, SourceFile, file_hash, gc_paused
 from sgplan.config.modules import ModuleConfig, load_module
 from sgplan.config.moved import build_moves, moved_blocks
+from sgplan.config.rules import GROUP_ID
 from sgplan.config.template_blocks import build_template, template_blocks
 from sgplan.config.validate import validate
-from sgplan.config.rules import GROUP_ID
 from sgplan.config.values import EvalError, Unknown
 from sgplan.config.variables import MISSING, finalize, root_values
 from sgplan.diagnostics import Diagnostic, error, has_errors
+from sgplan.hcl.cache import ParseCache, cache_disabled
+from sgplan.hcl.load import file_hash, gc_paused
+from sgplan.hcl.syntax import Block, SourceFile
 from sgplan.model import Binding, DesiredState, Expect, GroupRef, SecurityGroup, Settings, TemplateSpec
-
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,6 @@ from typing import Any, Callable, Mapping
 from lark import Token, Tree
 
 from sgplan.config.functions import FUNCTIONS, call
-from sgplan.config.nodes import Const, ListOf, Ref, position
-from sgplan.config.templates import For, If, Interp, Part, compile_string, heredoc_string, unescape
 from sgplan.config.values import (
     MAX_STRING_LENGTH,
     Budget,
@@ -34,6 +32,8 @@ from sgplan.config.values import (
     to_string,
     type_name,
 )
+from sgplan.hcl.nodes import Const, ListOf, Ref, position
+from sgplan.hcl.templates import For, If, Interp, Part, compile_string, heredoc_string, unescape
 
 # Steps charged per `for` iteration (docs/limits.md): a fixed cost for the iteration itself
 # plus a cost per expression node its body and condition evaluate, so a long body counts more.

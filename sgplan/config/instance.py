@@ -8,12 +8,12 @@ import json
 from typing import Any, Mapping
 
 from sgplan.config.evaluate import Evaluator, Namespace, Scope
-from sgplan.config.load import Attribute, Block
 from sgplan.config.modules import MAX_MODULE_INSTANCES, META_ARGUMENTS, ModuleConfig, module_instances_message
-from sgplan.config.nodes import Ref
 from sgplan.config.values import EvalError, Unknown, attribute_message, type_name
 from sgplan.config.variables import MISSING, finalize
 from sgplan.diagnostics import Diagnostic, error
+from sgplan.hcl.nodes import Ref
+from sgplan.hcl.syntax import Attribute, Block
 from sgplan.model import SourceRange
 
 FAILED: Any = object()  # an attribute whose error is already reported

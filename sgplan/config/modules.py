@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Mapping
 
 import sgplan
-from sgplan.config.cache import ParseCache
 from sgplan.config.evaluate import Evaluator, Scope
-from sgplan.config.load import Attribute, Block, SourceFile, config_files, read_file
 from sgplan.config.schema import check_module_body
 from sgplan.config.values import EvalError
 from sgplan.config.variables import Variable, declare
 from sgplan.diagnostics import Diagnostic, error
+from sgplan.hcl.cache import ParseCache
+from sgplan.hcl.load import config_files, read_file
+from sgplan.hcl.syntax import Attribute, Block, SourceFile
 from sgplan.model import SourceRange
 
 META_ARGUMENTS = frozenset({"source", "version", "providers", "depends_on", "count", "for_each"})

@@ -8,9 +8,9 @@ from typing import Any
 
 from lark import Token, Tree
 
-from sgplan.config.load import Attribute, Block
-from sgplan.config.nodes import Ref
 from sgplan.diagnostics import Diagnostic, error
+from sgplan.hcl.nodes import Ref
+from sgplan.hcl.syntax import Attribute, Block
 
 
 def moved_blocks(blocks: list[Block]) -> list[Block]:

@@ -8,10 +8,10 @@ import ipaddress
 import re
 from typing import Any, Callable
 
-from sgplan.config.load import Attribute, Block
-from sgplan.config.nodes import Const, Ref
 from sgplan.config.values import Unknown, has_unknown, type_name
 from sgplan.diagnostics import Diagnostic, error, warning
+from sgplan.hcl.nodes import Const, Ref
+from sgplan.hcl.syntax import Attribute, Block
 from sgplan.model import (
     PORTED,
     SERVICE_FIELDS,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sgplan.config.load import Block
 from sgplan.diagnostics import Diagnostic, error
+from sgplan.hcl.syntax import Block
 
 RULE_ATTRIBUTES = frozenset(
     {

@@ -14,9 +14,9 @@ from typing import Any
 
 from sgplan.config.evaluate import Namespace
 from sgplan.config.instance import FAILED, ModuleInstance
-from sgplan.config.load import Block
 from sgplan.config.values import EvalError, Unknown, type_name
 from sgplan.diagnostics import Diagnostic, error
+from sgplan.hcl.syntax import Block
 from sgplan.model import MAX_TEMPLATE_NAME, TEMPLATE_KINDS, GroupRef, TemplateSpec, canonical_address, canonical_service
 
 KINDS = tuple(TEMPLATE_KINDS)

@@ -1,4 +1,4 @@
-"""HCL values in Python: the `Unknown` placeholder, `EvalError`, and the conversions and
+"""HCL values in Python: the `Unknown` placeholder and the conversions and
 comparisons every operator and function shares (strings, numbers, bools, null, lists, maps);
 also the evaluation limits (`Budget`), which docs/limits.md documents value by value."""
 
@@ -9,6 +9,9 @@ import math
 import unicodedata
 from typing import Any, Iterable
 
+from sgplan.hcl.errors import EvalError
+from sgplan.hcl.numbers import MAX_NUMBER_BITS, number
+
 # -- limits (docs/limits.md) -------------------------------------------------------------------
 # Each is far above what a real configuration needs (the 2,000-group benchmark estate uses a
 # small fraction of each) and low enough that a hostile one fails in seconds, not hours.
@@ -17,29 +20,11 @@ MAX_STRING_LENGTH = 1_048_576  # characters in one string value
 MAX_COLLECTION_LENGTH = 1_000_000  # elements of one list or map
 MAX_VALUE_SIZE = 4_000_000  # size units of one value: each element 1, each string 1 + len // 16
 MAX_EVALUATION_STEPS = 60_000_000  # work units of one evaluation (see `Budget`)
-MAX_NUMBER_BITS = 1024  # whole numbers below 2**1024 (about 1.8e308, the float64 range)
 STRING_UNIT = 16  # characters per size unit of a string
 _MEMO_MIN_SIZE = 64  # values this size or larger have their size remembered (see Budget.info)
 _MEMO_MAX_ENTRIES = 200_000  # and at most this many: the memo keeps those values alive
 
 
-class EvalError(Exception):
-    """A user mistake found while evaluating; `line`/`column` are within the evaluated file.
-
-    `reported` marks an error whose diagnostic was already recorded (e.g. inside a local that
-    a caller referenced), so callers only stop and do not report it twice. `static` marks a
-    mistake in the configuration's text (an undeclared name, an unknown function, a cycle):
-    Terraform reports those before evaluating, so `try` and `can` do not hide them.
-    """
-
-    def __init__(self, message: str, line: int = 0, column: int = 0, *, reported: bool = False,
-                 static: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
-        self.line = line
-        self.column = column
-        self.reported = reported
-        self.static = static
 
 
 class Budget:
@@ -264,20 +249,6 @@ def type_name(value: Any) -> str:
     return type(value).__name__
 
 
-def number(value: float) -> int | float:
-    """Integral numbers as int (HCL has one number type; `6 / 2` is `3`).
-
-    Beyond 2**53 a float's exact binary value has digits nobody wrote (`1e22 * 1.6` is not
-    16000000000000000000000 in binary); its shortest decimal form is what cty's 512-bit numbers
-    hold for the literal or the result, so that is the int taken."""
-    if isinstance(value, float) and value.is_integer() and math.isfinite(value):
-        if -_EXACT_FLOAT_INTS <= value <= _EXACT_FLOAT_INTS:
-            return int(value)
-        return int(decimal.Decimal(repr(value)))
-    return value
-
-
-_EXACT_FLOAT_INTS = float(2**53)
 
 
 def result_number(value: int | float) -> int | float:

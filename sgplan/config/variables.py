@@ -13,10 +13,22 @@ from lark import Tree
 from lark.exceptions import UnexpectedInput
 
 from sgplan.config.evaluate import Evaluator, Scope
-from sgplan.config.load import Attribute, Block, parse_source, parse_text, read_confined
-from sgplan.config.nodes import Const, ListOf, Ref
-from sgplan.config.values import EvalError, Unknown, as_set, attribute_message, result_number, to_bool, to_number, to_string, type_name
+from sgplan.config.values import (
+    EvalError,
+    Unknown,
+    as_set,
+    attribute_message,
+    result_number,
+    to_bool,
+    to_number,
+    to_string,
+    type_name,
+)
 from sgplan.diagnostics import Diagnostic, error, warning
+from sgplan.hcl.load import parse_source, read_confined
+from sgplan.hcl.nodes import Const, ListOf, Ref
+from sgplan.hcl.parser import parse_text
+from sgplan.hcl.syntax import Attribute, Block
 from sgplan.model import SourceRange
 
 # A type is ("string",) | ("number",) | ("bool",) | ("any",) | ("list"|"set"|"map", T)

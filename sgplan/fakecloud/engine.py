@@ -1,6 +1,6 @@
 """The fake cloud's API semantics as pure Python: `Engine.handle(service, action, params)` on a state dict.
 
-No I/O: `--cloud file:` runs it in-process (cloud/filecloud.py) and `fake-cloud serve` wraps it in
+No I/O: `--cloud file:` runs it in-process (fakecloud/filecloud.py) and `fake-cloud serve` wraps it in
 HTTP and signing (fakecloud/server.py). Behaviour follows reference/tencentcloud-sg-api.md §1–§4, §6.6, §6.8.
 
 State: the state-file dict of DESIGN §4 (missing optional fields get defaults). An optional
@@ -33,13 +33,13 @@ from collections import Counter
 from typing import Any, Callable, Mapping
 
 from sgplan.cloud.base import VERSION_MISMATCH, CloudError
+from sgplan.cloud.policy import answer, blank, check_policy, content_key, parse_index, rule_key
 from sgplan.cloud.snapshot import TEMPLATE_LISTS, normalize_state, state_with_indices
 from sgplan.fakecloud.instances import InstanceTable
 from sgplan.fakecloud.query import filters, id_list, page, tags_match
 from sgplan.fakecloud.tags import ACTIONS as TAG_ACTIONS
 from sgplan.fakecloud.tags import MUTATING as TAG_MUTATING
 from sgplan.fakecloud.tags import TagService
-from sgplan.fakecloud.rules import answer, blank, check_policy, content_key, parse_index, rule_key
 from sgplan.fakecloud.templates import MUTATING as TEMPLATE_MUTATING
 from sgplan.fakecloud.templates import TEMPLATE_LIMITS, TemplateService
 from sgplan.model import MAX_DESCRIPTION, MAX_NAME

@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from sgplan.cloud.base import CloudError
-from sgplan.fakecloud.rules import blank
+from sgplan.cloud.policy import blank
 from sgplan.model import MAX_TEMPLATE_NAME, canonical_address, canonical_service
 
 TEMPLATE_LIMITS = {

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sgplan.cloud.filecloud import FileCloud
 from sgplan.cloud.reader import deletion_usage
 from sgplan.cloud.usage import group_usage
+from sgplan.fakecloud.filecloud import FileCloud
 from sgplan.model import CloudState, DesiredState, SecurityGroup, Settings
 from sgplan.plan.diff import make_plan, with_usage
 from tests.e2e.cli import run

@@ -11,7 +11,7 @@ import pytest
 from sgplan.apply import execute
 from sgplan.apply.guard import OUT_OF_SCOPE, GuardedClient, Scope
 from sgplan.cloud.base import CloudError
-from sgplan.cloud.filecloud import FileCloud
+from sgplan.fakecloud.filecloud import FileCloud
 from sgplan.plan.operation import Operation, Stage
 from sgplan.plan.plan import Fingerprint, Plan
 

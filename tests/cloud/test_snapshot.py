@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sgplan.cloud.filecloud import FileCloud
 from sgplan.cloud.reader import read_live
 from sgplan.cloud.snapshot import empty_state, load_state, normalize_state, snapshot, write_state
 from sgplan.fakecloud.engine import Engine
+from sgplan.fakecloud.filecloud import FileCloud
 from tests.cloud.test_reader import Recorder, estate
 
 

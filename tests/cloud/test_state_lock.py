@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from sgplan.cloud import open_client
+from sgplan.backends import open_client
 from sgplan.cloud.base import CloudError
-from sgplan.cloud.filecloud import FileCloud, lock_path
 from sgplan.diagnostics import UserError
+from sgplan.fakecloud.filecloud import FileCloud, lock_path
 
 STACK_TAG = "sgplan-stack"
 
@@ -69,7 +69,7 @@ def test_two_concurrent_applies_lose_nothing_over_50_trials(tmp_path: Path) -> N
 
 _PROCESS_APPLY = """
 import sys, time
-from sgplan.cloud.filecloud import FileCloud
+from sgplan.fakecloud.filecloud import FileCloud
 cloud = FileCloud(sys.argv[1], "ap-guangzhou", for_apply=True, lock_timeout=20)
 cloud.call("vpc", "DescribeSecurityGroups", {})
 time.sleep(0.05)

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from sgplan.cloud import snapshot
-from sgplan.cloud.filecloud import FileCloud
 from sgplan.cloud.snapshot import load_state
 from sgplan.diagnostics import UserError
+from sgplan.fakecloud.filecloud import FileCloud
 
 RULE = {"Protocol": "TCP", "Port": "22", "CidrBlock": "10.0.0.0/8", "Action": "ACCEPT"}
 
@@ -293,7 +293,7 @@ def test_a_full_disk_while_writing_leaves_no_temp_file(tmp_path: Path, monkeypat
 
 
 def test_a_read_only_directory_stops_an_apply_before_it_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sgplan.cloud import filecloud
+    from sgplan.fakecloud import filecloud
 
     path = tmp_path / "live.json"
     path.write_text("{}")

@@ -73,8 +73,8 @@ def fake():
 # -- the main path ----------------------------------------------------------------------------
 
 def test_read_live_survives_faults_with_exact_call_count(tmp_path: Path) -> None:
-    from sgplan.cloud.filecloud import FileCloud
     from sgplan.cloud.reader import read_live
+    from sgplan.fakecloud.filecloud import FileCloud
 
     groups, instances = 300, 150
     path = tmp_path / "live.json"

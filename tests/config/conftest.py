@@ -10,7 +10,7 @@ import pytest
 
 from sgplan.config import load_configuration
 from sgplan.config.evaluate import Evaluator, Scope
-from sgplan.config.load import parse_text
+from sgplan.hcl.parser import parse_text
 
 
 def evaluate_expression(source: str, **names: Any) -> Any:

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from sgplan.config.evaluate import Evaluator, Scope
-from sgplan.config.load import parse_text
 from sgplan.config.modules import MAX_MODULE_DEPTH, MAX_MODULE_INSTANCES, MODULE_PATH_ENV
 from sgplan.config.values import MAX_STRING_LENGTH, Budget, EvalError
+from sgplan.hcl.parser import parse_text
 from tests.config.conftest import evaluate_dir
 from tests.config.conftest import evaluate_expression as ev
 

@@ -26,8 +26,8 @@ import math
 from typing import Any
 
 from sgplan.config.evaluate import Evaluator, Scope
-from sgplan.config.load import parse_source
 from sgplan.config.values import EvalError, Unknown, as_set
+from sgplan.hcl.load import parse_source
 
 
 class _Marker:

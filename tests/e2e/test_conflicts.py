@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sgplan.cloud.filecloud import FileCloud
+from sgplan.fakecloud.filecloud import FileCloud
 from tests.e2e.cli import run_cli
 
 RULE_EDITS = {"CreateSecurityGroupPolicies", "DeleteSecurityGroupPolicies", "ReplaceSecurityGroupPolicy",

@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sgplan.cloud.base import CloudError
+from sgplan.cloud.policy import rule_key
 from sgplan.fakecloud.engine import Engine
-from sgplan.fakecloud.rules import rule_key
 
 GROUP = "sg-aaaaaaaa"
 LIMIT = 6

@@ -157,7 +157,7 @@ def test_symlinked_cache_directories_are_not_used(world, where: str) -> None:
 
 def test_cache_entry_symlinks_are_not_followed(world) -> None:
     cfg, sentinel, _ = world
-    from sgplan.config.cache import CACHE_DIR, ParseCache
+    from sgplan.hcl.cache import CACHE_DIR, ParseCache
 
     cache = cfg / CACHE_DIR
     cache.mkdir(parents=True)
@@ -173,7 +173,7 @@ def test_cache_entry_symlinks_are_not_followed(world) -> None:
 
 def test_crafted_cache_entries_never_run_code(world) -> None:
     cfg, _, marker = world
-    from sgplan.config.cache import CACHE_DIR, ParseCache
+    from sgplan.hcl.cache import CACHE_DIR, ParseCache
 
     cache = cfg / CACHE_DIR
     cache.mkdir(parents=True)
@@ -188,7 +188,7 @@ def test_crafted_cache_entries_never_run_code(world) -> None:
 def _grammar_name() -> str:
     import lark
 
-    from sgplan.config.parser import hcl2_version
+    from sgplan.hcl.parser import hcl2_version
 
     return f"hcl2-{hcl2_version()}-lark-{lark.__version__}.lark-cache"
 
@@ -314,7 +314,7 @@ def test_oversized_or_deep_input_ends_with_a_one_line_error_or_succeeds(world, t
 
 
 def test_a_file_over_the_size_limit_is_refused_before_parsing(world, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sgplan.config import load
+    from sgplan.hcl import load
 
     cfg, _, _ = world
     monkeypatch.setattr(load, "MAX_FILE_BYTES", 1024)

@@ -83,9 +83,9 @@ def read_with_sgplan(source: str) -> dict:
     """sgplan's reading, in hcldump's shape: what `load.parse_source` gives, attribute values
     evaluated with no variables (as the configuration would see them)."""
     from sgplan.config.evaluate import Evaluator, Scope
-    from sgplan.config.load import parse_source
     from sgplan.config.values import EvalError
     from sgplan.diagnostics import Severity
+    from sgplan.hcl.load import parse_source
 
     parsed, diags = parse_source(source.encode("utf-8"), "input.hcl")
     errors = [str(d) for d in diags if d.severity == Severity.ERROR]

@@ -86,3 +86,38 @@ def test_generated_and_mutated_inputs_read_alike_or_are_refused() -> None:
     print(f"\ndifferential: {len(sources)} inputs in {elapsed:.1f}s: {dict(counts)}")
     assert not failures, "\n\n".join(failures)
     assert counts["equal"] >= len(sources) // 4  # the corpus must exercise real reading, not only errors
+
+
+# Strip markers on interpolations and directives (issue 14): values checked against HashiCorp's
+# parser each run, and written out so a machine without it still checks them. Upstream's own
+# cases are in tests/config/test_upstream_expressions.py (hcl-tmpl-13..28).
+STRIP_MARKERS = {
+    'a = "x ${~ "b" ~} y"\n': "xby",
+    'a = "x ${~ "b"} y"\n': "xb y",
+    'a = "x ${"b" ~} y"\n': "x by",
+    'a = "x\\n ${~ "b"}"\n': "xb",  # an escaped newline is space to trim
+    'a = "x \\u2003${~ "b"}"\n': "xb",  # Unicode spaces too (Go's unicode.IsSpace)
+    'a = "x \\u001c${~ "b"}"\n': "x \x1cb",  # but not U+001C, which Python's str.strip would take
+    'a = "  ${~ 1 + 2 ~}  "\n': "3",
+    'a = "$${~ x}"\n': "${~ x}",
+    # In a heredoc a marker trims only the adjacent line (HCL's literal tokens end at newlines).
+    'a = <<EOT\nhello\n  ${~ "z" ~}   \n  end\nEOT\n': "hello\nz  end\n",
+    'a = <<EOT\nhello\n\n  %{~ if true ~}\n\n  yes\n  %{~ endif ~}\nEOT\n': "hello\n\n\n  yes\n",
+    'a = <<EOT\nx ${~ true ~}\n\n\nEOT\n': "xtrue\n\n",
+    'a = <<EOT\nx   \n\n${~ "y"}\nEOT\n': "x   \ny\n",
+    'a = <<EOT\n%{ for x in [1,2] ~}\n${x}\n%{ endfor ~}\nEOT\n': "1\n2\n",
+    'a = <<EOT\n%{ if true ~}\nyes\n%{~ endif ~}\nEOT\n': "yes",
+}
+
+
+@pytest.mark.parametrize("source", list(STRIP_MARKERS))
+def test_strip_markers_read_as_written(source: str) -> None:
+    ours = read_with_sgplan(source)
+    assert ours["ok"] and ours["body"]["attributes"]["a"]["value"] == STRIP_MARKERS[source]
+
+
+@needs_oracle
+def test_strip_markers_read_as_hashicorp_reads_them() -> None:
+    sources = list(STRIP_MARKERS)
+    for source, their in zip(sources, read_with_hashicorp(sources)):
+        assert verdict(their, read_with_sgplan(source))[0] == "equal", source

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sgplan.render.hcl import Attribute, Block, Comment, Expr, key, quote, render, value_text
+from sgplan.hcl.write import Attribute, Block, Comment, Expr, key, quote, render, value_text
 from tests.hclfmt import formatted, hclfmt
 
 HCLFMT, WHY = hclfmt()

@@ -10,8 +10,8 @@ import pytest
 
 from sgplan.cloud import snapshot as snapshot_module
 from sgplan.cloud.base import CloudError
-from sgplan.cloud.filecloud import FileCloud
 from sgplan.diagnostics import UserError
+from sgplan.fakecloud.filecloud import FileCloud
 
 
 def test_missing_file_is_created_empty_by_apply_only(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,16 +15,18 @@ from lark.exceptions import UnexpectedInput
 
 from sgplan import safefs
 from sgplan.collector import gc_paused
-from sgplan.config import conformance
-from sgplan.config.nodes import Expr, position, simplify
-from sgplan.config.parser import parse
-from sgplan.config.templates import unescape
-from sgplan.config.values import EvalError
 from sgplan.diagnostics import Diagnostic, error
-from sgplan.model import SourceRange, fast_init
+from sgplan.hcl import conformance
+from sgplan.hcl.errors import EvalError
+from sgplan.hcl.fastparse import parse_body, scan_syntax
+from sgplan.hcl.nodes import position, simplify
+from sgplan.hcl.parser import parse_text
+from sgplan.hcl.syntax import Attribute, Block, SourceFile
+from sgplan.hcl.templates import unescape
+from sgplan.model import SourceRange
 
 if TYPE_CHECKING:
-    from sgplan.config.cache import ParseCache
+    from sgplan.hcl.cache import ParseCache
 
 CONFIG_SUFFIXES = (".sg.hcl", ".hcl", ".tf")
 # Limits of the parse layer (docs/hcl-conformance.md). A configuration file above 64 MiB is
@@ -35,90 +36,6 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 # block, 3 per object or call. Deeper input is refused before the recursive walk and the
 # evaluator see it.
 MAX_NESTING = 400
-
-
-_new_tuple = tuple.__new__
-
-
-class Attribute(tuple):
-    """`name = expr` with the position of its name; immutable, compared by (name, expr, range).
-
-    A tuple underneath (name, expr, file, line, column): the readers make half a million of
-    these at G=2,000 × R=50 and a frozen dataclass cost ~0.9 µs each plus a `SourceRange` per
-    attribute (issue 18). `range` is made when asked for (few callers do: diagnostics, origins
-    of values). `Attribute.make` is the constructor without a `SourceRange` at hand.
-    """
-
-    __slots__ = ()
-
-    def __new__(cls, name: str, expr: Expr, range: SourceRange) -> "Attribute":  # noqa: A002
-        return _new_tuple(cls, (name, expr, range.file, range.line, range.column))
-
-    @classmethod
-    def make(cls, name: str, expr: Expr, file: str, line: int, column: int) -> "Attribute":
-        return _new_tuple(cls, (name, expr, file, line, column))
-
-    @property
-    def name(self) -> str:
-        return self[0]
-
-    @property
-    def expr(self) -> Expr:
-        """A Lark tree, or a compact node for the common simple shapes (nodes.py)."""
-        return self[1]
-
-    @property
-    def range(self) -> SourceRange:
-        return SourceRange(self[2], self[3], self[4])
-
-    @property
-    def line(self) -> int:
-        return self[3]
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is Attribute and tuple.__eq__(self, other)
-
-    def __ne__(self, other: object) -> bool:
-        return not self == other
-
-    __hash__ = tuple.__hash__
-
-    def __repr__(self) -> str:
-        return f"Attribute(name={self[0]!r}, expr={self[1]!r}, range={self.range!r})"
-
-    def __reduce__(self) -> tuple:
-        return (Attribute.make, tuple(self))
-
-    def __copy__(self) -> "Attribute":
-        return self
-
-    def __deepcopy__(self, memo: dict) -> "Attribute":
-        import copy
-
-        return Attribute.make(self[0], copy.deepcopy(self[1], memo), self[2], self[3], self[4])
-
-
-@dataclass(frozen=True, slots=True)
-class Block:
-    """A block with its labels, attributes (source order) and nested blocks (source order)."""
-
-    type: str
-    labels: tuple[str, ...]
-    attributes: dict[str, Attribute] = field(hash=False)
-    blocks: tuple["Block", ...]
-    range: SourceRange
-
-
-fast_init(Block)
-
-
-@dataclass(frozen=True, slots=True)
-class SourceFile:
-    """One parsed file: its display path, raw bytes and top-level body."""
-
-    path: str
-    data: bytes
-    body: Block | None
 
 
 def config_files(directory: Path) -> list[Path]:
@@ -134,15 +51,6 @@ def config_files(directory: Path) -> list[Path]:
          if (p.is_file() or p.is_symlink()) and p.name.endswith(CONFIG_SUFFIXES) and not p.name.startswith(".")),
         key=lambda p: p.name,
     )
-
-
-def parse_text(text: str) -> Tree:
-    """Parse HCL text into python-hcl2's raw tree; raises lark's UnexpectedInput.
-
-    Trees carry no node positions (see parser.py); use `nodes.position`.
-    """
-    with gc_paused():
-        return parse(text)
 
 
 def read_file(path: Path, display: str, cache: "ParseCache | None" = None) -> tuple[SourceFile, list[Diagnostic]]:
@@ -190,8 +98,6 @@ def parse_source(data: bytes, display: str, fast: bool = True) -> tuple[SourceFi
         return SourceFile(display, data, None), [prepared]
     text, added_newline = prepared
     if fast:
-        from sgplan.config.fastparse import parse_body  # imports this module's records
-
         with gc_paused():
             walked = parse_body(text, display)
         if walked is not None:
@@ -239,8 +145,6 @@ def check_source(data: bytes, display: str) -> list[Diagnostic]:
     prepared = _prepare(data, display)
     if isinstance(prepared, Diagnostic):
         return [prepared]
-    from sgplan.config.fastparse import scan_syntax
-
     if "\r" not in prepared[0] and scan_syntax(prepared[0]):
         return []
     del prepared

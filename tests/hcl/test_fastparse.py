@@ -9,9 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sgplan.config.fastparse import parse_body
-from sgplan.config.load import Block, parse_source
-from sgplan.config.nodes import Const, ListOf, Ref
+from sgplan.hcl.fastparse import parse_body
+from sgplan.hcl.load import parse_source
+from sgplan.hcl.nodes import Const, ListOf, Ref
+from sgplan.hcl.syntax import Block
 
 
 def _value(v: Any) -> Any:
@@ -222,7 +223,7 @@ def test_mutated_files_read_the_same_or_are_declined(source: str, edits: list[tu
 
 def _tokens(text: str) -> Any:
     """The token reader alone (what parse_body does when the scanner declines)."""
-    from sgplan.config import fastparse
+    from sgplan.hcl import fastparse
     from sgplan.model import SourceRange
 
     try:
@@ -234,7 +235,7 @@ def _tokens(text: str) -> Any:
 
 
 def _check_scan(source: str, must_take: bool) -> None:
-    from sgplan.config.fastparse import scan_lines
+    from sgplan.hcl.fastparse import scan_lines
 
     text = _text(source)
     scanned = scan_lines(text, "f.hcl") if "\r" not in text else None
@@ -285,7 +286,7 @@ binding "b" {
 
 
 def test_the_scanner_reads_line_plain_files_as_the_token_reader_does() -> None:
-    from sgplan.config.fastparse import scan_lines
+    from sgplan.hcl.fastparse import scan_lines
 
     _check_scan(LINES, must_take=True)
     _check(LINES, must_take=True)  # and as Lark does
@@ -304,7 +305,7 @@ def test_the_scanner_reads_line_plain_files_as_the_token_reader_does() -> None:
     "a {\n" * 40 + "}\n" * 40,
 ])
 def test_the_scanner_declines_what_it_is_unsure_of(source: str) -> None:
-    from sgplan.config.fastparse import scan_lines
+    from sgplan.hcl.fastparse import scan_lines
 
     assert scan_lines(source, "f.hcl") is None
     _check(source, must_take=False)  # parse_body still reads it as Lark does, or declines
@@ -354,8 +355,8 @@ def test_mutated_line_files_scan_as_tokens_or_are_declined(source: str, edits: l
 
 
 def _same_recognition(source: str) -> None:
-    from sgplan.config.fastparse import scan_lines, scan_syntax
-    from sgplan.config.load import check_source
+    from sgplan.hcl.fastparse import scan_lines, scan_syntax
+    from sgplan.hcl.load import check_source
 
     text = _text(source)
     if "\r" not in text:

@@ -22,6 +22,7 @@ import lark
 from lark import Lark, Tree
 
 from sgplan import safefs
+from sgplan.collector import gc_paused
 
 # python-hcl2 8.1.4 lexes `$${` / `%%{` as one token running to the next `}` anywhere in the
 # file, across the closing quote, newlines and comments: `"$${"` followed later by `}"` in a
@@ -30,6 +31,10 @@ from sgplan import safefs
 GRAMMAR_FIXES = {
     r"ESCAPED_INTERPOLATION.2: /\$\$\{[^}]*\}/": r"ESCAPED_INTERPOLATION.2: /\$\$\{/",
     r"ESCAPED_DIRECTIVE.2: /%%\{[^}]*\}/": r"ESCAPED_DIRECTIVE.2: /%%\{/",
+    # HCL allows strip markers on interpolations too (`${~ x ~}`, hclsyntax's template scanner);
+    # python-hcl2 only on directives.
+    "interpolation: INTERP_START expression RBRACE":
+        "interpolation: INTERP_START STRIP_MARKER? expression STRIP_MARKER? RBRACE",
 }
 
 
@@ -68,7 +73,7 @@ def grammar() -> str:
     for wrong, right in GRAMMAR_FIXES.items():
         if wrong not in text:
             raise RuntimeError(f"python-hcl2 {hcl2_version()}: grammar line {wrong!r} not found; "
-                               "re-check sgplan/config/parser.py GRAMMAR_FIXES")
+                               "re-check sgplan/hcl/parser.py GRAMMAR_FIXES")
         text = text.replace(wrong, right)
     return text
 
@@ -113,3 +118,12 @@ def parser() -> Lark:
 def parse(text: str) -> Tree:
     """HCL text → python-hcl2's raw tree (without node positions); raises lark's UnexpectedInput."""
     return parser().parse(text)
+
+
+def parse_text(text: str) -> Tree:
+    """Parse HCL text into python-hcl2's raw tree (the collector paused); raises lark's UnexpectedInput.
+
+    Trees carry no node positions (see parser.py); use `nodes.position`.
+    """
+    with gc_paused():
+        return parse(text)

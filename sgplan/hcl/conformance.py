@@ -26,11 +26,8 @@ import unicodedata
 
 from lark import Token, Tree
 
-from sgplan.config.templates import heredoc_body, template_end
+from sgplan.hcl.templates import GO_SPACE, heredoc_body, strip_after, strip_before, template_end
 
-# Go's unicode.IsSpace, which HCL uses for heredoc indentation and strip markers.
-_GO_SPACE = frozenset("\t\n\v\f\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(
-    chr(c) for c in range(0x2000, 0x200B)))
 _VALID_ESCAPE = re.compile(r'\\(?:[nrt"\\]|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})')
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.?)", re.DOTALL)
 _AFTER_BOUNDARY = re.compile(r'([}" \t])([^\x00-\x7f])')
@@ -174,11 +171,11 @@ def _hcl_literals(body: str, trim: bool) -> list[str]:
     for i, tok in enumerate(tokens):
         if tok[0] == "lit":
             if trim_next:
-                tok[1] = tok[1].lstrip("".join(_GO_SPACE))
+                tok[1] = tok[1].lstrip(GO_SPACE)
             trim_next = False
             continue
         if tok[1] and i > 0 and tokens[i - 1][0] == "lit":
-            tokens[i - 1][1] = tokens[i - 1][1].rstrip("".join(_GO_SPACE))
+            tokens[i - 1][1] = tokens[i - 1][1].rstrip(GO_SPACE)
         trim_next = tok[2]
     if trim:
         _flush(tokens)
@@ -195,7 +192,7 @@ def _flush(tokens: list[list]) -> None:
             newline = False
             if tok[0] == "lit":
                 text = tok[1]
-                stripped = text.lstrip("".join(_GO_SPACE))
+                stripped = text.lstrip(GO_SPACE)
                 if not (stripped == "" and text.endswith("\n")):
                     spaces = len(text) - len(stripped)
                     fewest = spaces if fewest is None else min(fewest, spaces)
@@ -210,15 +207,15 @@ def _flush(tokens: list[list]) -> None:
 
 def _sgplan_literals(body: str) -> list[str]:
     """The literal texts sgplan makes of `templates.heredoc_body`'s output (its strip markers
-    work on whole literal parts, across lines)."""
+    trim the adjacent line of a literal part, as `templates.strip_before`/`strip_after` do)."""
     tokens = _template_tokens(body, split_lines=False)
     for i, tok in enumerate(tokens):
         if tok[0] != "seq":
             continue
         if tok[1] and i > 0 and tokens[i - 1][0] == "lit":
-            tokens[i - 1][1] = tokens[i - 1][1].rstrip()
+            tokens[i - 1][1] = strip_before(tokens[i - 1][1], per_line=True)
         if tok[2] and i + 1 < len(tokens) and tokens[i + 1][0] == "lit":
-            tokens[i + 1][1] = tokens[i + 1][1].lstrip()
+            tokens[i + 1][1] = strip_after(tokens[i + 1][1], per_line=True)
     return _merged(tokens)
 
 

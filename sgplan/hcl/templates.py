@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from lark import Token, Tree
 from lark.exceptions import UnexpectedInput
 
-from sgplan.config.values import EvalError
+from sgplan.hcl.errors import EvalError
+from sgplan.hcl.parser import parse_text
 
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)", re.DOTALL)
 _SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
@@ -90,8 +91,12 @@ def compile_string(node: Tree, heredoc: bool = False) -> tuple[Part, ...]:
         kind = child.data
         line = _line(child)
         if kind == "interpolation":
-            expr = [c for c in child.children if isinstance(c, Tree)][0]
-            flat.append(("interp", expr, False, False, line))
+            # INTERP_START [STRIP_MARKER] expression [STRIP_MARKER] RBRACE
+            children = child.children
+            expr = [c for c in children if isinstance(c, Tree)][0]
+            left = isinstance(children[1], Token) and children[1].type == "STRIP_MARKER"
+            right = isinstance(children[-2], Token) and children[-2].type == "STRIP_MARKER"
+            flat.append(("interp", expr, left, right, line))
             continue
         tokens = [c for c in child.children if isinstance(c, Token)]
         left = len(tokens) > 1 and tokens[1].type == "STRIP_MARKER"
@@ -104,7 +109,7 @@ def compile_string(node: Tree, heredoc: bool = False) -> tuple[Part, ...]:
             flat.append(("for", (names, trees[-1]), left, right, line))
         else:
             flat.append((kind.replace("template_", ""), None, left, right, line))
-    _apply_strip_markers(flat)
+    _apply_strip_markers(flat, per_line=heredoc)
     parts, rest = _nest(flat, 0, ())
     if rest < len(flat):
         raise EvalError(f"unexpected %{{ {flat[rest][0]} }} directive", flat[rest][4])
@@ -117,14 +122,37 @@ def _line(node: Tree) -> int:
     return token.line if isinstance(token, Token) and token.line else 0
 
 
-def _apply_strip_markers(flat: list) -> None:
+def _apply_strip_markers(flat: list, per_line: bool) -> None:
     for i, (kind, _, left, right, _line) in enumerate(flat):
         if left and i > 0 and flat[i - 1][0] == "lit":
             prev = flat[i - 1]
-            flat[i - 1] = (prev[0], prev[1].rstrip(), *prev[2:])
+            flat[i - 1] = (prev[0], strip_before(prev[1], per_line), *prev[2:])
         if right and i + 1 < len(flat) and flat[i + 1][0] == "lit":
             nxt = flat[i + 1]
-            flat[i + 1] = (nxt[0], nxt[1].lstrip(), *nxt[2:])
+            flat[i + 1] = (nxt[0], strip_after(nxt[1], per_line), *nxt[2:])
+
+
+# What a strip marker removes: Go's unicode.IsSpace, as hclsyntax trims (Python's str.strip would
+# also take U+001C..U+001F).
+GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(chr(c) for c in range(0x2000, 0x200B))
+
+
+def strip_before(text: str, per_line: bool) -> str:
+    """The literal before a `${~` / `%{~`. In a heredoc HCL's literal tokens end after each
+    newline and the marker trims only the adjacent token: the last line, with its newline when
+    the text ends with one."""
+    if not per_line:
+        return text.rstrip(GO_SPACE)
+    cut = text.rfind("\n", 0, len(text) - 1) + 1
+    return text[:cut] + text[cut:].rstrip(GO_SPACE)
+
+
+def strip_after(text: str, per_line: bool) -> str:
+    """The literal after a `~}`: in a heredoc only up to and including its first newline."""
+    if not per_line:
+        return text.lstrip(GO_SPACE)
+    end = text.find("\n") + 1 or len(text)
+    return text[:end].lstrip(GO_SPACE) + text[end:]
 
 
 def _nest(flat: list, i: int, stop: tuple[str, ...]) -> tuple[tuple[Part, ...], int]:
@@ -179,8 +207,6 @@ def heredoc_string(token: Token) -> Tree:
 
 @functools.lru_cache(maxsize=4096)
 def _heredoc_tree(text: str) -> Tree:
-    from sgplan.config.load import parse_text
-
     body = heredoc_body(text)
     tree = parse_text('x = "' + _quote_template(body) + '"\n')
     attribute = tree.children[0].children[0]

@@ -9,8 +9,9 @@ from typing import Any
 
 from lark import Token, Tree
 
-from sgplan.config.templates import unescape
-from sgplan.config.values import MAX_NUMBER_BITS, EvalError, number
+from sgplan.hcl.errors import EvalError
+from sgplan.hcl.numbers import MAX_NUMBER_BITS, number
+from sgplan.hcl.templates import unescape
 
 
 class _Node:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sgplan.formatter import (
+from sgplan.hcl.format import (
     CHEREDOC,
     CONTROL,
     CQUOTE,
@@ -26,8 +26,8 @@ from sgplan.formatter import (
     is_canonical,
     tokenize,
 )
+from tests.hcl.test_write import _documents
 from tests.hclfmt import formatted, hclfmt
-from tests.render.test_hcl import _documents
 
 HCLFMT, WHY = hclfmt()
 needs_hclfmt = pytest.mark.skipif(HCLFMT is None, reason=WHY)
@@ -179,7 +179,7 @@ def _perturb(text: str, draw: st.DrawFn) -> str:
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data(), _documents)
 def test_format_matches_hclfmt_on_perturbed_documents(data: st.DataObject, doc: list) -> None:
-    from sgplan.render.hcl import render
+    from sgplan.hcl.write import render
 
     messy = _perturb(render(doc), data.draw)
     ours = format_text(messy)
@@ -250,7 +250,7 @@ def test_is_canonical_never_disagrees_with_format_text(edit) -> None:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data(), _documents)
 def test_is_canonical_implies_format_text_is_identity(data: st.DataObject, doc: list) -> None:
-    from sgplan.render.hcl import render
+    from sgplan.hcl.write import render
 
     rendered = render(doc)
     messy = _perturb(rendered, data.draw)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from sgplan.config import load_configuration
-from sgplan.config import load as load_module
-from sgplan.config.cache import CACHE_DIR, ParseCache
-from sgplan.config.load import parse_source, read_file
+from sgplan.hcl import load as load_module
+from sgplan.hcl.cache import CACHE_DIR, ParseCache
+from sgplan.hcl.load import parse_source, read_file
 
 TEXT = """\
 sgplan { stack = "test" }
@@ -129,7 +129,7 @@ def test_versions_are_part_of_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
     before = ParseCache.entry_name(b"x")
     monkeypatch.setattr(sgplan, "__version__", "99.0")
     assert ParseCache.entry_name(b"x") != before
-    monkeypatch.setattr("sgplan.config.cache.hcl2_version", lambda: "0.0.1")
+    monkeypatch.setattr("sgplan.hcl.cache.hcl2_version", lambda: "0.0.1")
     assert ParseCache.entry_name(b"x") != before
 
 
@@ -327,7 +327,7 @@ def test_the_cache_decodes_no_pickle(config_dir, parses, tmp_path: Path) -> None
     lambda: marshal.dumps(([], [])),
 ], ids=["code object", "set value", "bytes child", "lists"])
 def test_decode_accepts_only_the_written_shapes(payload) -> None:
-    from sgplan.config.cache import decode_plain
+    from sgplan.hcl.cache import decode_plain
 
     with pytest.raises(Exception):
         decode_plain(payload(), "f")

@@ -84,7 +84,7 @@ def test_heredoc_attribute_followed_by_attribute(config_dir) -> None:
 
 # --- reading as HashiCorp's HCL does, or refusing (issue 12 §5; docs/hcl-conformance.md) -------
 
-from sgplan.config.load import parse_source  # noqa: E402
+from sgplan.hcl.load import parse_source  # noqa: E402
 
 
 def _read(text: str):
@@ -133,7 +133,7 @@ def test_valid_hcl_around_the_refusals_still_reads() -> None:
 
 
 def test_symlinked_files_must_stay_in_their_directory(tmp_path: Path) -> None:
-    from sgplan.config.load import read_file
+    from sgplan.hcl.load import read_file
 
     (tmp_path / "outside.tf").write_text('secret = "s"\n')
     d = tmp_path / "cfg"

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from lark import Tree
 
 from sgplan.config.evaluate import Evaluator, Namespace, Scope
-from sgplan.config.load import parse_text
-from sgplan.config.nodes import Const, ListOf, Ref, position, simplify
 from sgplan.config.values import EvalError, Unknown
+from sgplan.hcl.nodes import Const, ListOf, Ref, position, simplify
+from sgplan.hcl.parser import parse_text
 
 
 def _expr(source: str) -> Tree:

@@ -30,10 +30,10 @@ from lark import Token, Tree
 
 import sgplan
 from sgplan import safefs
-from sgplan.config.load import Attribute, Block, SourceFile
-from sgplan.config.nodes import Const, ListOf, Ref
-from sgplan.config.parser import hcl2_version
 from sgplan.diagnostics import Diagnostic, Severity
+from sgplan.hcl.nodes import Const, ListOf, Ref
+from sgplan.hcl.parser import hcl2_version
+from sgplan.hcl.syntax import Attribute, Block, SourceFile
 from sgplan.model import SourceRange
 
 FORMAT = b"sgplan-parse-cache-4"  # bump when Block/Attribute/compact nodes change shape

@@ -17,12 +17,13 @@ import re
 import sys
 from typing import Any
 
-from sgplan.config.conformance import LONE_CR, string_problem
-from sgplan.config.load import Attribute, Block
-from sgplan.config.nodes import Const, ListOf, Ref
-from sgplan.config.templates import unescape
-from sgplan.config.values import EvalError, number
 from sgplan.diagnostics import Diagnostic, error
+from sgplan.hcl.conformance import LONE_CR, string_problem
+from sgplan.hcl.errors import EvalError
+from sgplan.hcl.nodes import Const, ListOf, Ref
+from sgplan.hcl.numbers import number
+from sgplan.hcl.syntax import Attribute, Block
+from sgplan.hcl.templates import unescape
 from sgplan.model import SourceRange
 
 # Token kinds (small ints compare fastest).

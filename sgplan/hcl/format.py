@@ -462,8 +462,8 @@ def is_canonical(text: str) -> bool:
 
 def check_syntax(text: str, display: str) -> list[Diagnostic]:
     """Errors that make sgplan refuse the file, as the configuration loader reports them:
-    syntax errors, and anything sgplan would read differently from HCL (config.conformance)."""
-    from sgplan.config.load import check_source
+    syntax errors, and anything sgplan would read differently from HCL (hcl.conformance)."""
+    from sgplan.hcl.load import check_source
 
     return check_source(text.encode("utf-8"), display)
 
