@@ -460,17 +460,20 @@ def is_canonical(text: str) -> bool:
 # Files
 
 
-def check_syntax(text: str, display: str) -> list[Diagnostic]:
+def check_syntax(text: str, display: str, data: bytes | None = None) -> list[Diagnostic]:
     """Errors that make sgplan refuse the file, as the configuration loader reports them:
-    syntax errors, and anything sgplan would read differently from HCL (hcl.conformance)."""
+    syntax errors, and anything sgplan would read differently from HCL (hcl.conformance).
+    `data`: the file's bytes when at hand (`text` is their decoding), saving a copy."""
     from sgplan.hcl.load import check_source
 
-    return check_source(text.encode("utf-8"), display)
+    if data is None:
+        return check_source(text.encode("utf-8"), display)
+    return check_source(data, display, text)
 
 
-def format_source(text: str, display: str) -> tuple[str | None, list[Diagnostic]]:
-    """(formatted text, []) or (None, errors naming `display`:line)."""
-    diags = check_syntax(text, display)
+def format_source(text: str, display: str, data: bytes | None = None) -> tuple[str | None, list[Diagnostic]]:
+    """(formatted text, []) or (None, errors naming `display`:line); `data` as in check_syntax."""
+    diags = check_syntax(text, display, data)
     if diags:
         return None, diags
     if is_canonical(text):  # the common case, without lexing (same answer as format_text)
@@ -523,7 +526,8 @@ def format_files(paths: Iterable[Path] | Iterable[tuple[Path, Path]], *, write: 
         except (OSError, UnicodeDecodeError) as exc:
             diags.append(error(f"{display}: cannot read: {getattr(exc, 'strerror', None) or exc}"))
             continue
-        result, problems = format_source(text, display)
+        result, problems = format_source(text, display, raw)
+        del raw
         if result is None:
             diags.extend(problems)
             continue

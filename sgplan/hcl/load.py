@@ -116,15 +116,17 @@ def parse_source(data: bytes, display: str, fast: bool = True) -> tuple[SourceFi
     return SourceFile(display, data, body), diags
 
 
-def _prepare(data: bytes, display: str) -> tuple[str, bool] | Diagnostic:
+def _prepare(data: bytes, display: str, text: str | None = None) -> tuple[str, bool] | Diagnostic:
     """The text to parse (decoded, BOM dropped, newline-terminated) and whether a final newline
-    was added; or the error that refuses the file before parsing."""
+    was added; or the error that refuses the file before parsing. `text`: `data` already
+    decoded, when the caller has it."""
     if len(data) > MAX_FILE_BYTES:
         return error(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB (sgplan's limit)", SourceRange(display, 1))
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return error(f"file is not UTF-8 ({exc.reason})", SourceRange(display, 1))
+    if text is None:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return error(f"file is not UTF-8 ({exc.reason})", SourceRange(display, 1))
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
@@ -137,12 +139,12 @@ def _prepare(data: bytes, display: str) -> tuple[str, bool] | Diagnostic:
     return text, added_newline
 
 
-def check_source(data: bytes, display: str) -> list[Diagnostic]:
+def check_source(data: bytes, display: str, text: str | None = None) -> list[Diagnostic]:
     """The errors that make `parse_source` refuse `data` (no body: syntax errors, conformance
     refusals), or [] when it parses, for `fmt --check`. Files made of the line scanner's plain
     shapes are recognised without building their records (fastparse.scan_syntax); the rest
-    are parsed as `parse_source` does."""
-    prepared = _prepare(data, display)
+    are parsed as `parse_source` does. `text`: `data` decoded, when the caller has it."""
+    prepared = _prepare(data, display, text)
     if isinstance(prepared, Diagnostic):
         return [prepared]
     if "\r" not in prepared[0] and scan_syntax(prepared[0]):

@@ -363,6 +363,7 @@ def _same_recognition(source: str) -> None:
         assert scan_syntax(text) == (scan_lines(text, "f.hcl") is not None), source
     walked, diags = parse_source(source.encode(), "f.hcl")
     assert check_source(source.encode(), "f.hcl") == ([] if walked.body is not None else diags), source
+    assert check_source(source.encode(), "f.hcl", source) == check_source(source.encode(), "f.hcl"), source
 
 
 def test_the_syntax_only_scan_takes_what_the_scanner_takes() -> None:
