@@ -35,6 +35,9 @@ def gc_paused() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
-            if gc.get_count()[0] > FREEZE_AFTER:
+            # The count is allocations minus deallocations: a block that also freed much (a
+            # configuration releasing its records) can end with a low count over a large young
+            # generation, so that is counted when the count alone does not decide.
+            if gc.get_count()[0] > FREEZE_AFTER or len(gc.get_objects(0)) > FREEZE_AFTER:
                 gc.freeze()
             gc.enable()

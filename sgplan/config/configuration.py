@@ -94,10 +94,6 @@ class Configuration:
             return
         self.root = _stripped(self.root, {})
         self._released = True
-        # The evaluation's own module instances form reference cycles that still hold the
-        # original records; they are young (made inside this paused block): collect them now,
-        # before gc_paused freezes them.
-        gc.collect(0)
 
     def _restore(self) -> Diagnostic | None:
         """The released blocks back, by loading the same files again: the same bytes (the
@@ -186,6 +182,7 @@ class Configuration:
         if not known_ids and not failed and not ctx.opaque and ctx.unknown_uses - output_uses == ctx.plain_uses:
             self._substitutable = _Substitutable(desired, tuple(diags[:outputs_start]),
                                                  tuple(diags[outputs_end:validated]), dict(ctx.group_ids))
+        _unlink(root)
         return (None if failed else desired), _dedupe(diags)
 
     def _substitute(self, first: _Substitutable, known_ids: Mapping[str, str]
@@ -216,7 +213,9 @@ class Configuration:
             bindings.append(binding)
         diags: list[Diagnostic] = list(first.diags_before_outputs)
         ctx = Context(Evaluator(), known_ids, diags)
-        outputs = build_outputs(ModuleInstance(self.root, "", self.variables, ctx))
+        root = ModuleInstance(self.root, "", self.variables, ctx)
+        outputs = build_outputs(root)
+        _unlink(root)
         diags.extend(first.diags_after_outputs)
         diags.extend(validate(groups, tuple(bindings)))
         result = replace(desired, groups=groups, bindings=tuple(bindings), outputs=tuple(outputs))
@@ -294,6 +293,18 @@ def _resolve_group(group: SecurityGroup, ids: Mapping[str, str]) -> SecurityGrou
     if all(a is b for a, b in zip(ingress, group.ingress)) and all(a is b for a, b in zip(egress, group.egress)):
         return group
     return replace(group, ingress=ingress, egress=egress)
+
+
+def _unlink(inst: ModuleInstance) -> None:
+    """Empty the module instances of a finished evaluation (`inst` and the children it made).
+    Each is in a reference cycle with
+    its scope (namespaces hold its bound methods), which reference counting cannot free and
+    which `gc_paused` would freeze: without this, every evaluation's instances, their caches and
+    the configuration records they point to stayed alive to the end of the run (issue 18)."""
+    for child in inst.__dict__.get("_children", {}).values():
+        if child is not None:
+            _unlink(child)
+    inst.__dict__.clear()
 
 
 def _instances(root: ModuleInstance) -> list[ModuleInstance]:
