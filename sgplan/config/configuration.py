@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import functools
-import gc
 import hashlib
 import os
 from dataclasses import dataclass, field, replace
@@ -297,10 +296,10 @@ def _resolve_group(group: SecurityGroup, ids: Mapping[str, str]) -> SecurityGrou
 
 def _unlink(inst: ModuleInstance) -> None:
     """Empty the module instances of a finished evaluation (`inst` and the children it made).
-    Each is in a reference cycle with
-    its scope (namespaces hold its bound methods), which reference counting cannot free and
-    which `gc_paused` would freeze: without this, every evaluation's instances, their caches and
-    the configuration records they point to stayed alive to the end of the run (issue 18)."""
+    Each is in a reference cycle with its scope (the namespaces hold its bound methods), which
+    reference counting cannot free and which `gc_paused` freezes: without this, every
+    evaluation's instances, their caches and the configuration records they point to stayed
+    alive to the end of the run (issue 18)."""
     for child in inst.__dict__.get("_children", {}).values():
         if child is not None:
             _unlink(child)
