@@ -8,14 +8,14 @@ import gc
 import os
 import sys
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
 from sgplan.analysis.planned import annotate_plan
 from sgplan.backends import open_client
 from sgplan.cloud import ApiClient
-from sgplan.diagnostics import Diagnostic, Severity, UserError, has_errors, sort_key
+from sgplan.diagnostics import Diagnostic, Severity, UserError, has_errors, sort_key, warning
 from sgplan.model import CloudState, DesiredState
 from sgplan.render.escape import visible
 
@@ -189,21 +189,44 @@ def make_plan_for(ws: Workspace, client: ApiClient):
         print_diagnostics(list(ws.warnings) + missing)
         raise ConfigErrors()
     plan, diags = make_plan(desired, live, cloud=ws.cloud_spec, region=ws.region or live.region)
+    added: list[Diagnostic] = []
     if plan is not None:
+        planned = set(plan.warnings)
         # Groups this plan deletes that other products (CLB, CDB, ENI) still use: noted, and apply
         # refuses before its first call instead of failing half-way on ResourceInUse.
         plan = with_usage(plan, deletion_usage(client, plan))
         # Templates this plan deletes that rules outside the stack still name (issue 17).
         plan = with_template_users(plan, template_deletion_users(client, plan, live))
+        # Warnings are on stderr and in the plan (issue 14): those noted on the plan here, and
+        # the configuration's own (file paths relative to the directory: a saved plan compares equal).
+        added = [warning(w) for w in dict.fromkeys(plan.warnings) if w not in planned]
+        plan = replace(plan, warnings=(*config_warnings(ws), *plan.warnings))
     if has_errors(diags):
         print_diagnostics(list(ws.warnings) + list(diags))
         raise ConfigErrors()
-    print_diagnostics(list(ws.warnings) + list(diags))
+    print_diagnostics(list(ws.warnings) + list(diags) + added)
     # Exposure changes and findings; the desired groups carry source lines and ignore_findings.
     # Contracts are proven on the planned state; their default scope is the bound instances.
     bound = tuple(dict.fromkeys(b.instance_id for b in desired.bindings))
     plan = annotate_plan(plan, live, desired.groups, desired.expects, bound)
     return plan, live
+
+
+def config_warnings(ws: Workspace) -> list[str]:
+    """The configuration's warnings as the plan shows them: `main.sg.hcl:10: message`."""
+    out = []
+    for d in sorted(ws.warnings, key=sort_key):
+        where = ""
+        if d.range is not None:
+            try:
+                name = Path(d.range.file).resolve().relative_to(Path(ws.directory).resolve()).as_posix()
+            except ValueError:
+                name = Path(d.range.file).name
+            where = f"{name}:{d.range.line}: "
+        elif d.address:
+            where = f"{d.address}: "
+        out.append(f"{where}{d.message}")
+    return out
 
 
 def open_for(ws: Workspace) -> ApiClient:

@@ -22,9 +22,9 @@ from sgplan.config.build import (
 from sgplan.config.evaluate import Evaluator
 from sgplan.config.instance import Context, ModuleInstance, group_default_name
 from sgplan.config.modules import ModuleConfig, load_module
-from sgplan.config.moved import build_moves, moved_blocks
+from sgplan.config.moved import Move, build_moves, moved_blocks, resolve_moves
 from sgplan.config.rules import GROUP_ID
-from sgplan.config.template_blocks import build_template, template_blocks
+from sgplan.config.template_blocks import build_templates
 from sgplan.config.validate import validate
 from sgplan.config.values import EvalError, Unknown
 from sgplan.config.variables import MISSING, finalize, root_values
@@ -141,11 +141,7 @@ class Configuration:
                     continue
                 for suffix, _key, names in expanded:
                     bindings.extend(build_binding(inst.keyed(names), label + suffix, block))
-            for kind, blocks in template_blocks(inst, diags).items():
-                for label, block in blocks.items():
-                    template = build_template(inst, kind, label, block)
-                    if template is not None:
-                        templates.append(template)
+            templates.extend(build_templates(inst, diags))
             expect_blocks = _expect_blocks(inst.config, diags)
             scope = binding_scope(inst) if expect_blocks else None
             for label, block in expect_blocks.items():
@@ -159,11 +155,11 @@ class Configuration:
                     except EvalError as exc:  # a reference error inside was reported already
                         if not exc.reported:
                             diags.append(error(exc.message, inst.config.outputs[name].range))
-        moves: list[tuple[str, str]] = []
-        declared = {g.address for g in groups if g.address}
+        spelled: list[Move] = []
         for inst in _instances(root):
             blocks = [b for f in inst.config.files if f.body is not None for b in moved_blocks(f.body.blocks)]
-            moves.extend(build_moves(inst.prefix, blocks, declared, diags))
+            spelled.extend(build_moves(inst.prefix, blocks, diags))
+        moves = resolve_moves(spelled, {g.address for g in groups if g.address}, diags)
         validated = len(diags)
         diags.extend(validate(tuple(groups), tuple(bindings)))
         diags.extend(_require_stack(settings, groups, bindings, templates))

@@ -9,6 +9,9 @@ from typing import Any, Mapping
 
 from sgplan.config.evaluate import Evaluator, Namespace, Scope
 from sgplan.config.modules import MAX_MODULE_INSTANCES, META_ARGUMENTS, ModuleConfig, module_instances_message
+from sgplan.config.shared import FAILED, MAX_EXPANSION, default_name
+from sgplan.config.template_blocks import KINDS as TEMPLATE_KINDS
+from sgplan.config.template_blocks import namespace as template_namespace
 from sgplan.config.values import EvalError, Unknown, attribute_message, type_name
 from sgplan.config.variables import MISSING, finalize
 from sgplan.diagnostics import Diagnostic, error
@@ -16,7 +19,7 @@ from sgplan.hcl.nodes import Ref
 from sgplan.hcl.syntax import Attribute, Block
 from sgplan.model import SourceRange
 
-FAILED: Any = object()  # an attribute whose error is already reported
+__all__ = ["FAILED", "MAX_EXPANSION", "Context", "ModuleInstance", "group_default_name", "is_plain_group_ref"]
 
 
 class Context:
@@ -59,12 +62,9 @@ class ModuleInstance:
                 "security_group": Namespace("security_group", self._group),
             }
         )
-        # Parameter templates: `address_template.x.id` & co. (imported here: that module builds
-        # on this one).
-        from sgplan.config.template_blocks import KINDS, namespace
-
-        for kind in KINDS:
-            self.scope.names[kind] = namespace(self, kind)
+        # Parameter templates: `address_template.x.id` & co.
+        for kind in TEMPLATE_KINDS:
+            self.scope.names[kind] = template_namespace(self, kind)
         self._cache: dict[int, Any] = {}
         self._taint: dict[int, int] = {}  # id(attr) → unknown reads its cached value stands for
         self._children: dict[str, ModuleInstance | None] = {}
@@ -383,12 +383,7 @@ class ModuleInstance:
         return out
 
 
-MAX_EXPANSION = 1000  # instances one for_each/count may make (each is evaluated and planned)
-
-
-def group_default_name(label: str, key: Any) -> str:
-    """An expanded group's name when it sets none: the label and key (`web-a`, `web-0`)."""
-    return f"{label}-{key}"
+group_default_name = default_name  # an expanded group's name when it sets none (`web-a`, `web-0`)
 
 
 def is_plain_group_ref(expr: Any, prefix: str, address: str | None) -> bool:

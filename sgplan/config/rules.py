@@ -8,6 +8,7 @@ import ipaddress
 import re
 from typing import Any, Callable
 
+from sgplan.config.shared import resource_type
 from sgplan.config.values import Unknown, has_unknown, type_name
 from sgplan.diagnostics import Diagnostic, error, warning
 from sgplan.hcl.nodes import Const, Ref
@@ -172,10 +173,10 @@ def build_rules(
         if allow_number and isinstance(value, (int, float)) and not isinstance(value, bool):
             return str(value)
         if isinstance(value, Unknown):
-            if name in _TEMPLATE_ATTRS and value.address and value.address.rsplit(".", 2)[-2] == name[:-3]:
+            if name in _TEMPLATE_ATTRS and value.address and resource_type(value.address) == name[:-3]:
                 return GroupRef(value.address)  # a template of this configuration (issue 17)
             if name in _TEMPLATE_ATTRS and value.address:
-                kind = value.address.rsplit(".", 2)[-2]
+                kind = resource_type(value.address)
                 bad(name, f"{value.address}.id is the id of a {kind}, not of an {name[:-3]}"
                     if kind != "security_group" else f"{value.address}.id is a security group id")
                 return None

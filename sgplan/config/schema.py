@@ -79,13 +79,13 @@ TOP_LEVEL: dict[str, Spec] = {
         required=frozenset({"direction", "peer", "protocol", "decision"}),
     ),
     # Parameter templates as code (issue 17); build checks the member syntax.
-    "address_template": Spec(labels=("name",), attributes=frozenset({"name", "id", "addresses"}),
+    "address_template": Spec(labels=("name",), attributes=frozenset({"name", "id", "addresses", "for_each", "count"}),
                              required=frozenset({"addresses"})),
-    "address_template_group": Spec(labels=("name",), attributes=frozenset({"name", "id", "template_ids"}),
+    "address_template_group": Spec(labels=("name",), attributes=frozenset({"name", "id", "template_ids", "for_each", "count"}),
                                    required=frozenset({"template_ids"})),
-    "service_template": Spec(labels=("name",), attributes=frozenset({"name", "id", "services"}),
+    "service_template": Spec(labels=("name",), attributes=frozenset({"name", "id", "services", "for_each", "count"}),
                              required=frozenset({"services"})),
-    "service_template_group": Spec(labels=("name",), attributes=frozenset({"name", "id", "template_ids"}),
+    "service_template_group": Spec(labels=("name",), attributes=frozenset({"name", "id", "template_ids", "for_each", "count"}),
                                    required=frozenset({"template_ids"})),
     # An address change that keeps the group (DESIGN §3); build checks the addresses.
     "moved": Spec(attributes=frozenset({"from", "to"}), required=frozenset({"from", "to"})),

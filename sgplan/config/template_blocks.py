@@ -6,6 +6,14 @@ References: `namespace` gives one namespace per kind to every module instance's 
 (config/instance.py adds them when it builds the scope). A pinned template's id is its `id`; any other is
 an `Unknown` carrying the block's address, which build turns into a `GroupRef` that the planner
 resolves to the live id of the managed template or to a placeholder for one it creates.
+
+`for_each` / `count` (issue 14) work as on `security_group`: one template per key, addressed
+`address_template.office["hq"]` / `service_template.web[0]`, ordered as Terraform orders keys,
+with `each.key`/`each.value`/`count.index` in the block; `address_template.office` is then a
+map by key (for_each) or a list (count) of `{id, name}`.
+
+Imports point one way: config/instance.py imports this module; this one knows a module
+instance only by its structural type (`shared.Instance`).
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from sgplan.config.evaluate import Namespace
-from sgplan.config.instance import FAILED, ModuleInstance
+from sgplan.config.shared import FAILED, Instance as ModuleInstance, default_name, resource_type
 from sgplan.config.values import EvalError, Unknown, type_name
 from sgplan.diagnostics import Diagnostic, error
 from sgplan.hcl.syntax import Block
@@ -56,20 +64,61 @@ def namespace(inst: ModuleInstance, kind: str) -> Namespace:
         block = template_blocks(inst).get(kind, {}).get(label)
         if block is None:
             raise EvalError(f'unknown {kind} "{label}" ({kind}.{label} is not declared in this module)', static=True)
-        if label not in entries:
-            address = f"{inst.prefix}{kind}.{label}"
-            name_attr = block.attributes.get("name")
-            name = inst._required(name_attr, address + ".name") if name_attr else label
-            pinned = block.attributes.get("id")
-            template_id: Any = inst._required(pinned, address + ".id") if pinned else Unknown((address,), address)
-            entries[label] = {"id": template_id, "name": name}
+        if label in entries:
+            return entries[label]
+        base = f"{inst.prefix}{kind}.{label}"
+        expanded = inst.expansion(block, base)
+        if id(block) in inst._failed_expansions:
+            raise EvalError("", reported=True)  # its for_each/count error is reported
+        if expanded is None:
+            entries[label] = _entry(inst, block, base, label)
+        else:
+            by_key = {key: _entry(inst.keyed(names), block, base + suffix, default_name(label, key))
+                      for suffix, key, names in expanded}
+            entries[label] = list(by_key.values()) if "count" in block.attributes else by_key
         return entries[label]
 
     return Namespace(kind, resolve)
 
 
-def build_template(inst: ModuleInstance, kind: str, label: str, block: Block) -> TemplateSpec | None:
-    """One template block → a TemplateSpec; every problem is `file:line: attribute: message`."""
+def _entry(inst: ModuleInstance, block: Block, address: str, name: str) -> dict[str, Any]:
+    """`{id, name}` of one template (instance): a pinned id, else an Unknown naming its address."""
+    name_attr = block.attributes.get("name")
+    if name_attr is not None:
+        name = inst._required(name_attr, address + ".name")
+    pinned = block.attributes.get("id")
+    template_id: Any = inst._required(pinned, address + ".id") if pinned else Unknown((address,), address)
+    return {"id": template_id, "name": name}
+
+
+def build_templates(inst: ModuleInstance, diags: list[Diagnostic]) -> list[TemplateSpec]:
+    """Every template of one module instance, in file order per kind, expanded blocks by key."""
+    out: list[TemplateSpec] = []
+    for kind, blocks in template_blocks(inst, diags).items():
+        for label, block in blocks.items():
+            expanded = inst.expansion(block, f"{inst.prefix}{kind}.{label}")
+            if expanded is None:
+                template = build_template(inst, kind, label, block)
+                if template is not None:
+                    out.append(template)
+                continue
+            for suffix, key, names in expanded:  # ordered by key (Terraform's order)
+                template = build_template(inst.keyed(names), kind, label + suffix, block, default_name(label, key))
+                if template is not None:
+                    out.append(template)
+    return out
+
+
+def address_kind(address: str) -> str | None:
+    """The template kind an address names (`module.m.address_template.x["a.b"]` → address_template)."""
+    kind = resource_type(address)
+    return kind if kind in TEMPLATE_KINDS else None
+
+
+def build_template(inst: ModuleInstance, kind: str, label: str, block: Block,
+                   unnamed: str | None = None) -> TemplateSpec | None:
+    """One template block (or one instance of an expanded one: `label` carries its key,
+    `unnamed` its default name) → a TemplateSpec; every problem is `file:line: attribute: message`."""
     diags = inst.ctx.diags
     address = f"{inst.prefix}{kind}.{label}"
     member_attr = TEMPLATE_KINDS[kind][1]
@@ -91,7 +140,7 @@ def build_template(inst: ModuleInstance, kind: str, label: str, block: Block) ->
     def bad(name: str, message: str) -> None:
         diags.append(error(f"{name}: {message}", block.attributes[name].range, address))
 
-    name = values.get("name", label)
+    name = values.get("name", label if unnamed is None else unnamed)
     if not isinstance(name, str) or not name:
         bad("name", f"a non-empty string is required, not {type_name(name)}")
         return None
@@ -138,7 +187,7 @@ def _member(kind: str, item: Any) -> str | GroupRef:
         return canonical_service(item)
     member_kind = _MEMBER_KIND[kind]
     if isinstance(item, Unknown):
-        if item.address and item.address.rsplit(".", 2)[-2] == member_kind:
+        if item.address and address_kind(item.address) == member_kind:
             return GroupRef(item.address)
         raise ValueError(f"depends on a value not known until apply; use {member_kind}.<name>.id directly")
     prefix = _ID_PREFIX[member_kind]
@@ -151,6 +200,6 @@ def template_ref(value: Any, field: str) -> GroupRef | None:
     """The GroupRef a rule's template attribute stands for when `value` is a template's unknown id."""
     if isinstance(value, Unknown) and value.address:
         wanted = field[: -len("_id")]  # address_template_id → address_template
-        if value.address.rsplit(".", 2)[-2] == wanted:
+        if address_kind(value.address) == wanted:
             return GroupRef(value.address)
     return None

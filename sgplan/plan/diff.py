@@ -109,7 +109,8 @@ def _make_plan(desired: DesiredState, live: CloudState, *, cloud: str, region: s
         if source is not None and d.address not in replaced:
             group_ops = [*group_ops, _move_call(source, d, g, region)]
             change = replace(change, actions=change.actions if change.is_change else ("update",),
-                             notes=(*change.notes, f"moved from {source}: the group keeps its id and rules"))
+                             notes=(*change.notes, f"moved from {source}: the group keeps its id and rules"),
+                             previous_address=source)
         changes.append(change)
         ops += group_ops
         diags += group_diags

@@ -69,12 +69,23 @@ def match_groups(desired: DesiredState, live: CloudState, stack: str) -> tuple[M
     # address (DESIGN §3: same id and rules; only its sgplan-address tag is rewritten).
     moved: dict[str, str] = {}
     declared = {d.address: d for d in desired.groups}
-    for source, target in desired.moves:
+    for move in desired.moves:
+        source, target = move
         d = declared.get(target)
-        if d is None or d.id is not None or target in matched:
+        if d is None or d.id is not None:
             continue
         candidates = [g for g in by_address.get(source, ()) if g.id not in used]
         if not candidates:
+            continue
+        if target in matched:
+            # Both ends exist: which group is the target is ambiguous. Terraform refuses it too.
+            held = matched[target]
+            via = f" (moved from {moved[target]})" if target in moved else ""
+            diags.append(error(
+                f"moved: {source} ({', '.join(sorted(g.id or '?' for g in candidates))}) and {target} "
+                f"({held.id}{via}) both exist; a moved block may only move to an address that has no group yet "
+                "(remove the moved block, or delete one of the two groups first)",
+                getattr(move, "origin", None) or d.origin, target))
             continue
         best = min(candidates, key=lambda g: (g.project_id != d.project_id, not _same(g, d), g.id or ""))
         matched[target] = best

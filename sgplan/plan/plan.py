@@ -49,6 +49,7 @@ class ResourceChange:
     id: str | None = None
     rule_changes: tuple[RuleChange, ...] = ()
     notes: tuple[str, ...] = ()  # e.g. "tags are only set at creation"
+    previous_address: str | None = None  # the address a `moved` block moves the group from
 
     @property
     def is_change(self) -> bool:

@@ -154,6 +154,7 @@ def _change_to_dict(c: ResourceChange) -> dict[str, Any]:
             for r in c.rule_changes
         ],
         "notes": list(c.notes),
+        "previous_address": c.previous_address,
     }
 
 
@@ -374,6 +375,7 @@ def _change(f: _Field) -> ResourceChange:
             for r in f.get("rule_changes", []).items()
         ),
         notes=f.get("notes", []).strs(),
+        previous_address=f.get("previous_address", None).opt_str(),
     )
 
 

@@ -14,6 +14,7 @@ Members are compared as sets (a template is a set: order does not change what it
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -100,10 +101,25 @@ def _canonical(kind: str, member: str) -> str:
     return member
 
 
+# `[module.m["k"].]<kind>.<label>[key]`: keys may hold dots, so the address is split from its end.
+_LOCAL = re.compile(r'(?:^|\.)(?P<kind>address_template_group|address_template|service_template_group|service_template)'
+                    r'\.(?P<name>[A-Za-z_][A-Za-z0-9_-]*(?:\[(?:\d+|"(?:[^"\\]|\\.)*")\])?)$')
+
+
 def _module(address: str) -> str | None:
-    head, _, _ = address.rpartition(".")
-    head, _, _ = head.rpartition(".")
-    return head or None
+    """`module.m["k"]` of `module.m["k"].address_template.x["a"]`; None at the root."""
+    match = _LOCAL.search(address)
+    if match is None:
+        head, _, _ = address.rpartition(".")
+        head, _, _ = head.rpartition(".")
+        return head or None
+    return address[: match.start()] or None
+
+
+def _name(address: str) -> str:
+    """The local name, key included: `x["a.b"]` of `address_template.x["a.b"]`."""
+    match = _LOCAL.search(address)
+    return match.group("name") if match else address.rpartition(".")[2]
 
 
 def plan_templates(desired: Sequence[TemplateSpec], live: CloudState, stack: str | None,
@@ -158,7 +174,7 @@ def plan_templates(desired: Sequence[TemplateSpec], live: CloudState, stack: str
                     summary=f"create {spec.address} ({len(spec.members)} members)",
                 ))
                 result.changes.append(ResourceChange(
-                    address=spec.address, type=kind, name=spec.address.rpartition(".")[2], actions=("create",),
+                    address=spec.address, type=kind, name=_name(spec.address), actions=("create",),
                     before=None, after=after, module_address=_module(spec.address)))
                 continue
             before = {"name": current.name, member_attr: list(current.members)}
@@ -194,7 +210,7 @@ def plan_templates(desired: Sequence[TemplateSpec], live: CloudState, stack: str
                 notes = (f"members: {', '.join([f'+{m}' for m in added] + [f'-{m}' for m in removed])}",)
             result.ops.extend(ops)
             result.changes.append(ResourceChange(
-                address=spec.address, type=kind, name=spec.address.rpartition(".")[2],
+                address=spec.address, type=kind, name=_name(spec.address),
                 actions=("update",) if ops else ("no-op",), before=before,
                 after=after,
                 module_address=_module(spec.address), id=current.id, notes=notes))
@@ -211,7 +227,7 @@ def plan_templates(desired: Sequence[TemplateSpec], live: CloudState, stack: str
             stage=Stage.DELETE_TEMPLATES, service="vpc", action=f"Delete{stem}", params={id_field: t.id},
             address=address, group=t.id, summary=f"delete {address} ({t.id})"))
         result.changes.append(ResourceChange(
-            address=address, type=t.kind, name=address.rpartition(".")[2], actions=("delete",),
+            address=address, type=t.kind, name=_name(address), actions=("delete",),
             before={"name": t.name, TEMPLATE_KINDS[t.kind][1]: list(t.members)}, after=None,
             module_address=_module(address), id=t.id))
     # A kept template group may not hold a template this plan deletes, nor may a kept rule name one.

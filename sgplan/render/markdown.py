@@ -1,7 +1,7 @@
 """A plan as markdown for a pull-request comment (`plan --markdown`, `show --markdown`).
 
 Sections: summary, exposure widened then narrowed (one row per distinct change, naming its
-instances), destroy warnings, findings, then the rule diff folded in `<details>`. Pure (plan →
+instances), destroy warnings, findings, the plan's warnings, then the rule diff folded in `<details>`. Pure (plan →
 text); kept under GitHub's 65,536-character comment limit with a visible note when cut.
 """
 
@@ -101,6 +101,15 @@ def _destroys(plan: Plan) -> list[str]:
     return lines
 
 
+def _warnings(plan: Plan) -> list[str]:
+    """The plan's warnings (each once; a resource's note already in the diff is left out, as the text plan does)."""
+    shown = {f"{c.address}: {note}" for c in plan.resource_changes if c.is_change or c.notes for note in c.notes}
+    unique = [w for w in dict.fromkeys(plan.warnings) if w not in shown]
+    if not unique:
+        return []
+    return ["### ⚠️ Warnings", "", *[f"- {_cell(w)}" for w in unique]]
+
+
 def _findings(plan: Plan) -> list[str]:
     findings = list(plan.findings)
     if not findings:
@@ -185,7 +194,7 @@ def _join(sections: Iterable[list[str]]) -> str:
 def render_markdown(plan: Plan, *, limit: int = MAX_CHARS) -> str:
     """The plan as GitHub-flavoured markdown, at most `limit` characters plus the truncation note."""
     head = [["## sgplan plan", "", *_header(plan), "", _summary(plan)], _contracts(plan), _exposure(plan), _destroys(plan), _transient(plan),
-            _findings(plan)]
+            _findings(plan), _warnings(plan)]
     text = _join(head + [_diff(plan)])
     if len(text) <= limit:
         return text

@@ -168,13 +168,16 @@ def _resource_change(c: Any, pending: set[str]) -> dict[str, Any]:
     after_unknown: dict[str, Any] = mask if isinstance(mask, dict) else {}
     if c.after is not None and "create" in c.actions and c.type != "binding":
         after_unknown = {**after_unknown, "id": True}  # the cloud assigns the id
-    entry: dict[str, Any] = {
-        "address": c.address,
+    entry: dict[str, Any] = {"address": c.address}
+    if getattr(c, "previous_address", None):
+        # Terraform's jsonplan: the address a `moved` block moved it from, right after `address`.
+        entry["previous_address"] = c.previous_address
+    entry.update({
         "module_address": c.module_address,
         "mode": "managed",
         "type": c.type,
         "name": local_name if index is not None and local_name else c.name,  # Terraform: the label, key apart
-    }
+    })
     if index is not None:
         entry["index"] = index
     entry.update({

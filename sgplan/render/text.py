@@ -155,8 +155,17 @@ def _resource(out: _Out, change: ResourceChange, groups: dict[str, tuple[str, st
     if change.type == "binding" and change.name == UNBIND_NAME:
         # Not a binding of the configuration: an instance that loses a group being deleted.
         address = f"instance {change.id} (named by no binding; loses groups being deleted)"
-    header = f"  # {address}{ident} {verb}".rstrip()
-    out.add(header if change.is_change else f"  # {address}{ident}")
+    moved_from = getattr(change, "previous_address", None)
+    pure_move = bool(moved_from) and change.actions == ("update",) and _only_moved(change)
+    if pure_move:
+        # As Terraform words a move with nothing else to change (and marks no attribute).
+        out.add(f"  # {moved_from} has moved to {address}{ident}")
+        symbol = " "
+    else:
+        header = f"  # {address}{ident} {verb}".rstrip()
+        out.add(header if change.is_change else f"  # {address}{ident}")
+        if moved_from:
+            out.add(f"  # (moved from {moved_from})")
     if change.type == "binding":
         _binding(out, change, symbol, groups or {})
     elif change.type == "security_group":
@@ -164,9 +173,16 @@ def _resource(out: _Out, change: ResourceChange, groups: dict[str, tuple[str, st
     else:
         _generic(out, change, symbol)
     for note in change.notes:
+        if moved_from and not pure_move and note.startswith(f"moved from {moved_from}:"):
+            continue  # the `# (moved from …)` line above says it
         out.add(f"      # note: {note}")
     out.add("    }")
     out.add()
+
+
+def _only_moved(change: ResourceChange) -> bool:
+    """Whether a moved group's change is the move alone (its attributes and rules unchanged)."""
+    return change.before == change.after and not change.rule_changes
 
 
 def group_names(plan: Plan) -> dict[str, tuple[str, str]]:
@@ -227,7 +243,7 @@ def _binding(out: _Out, change: ResourceChange, symbol: str, groups: dict[str, t
 
 def _generic(out: _Out, change: ResourceChange, symbol: str) -> None:
     """A resource type this renderer has no layout for (e.g. templates): its changed attributes."""
-    out.add(f"  {symbol} {change.type} {quoted(change.name)} {{", symbol)
+    out.add(f"  {symbol} {change.type} {quoted(_label(change.name))} {{", symbol)
     before, after = change.before or {}, change.after or {}
     for key in sorted(set(before) | set(after), key=str):
         old, new = before.get(key), after.get(key)

@@ -208,3 +208,48 @@ def test_the_module_instance_limit_counts_expanded_instances(config_dir: Callabl
     desired, diags = evaluate_dir(config_dir(files))
     assert desired is None
     assert any("module limit" in d for d in diags), diags[:3]
+
+
+# -- moved: chains (issue 14, Terraform's chained moved blocks) ---------------------------------------
+
+
+def test_chained_moves_resolve_to_the_declared_end(config_dir: Callable[..., Path]) -> None:
+    files = {
+        "main.sg.hcl": ('security_group "c" {}\nmodule "m" {\n  for_each = toset(["k"])\n  source = "./mod"\n}\n'
+                        'moved {\n  from = security_group.a\n  to   = security_group.b\n}\n'
+                        'moved {\n  from = security_group.b\n  to   = security_group.c\n}\n'
+                        'moved {\n  from = security_group.x[0]\n  to   = security_group.y["one"]\n}\n'
+                        'moved {\n  from = security_group.y["one"]\n  to   = module.m["k"].security_group.old\n}\n'),
+        "mod/main.sg.hcl": ('security_group "this" {}\n'
+                            'moved {\n  from = security_group.old\n  to   = security_group.this\n}\n'),
+    }
+    desired, diags = evaluate_dir(config_dir(files))
+    assert diags == []
+    assert desired.moves == (
+        ("security_group.a", "security_group.c"),
+        ("security_group.b", "security_group.c"),
+        ("security_group.x[0]", 'module.m["k"].security_group.this'),
+        ('security_group.y["one"]', 'module.m["k"].security_group.this'),
+        ('module.m["k"].security_group.old', 'module.m["k"].security_group.this'),
+    )
+    # Each move remembers its block's line (the plan's errors point there).
+    assert [m.origin.line for m in desired.moves[:2]] == [7, 11]
+
+
+@pytest.mark.parametrize(
+    "body, line, message",
+    [
+        ('security_group "c" {}\nmoved {\n  from = security_group.a\n  to = security_group.b\n}\n'
+         'moved {\n  from = security_group.b\n  to = security_group.a\n}\n', 3, "cycle (security_group.a → security_group.b → security_group.a)"),
+        ('security_group "c" {}\nmoved {\n  from = security_group.a\n  to = security_group.b\n}\n'
+         'moved {\n  from = security_group.b\n  to = security_group.d\n}\n', 8, "security_group.d is not declared"),
+        ('address_template "t" {\n  addresses = ["10.0.0.1"]\n}\nmoved {\n  from = address_template.s\n'
+         '  to = address_template.t\n}\n', 5, "moved blocks move security groups only"),
+    ],
+    ids=["cycle", "chain-to-nowhere", "template"],
+)
+def test_moved_chain_errors(config_dir: Callable[..., Path], body: str, line: int, message: str) -> None:
+    desired, diags = evaluate_dir(config_dir(body))
+    assert desired is None
+    assert [d for d in diags if f"main.sg.hcl:{line}:" in d and message in d], diags
+    assert len([d for d in diags if "moved:" in d]) <= 1  # one problem, one line
