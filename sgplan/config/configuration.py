@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from dataclasses import dataclass, field, replace
@@ -30,7 +31,7 @@ from sgplan.config.variables import MISSING, finalize, root_values
 from sgplan.diagnostics import Diagnostic, error, has_errors
 from sgplan.hcl.cache import ParseCache, cache_disabled
 from sgplan.hcl.load import file_hash, gc_paused
-from sgplan.hcl.syntax import Block
+from sgplan.hcl.syntax import Block, SourceFile
 from sgplan.model import Binding, DesiredState, Expect, GroupRef, Output, Rule, SecurityGroup, Settings, TemplateSpec
 
 
@@ -64,6 +65,11 @@ class Configuration:
     config_hash: str
     load_failed: bool = False  # load_configuration reported errors: evaluate gives no state
     _substitutable: _Substitutable | None = field(default=None, repr=False, compare=False)
+    # How to read the same configuration again (load_configuration with the same arguments),
+    # and whether the rule blocks were released (see `_release`).
+    _reload: Callable[[], tuple["Configuration | None", list[Diagnostic]]] | None = field(
+        default=None, repr=False, compare=False)
+    _released: bool = field(default=False, repr=False, compare=False)
 
     def evaluate(self, known_ids: Mapping[str, str] | None = None, *, previous: DesiredState | None = None
                  ) -> tuple[DesiredState | None, list[Diagnostic]]:
@@ -75,7 +81,37 @@ class Configuration:
                 fast = self._substitute(self._substitutable, known_ids or {})
                 if fast is not None:
                     return fast
-            return self._evaluate(known_ids)
+            if self._released:
+                problem = self._restore()
+                if problem is not None:
+                    return None, [problem]
+            result = self._evaluate(known_ids)
+            if not known_ids and self._substitutable is not None and self._reload is not None:
+                self._release()
+            return result
+
+    def _release(self) -> None:
+        """Drop the rule blocks (the nested blocks of `security_group` blocks) once an evaluation
+        has left a result to substitute ids into (issue 18): the substitution re-evaluates only
+        the root outputs, and a group reference reads only the group's own attributes (`name`,
+        `id`, `for_each`, `count`), never its rules. At G=2,000 × R=50 these records are
+        ~100 MB that plan kept to the end. Only large configurations are released
+        (`RELEASE_MIN_BLOCKS`); a later full evaluation reads the files again (`_restore`)."""
+        if _rule_blocks(self.root) < RELEASE_MIN_BLOCKS:
+            return
+        self.root = _stripped(self.root, {})
+        self._released = True
+
+    def _restore(self) -> Diagnostic | None:
+        """The released blocks back, by loading the same files again: the same bytes (the
+        configuration hash) or an error, never a different configuration mid-run."""
+        assert self._reload is not None
+        again, _diags = self._reload()
+        if again is None or again.config_hash != self.config_hash:
+            return error(f"{self.directory}: the configuration files changed while sgplan was running; run it again")
+        self.root = again.root
+        self._released = False
+        return None
 
     def _evaluate(self, known_ids: Mapping[str, str] | None) -> tuple[DesiredState | None, list[Diagnostic]]:
         """The desired state, with `security_group.x.id` resolved from `known_ids` (address → id)
@@ -150,6 +186,7 @@ class Configuration:
             self._substitutable = _Substitutable(desired, tuple(diags[:outputs_start]),
                                                  tuple(diags[outputs_end:validated]), dict(ctx.group_ids),
                                                  tuple(diags[outputs_start:outputs_end]), output_uses != 0)
+        _unlink(root)
         return (None if failed else desired), _dedupe(diags)
 
     def _substitute(self, first: _Substitutable, known_ids: Mapping[str, str]
@@ -158,7 +195,10 @@ class Configuration:
         again: exactly what `_evaluate(known_ids)` gives, or None when that cannot be promised."""
 
         def outputs(diags: list[Diagnostic]) -> list[Output]:
-            return build_outputs(ModuleInstance(self.root, "", self.variables, Context(Evaluator(), known_ids, diags)))
+            root = ModuleInstance(self.root, "", self.variables, Context(Evaluator(), known_ids, diags))
+            values = build_outputs(root)
+            _unlink(root)
+            return values
 
         return substitute(first, known_ids, outputs)
 
@@ -206,6 +246,36 @@ def substitute(first: _Substitutable, known_ids: Mapping[str, str],
     diags.extend(validate(changed, ()))
     result = replace(desired, groups=groups, bindings=tuple(bindings), outputs=tuple(values))
     return (None if has_errors(diags) else result), _dedupe(diags)
+
+
+# Rule blocks from which a configuration's are released after the first evaluation (a few
+# hundred kB of records below this; G=2,000 × R=50 has 100,000).
+RELEASE_MIN_BLOCKS = 20_000
+
+
+def _rule_blocks(module: ModuleConfig) -> int:
+    count = sum(len(b.blocks) for b in module.groups.values())
+    return count + sum(_rule_blocks(c) for c in module.children.values() if c is not None)
+
+
+def _stripped(module: ModuleConfig, memo: dict[int, Block]) -> ModuleConfig:
+    """`module` (and its children) with every `security_group` block's nested blocks and the
+    files' bytes dropped, the same records otherwise (`memo`: one stripped block per original)."""
+
+    def strip(block: Block) -> Block:
+        if block.type != "security_group" or not block.blocks:
+            return block
+        done = memo.get(id(block))
+        if done is None:
+            done = memo[id(block)] = Block(block.type, block.labels, block.attributes, (), block.range)
+        return done
+
+    # The files' bytes go too (hashed and cached at load, read by nothing after; 17 MB here).
+    files = [f if f.body is None else SourceFile(f.path, b"", Block(
+        f.body.type, f.body.labels, f.body.attributes, tuple([strip(b) for b in f.body.blocks]), f.body.range))
+        for f in module.files]
+    return replace(module, files=files, groups={label: strip(b) for label, b in module.groups.items()},
+                   children={name: None if c is None else _stripped(c, memo) for name, c in module.children.items()})
 
 
 def _require_stack(settings: Settings, groups: list[SecurityGroup], bindings: list[Binding],
@@ -277,6 +347,18 @@ def _resolve_rule(rule: Rule, ids: Mapping[str, str]) -> Rule:
     return rule.resolved(ids)
 
 
+def _unlink(inst: ModuleInstance) -> None:
+    """Empty the module instances of a finished evaluation (`inst` and the children it made).
+    Each is in a reference cycle with its scope (the namespaces hold its bound methods), which
+    reference counting cannot free and which `gc_paused` freezes: without this, every
+    evaluation's instances, their caches and the configuration records they point to stayed
+    alive to the end of the run (issue 18)."""
+    for child in inst.__dict__.get("_children", {}).values():
+        if child is not None:
+            _unlink(child)
+    inst.__dict__.clear()
+
+
 def _instances(root: ModuleInstance) -> list[ModuleInstance]:
     out = [root]
     for child in root.children():
@@ -324,5 +406,6 @@ def load_configuration(
     digest = file_hash(files)
     if extra:
         digest = hashlib.sha256(digest.encode() + b"".join(hashlib.sha256(d).digest() for d in extra)).hexdigest()
-    return Configuration(directory, root, values, digest, has_errors(diags)), _dedupe(diags)
+    reload = functools.partial(load_configuration, directory, var_inputs=tuple(var_inputs), env=env, cache=cache)
+    return Configuration(directory, root, values, digest, has_errors(diags), _reload=reload), _dedupe(diags)
 

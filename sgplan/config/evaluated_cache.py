@@ -329,11 +329,13 @@ class Entry:
     substitutable: Substitutable | None
 
 
-def encode_entry(cfg: Configuration, desired: DesiredState, diags: Sequence[Diagnostic]) -> bytes:
-    """The payload for an entry; raises _Uncacheable when something is not covered."""
+def encode_entry(cfg: Configuration, desired: DesiredState, diags: Sequence[Diagnostic],
+                 manifest: tuple[tuple, tuple]) -> bytes:
+    """The payload for an entry (`manifest` from `_manifest`, taken before the evaluation, which
+    may release the files' bytes); raises _Uncacheable when something is not covered."""
     if any(getattr(v, "sensitive", False) for v in cfg.root.variables.values()):
         raise _Uncacheable("a sensitive variable is never cached")
-    dirs, calls = _manifest(cfg.root)
+    dirs, calls = manifest
     first = cfg._substitutable if cfg._substitutable is not None and cfg._substitutable.desired is desired else None
     subst = None
     if first is not None:
@@ -437,13 +439,19 @@ def load_evaluated(directory: Path, var_inputs: VarInputs, env: Mapping[str, str
     cfg, diags = load_configuration(directory, var_inputs=var_inputs, env=env)
     if cfg is None or has_errors(diags):
         return cfg, None, diags, None
+    manifest = None
+    if store is not None:
+        try:  # now, while the module files' bytes are loaded (the evaluation may release them)
+            manifest = _manifest(cfg.root)
+        except (_Uncacheable, OSError):
+            manifest = None
     desired, more = cfg.evaluate({})
     diags = list(diags) + list(more)
     if desired is None or has_errors(diags):
         return cfg, desired, diags, None
-    if store is not None and name is not None and cache_key(directory, var_inputs, env) == name:
+    if store is not None and name is not None and manifest is not None and cache_key(directory, var_inputs, env) == name:
         try:
-            payload = encode_entry(cfg, desired, diags)
+            payload = encode_entry(cfg, desired, diags, manifest)
         except (_Uncacheable, RecursionError, ValueError):
             payload = None
         if payload is not None:

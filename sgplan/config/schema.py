@@ -129,6 +129,10 @@ def check_module_body(body: Block, root: bool, diags: list[Diagnostic]) -> None:
 
 def check_block(block: Block, spec: Spec, diags: list[Diagnostic]) -> None:
     """Check labels, attributes and nested blocks of one block (recursively)."""
+    if (not block.blocks and not block.labels and not spec.labels and not spec.required_blocks
+            and spec.attributes is not ANY and block.attributes.keys() <= spec.attributes
+            and spec.required <= block.attributes.keys()):
+        return  # the common leaf (a rule block) that is fine: one set comparison, no messages to build
     if len(block.labels) != len(spec.labels):
         if spec.labels:
             diags.append(error(f'{block.type} block needs {len(spec.labels)} label ({", ".join(spec.labels)}), e.g. {block.type} "x" {{ … }}', block.range))

@@ -36,7 +36,7 @@ from sgplan.hcl.parser import hcl2_version
 from sgplan.hcl.syntax import Attribute, Block, SourceFile
 from sgplan.model import SourceRange
 
-FORMAT = b"sgplan-parse-cache-3"  # bump when Block/Attribute/compact nodes change shape
+FORMAT = b"sgplan-parse-cache-4"  # bump when Block/Attribute/compact nodes change shape
 CACHE_DIR = Path(".sgplan") / "cache"
 _MAC_SIZE = 32
 _MAX_ENTRY = 512 * 1024 * 1024  # larger entry files are not read (a 64 MiB source makes less)
@@ -73,12 +73,14 @@ def encode_plain(body: Block, diags: list[Diagnostic], display: str) -> bytes:
         if r.file != display:
             raise _NotPlain
         attrs = []
-        for a in b.attributes.values():
-            ar = a.range
-            if ar.file != display:
+        for name, e, file, line, column in b.attributes.values():  # Attribute is a tuple (load.py)
+            if file != display:
                 raise _NotPlain
-            attrs.append((a.name, expr(a.expr), ar.line, ar.column))
-        return (b.type, b.labels, tuple(attrs), tuple(block(c) for c in b.blocks), r.line, r.column)
+            if type(e) is Const:  # the common case, flat: (name, line, column, value, vline, vcolumn)
+                attrs.append((name, line, column, e.value, e.line, e.column))
+            else:
+                attrs.append((name, line, column, expr(e)))
+        return (b.type, b.labels, tuple(attrs), tuple([block(c) for c in b.blocks]), r.line, r.column)
 
     plain_diags = []
     for d in diags:
@@ -142,14 +144,35 @@ def decode_plain(payload: bytes, display: str) -> tuple[Block, list[Diagnostic]]
                          _int_or_none(column), _int_or_none(end_line), _int_or_none(end_column), _int_or_none(end_pos))
         raise _Bad("unexpected node kind")
 
+    new_attribute = tuple.__new__
+
     def block(t: Any) -> Block:
-        type_, labels, attrs, blocks, line, column = _want(t, tuple)
+        if type(t) is not tuple or len(t) != 6:
+            raise _Bad("unexpected block")
+        type_, labels, attrs, blocks, line, column = t
+        if type(type_) is not str or type(line) is not int or type(column) is not int:
+            raise _Bad("unexpected block fields")
         attributes = {}
         for a in _want(attrs, tuple):
-            name, e, al, ac = _want(a, tuple)
-            attributes[_want(name, str)] = Attribute(name, expr(e), SourceRange(display, _want(al, int), _want(ac, int)))
-        return Block(_want(type_, str), tuple(_want(x, str) for x in _want(labels, tuple)), attributes,
-                     tuple(block(c) for c in _want(blocks, tuple)), SourceRange(display, _want(line, int), _want(column, int)))
+            if type(a) is not tuple:
+                raise _Bad("unexpected attribute")
+            if len(a) == 6:
+                name, al, ac, value, vl, vc = a
+                if type(value) not in _SCALARS:
+                    value = _plain_value(value)
+                if type(vl) is not int or type(vc) is not int:
+                    raise _Bad("unexpected position")
+                e = Const(value, vl, vc)
+            elif len(a) == 4:
+                name, al, ac, plain = a
+                e = expr(plain)
+            else:
+                raise _Bad("unexpected attribute")
+            if type(name) is not str or type(al) is not int or type(ac) is not int:
+                raise _Bad("unexpected attribute fields")
+            attributes[name] = new_attribute(Attribute, (name, e, display, al, ac))
+        return Block(type_, tuple([_want(x, str) for x in _want(labels, tuple)]), attributes,
+                     tuple([block(c) for c in _want(blocks, tuple)]), SourceRange(display, line, column))
 
     diags = []
     for d in _want(plain_diags, tuple):

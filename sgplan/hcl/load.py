@@ -18,7 +18,7 @@ from sgplan.collector import gc_paused
 from sgplan.diagnostics import Diagnostic, error
 from sgplan.hcl import conformance
 from sgplan.hcl.errors import EvalError
-from sgplan.hcl.fastparse import parse_body
+from sgplan.hcl.fastparse import parse_body, scan_syntax
 from sgplan.hcl.nodes import position, simplify
 from sgplan.hcl.parser import parse_text
 from sgplan.hcl.syntax import Attribute, Block, SourceFile
@@ -93,22 +93,10 @@ def parse_source(data: bytes, display: str, fast: bool = True) -> tuple[SourceFi
     Plain files go through the hand-written reader (fastparse.py) unless `fast` is False; it
     yields the same records, and declines to Lark on anything outside its subset.
     """
-    if len(data) > MAX_FILE_BYTES:
-        return SourceFile(display, data, None), [error(
-            f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB (sgplan's limit)", SourceRange(display, 1))]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return SourceFile(display, data, None), [error(f"file is not UTF-8 ({exc.reason})", SourceRange(display, 1))]
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    try:
-        conformance.check_text(text)
-    except conformance.Refusal as refusal:
-        return SourceFile(display, data, None), [error(refusal.message, SourceRange(display, refusal.line))]
-    added_newline = bool(text) and not text.endswith("\n")
-    if added_newline:
-        text += "\n"  # the grammar wants a newline after the last attribute or heredoc
+    prepared = _prepare(data, display)
+    if isinstance(prepared, Diagnostic):
+        return SourceFile(display, data, None), [prepared]
+    text, added_newline = prepared
     if fast:
         with gc_paused():
             walked = parse_body(text, display)
@@ -126,6 +114,44 @@ def parse_source(data: bytes, display: str, fast: bool = True) -> tuple[SourceFi
     with gc_paused():
         body = _walk_body(tree.children[0], "", (), SourceRange(display, 1), display, diags)
     return SourceFile(display, data, body), diags
+
+
+def _prepare(data: bytes, display: str, text: str | None = None) -> tuple[str, bool] | Diagnostic:
+    """The text to parse (decoded, BOM dropped, newline-terminated) and whether a final newline
+    was added; or the error that refuses the file before parsing. `text`: `data` already
+    decoded, when the caller has it."""
+    if len(data) > MAX_FILE_BYTES:
+        return error(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB (sgplan's limit)", SourceRange(display, 1))
+    if text is None:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return error(f"file is not UTF-8 ({exc.reason})", SourceRange(display, 1))
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        conformance.check_text(text)
+    except conformance.Refusal as refusal:
+        return error(refusal.message, SourceRange(display, refusal.line))
+    added_newline = bool(text) and not text.endswith("\n")
+    if added_newline:
+        text += "\n"  # the grammar wants a newline after the last attribute or heredoc
+    return text, added_newline
+
+
+def check_source(data: bytes, display: str, text: str | None = None) -> list[Diagnostic]:
+    """The errors that make `parse_source` refuse `data` (no body: syntax errors, conformance
+    refusals), or [] when it parses, for `fmt --check`. Files made of the line scanner's plain
+    shapes are recognised without building their records (fastparse.scan_syntax); the rest
+    are parsed as `parse_source` does. `text`: `data` decoded, when the caller has it."""
+    prepared = _prepare(data, display, text)
+    if isinstance(prepared, Diagnostic):
+        return [prepared]
+    if "\r" not in prepared[0] and scan_syntax(prepared[0]):
+        return []
+    del prepared
+    source, diags = parse_source(data, display)
+    return [] if source.body is not None else diags
 
 
 def file_hash(files: list[SourceFile]) -> str:

@@ -217,3 +217,166 @@ def test_mutated_files_read_the_same_or_are_declined(source: str, edits: list[tu
         at = int(where * len(source))
         source = source[:at] + junk + source[at:]
     _check(source, must_take=False)
+
+
+# --- the line scanner (fastparse.scan_lines) against the token reader ------------------------
+
+def _tokens(text: str) -> Any:
+    """The token reader alone (what parse_body does when the scanner declines)."""
+    from sgplan.hcl import fastparse
+    from sgplan.model import SourceRange
+
+    try:
+        reader = fastparse._Reader(fastparse._tokenize(text), "f.hcl")
+        body = reader.body("", (), SourceRange("f.hcl", 1), top=True)
+    except (fastparse._Decline, IndexError, RecursionError):
+        return None
+    return body, reader.diags
+
+
+def _check_scan(source: str, must_take: bool) -> None:
+    from sgplan.hcl.fastparse import scan_lines
+
+    text = _text(source)
+    scanned = scan_lines(text, "f.hcl") if "\r" not in text else None
+    if scanned is None:
+        assert not must_take, f"the scanner declined a line-plain file:\n{source}"
+        return
+    tokens = _tokens(text)
+    assert tokens is not None, f"the scanner took a file the token reader declines:\n{source}"
+    assert _block(scanned[0]) == _block(tokens[0]), source
+    assert scanned[0] == tokens[0], source
+    assert scanned[1] == tokens[1], source
+
+
+LINES = '''# estate-shaped
+sgplan {
+  stack = "bench" // trailing
+}
+
+security_group "g00000" {
+  name        = "g00000"
+  description = "group 0"
+  project_id  = 0
+  flag        = true
+  none        = null
+
+  ingress {
+    action      = "ACCEPT"
+    protocol    = "TCP"
+    port        = "20"
+    cidr_block  = "192.168.0.0/32"
+    description = "rule 0"
+  }
+  ingress {
+    security_group_id = security_group.g00186.id
+    action = "DROP"
+    action = "again"
+  }
+  egress "x" y {
+  }
+}
+binding "b" {
+  instance_ids    = ["ins-00001309", "ins-2",]
+  security_groups = [security_group.g0.id, "sg-1", 3, true]
+  empty           = [ ]
+  numbers         = [1, 22]
+}
+'''
+
+
+def test_the_scanner_reads_line_plain_files_as_the_token_reader_does() -> None:
+    from sgplan.hcl.fastparse import scan_lines
+
+    _check_scan(LINES, must_take=True)
+    _check(LINES, must_take=True)  # and as Lark does
+    body, diags = scan_lines(LINES, "f.hcl")
+    assert [d.message for d in diags] == ['duplicate attribute "action" (first set at line 22)']
+    for source in ("", "\n", "# c\n// d\n", "a {\n}\n", "a = []\n"):
+        _check_scan(source, must_take=True)
+
+
+@pytest.mark.parametrize("source", [
+    'a = "${x}"\n', 'a = "%{x}"\n', 'a = "x\\ty"\n', 'a = 1.5\n', 'a = -1\n', 'a = 1e3\n', 'a = x[0]\n',
+    'a = true.x\n', 'a = x.for\n', 'a = in\n', 'a = [\n]\n', 'a = {}\n', 'a = {b = 1}\n', 'a {}\n',
+    'a { b = 1 }\n', 'a\n{\n}\n', '}\n', 'a {\n', 'a = [a b]\n', 'a = [,]\n', 'a = ["${x}"]\n',
+    'a = [x.if]\n', 'a = [1.5]\n', 'a "${x}" {\n}\n', 'a = 1 /* c */\n', 'a = x\n? 1 : 2\n',
+    'a = "x"', 'a == 1\n', 'a = 1 b = 2\n', "a = \"x\"\x0c\n", 'a = "é" # ok\nb = x.0\n',
+    "a {\n" * 40 + "}\n" * 40,
+])
+def test_the_scanner_declines_what_it_is_unsure_of(source: str) -> None:
+    from sgplan.hcl.fastparse import scan_lines
+
+    assert scan_lines(source, "f.hcl") is None
+    _check(source, must_take=False)  # parse_body still reads it as Lark does, or declines
+
+
+_LINE_VALUE = st.one_of(
+    st.lists(st.sampled_from(list("ab Z09-_/.:#é{}$%'")), max_size=6).map(lambda p: '"' + "".join(p) + '"'),
+    st.integers(0, 10**12).map(str),
+    st.sampled_from(["true", "false", "null"]),
+    _REF,
+    st.lists(st.one_of(st.integers(0, 99).map(str), _REF, st.just('"s"'), st.just("true")), max_size=3)
+      .map(lambda items: "[" + ", ".join(items) + "]"),
+)
+
+
+@st.composite
+def _line_body(draw: st.DrawFn, depth: int) -> str:
+    out = ""
+    for _ in range(draw(st.integers(0, 4))):
+        out += draw(_SP)
+        if depth < 3 and draw(st.integers(0, 3)) == 0:
+            labels = draw(st.lists(st.one_of(st.sampled_from(['"x"', '"a b"', '""']), _PLAIN_NAMES), max_size=2))
+            out += draw(_PLAIN_NAMES) + "".join(" " + label for label in labels) + " {"
+            out += draw(st.sampled_from(["\n", " # c\n"])) + draw(_line_body(depth + 1)) + draw(_SP) + "}"
+        else:
+            out += draw(_NAMES) + draw(_SP) + "=" + draw(_SP) + draw(_LINE_VALUE)
+        out += draw(st.sampled_from(["\n", "\n\n", "  # c\n", " // c\n", draw(_SP) + "\n"]))
+    return out
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_line_body(0))
+def test_line_plain_generated_files_scan_as_tokens_and_lark_read_them(source: str) -> None:
+    keyword = any(f"{k}." in source or f".{k}" in source or f"= {k}\n" in source
+                  for k in ("in", "for", "for_each", "if", "else", "endif"))
+    _check_scan(source, must_take="${" not in source and "%{" not in source and not keyword)
+    _check(source, must_take=False)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_line_body(0), st.lists(st.tuples(st.floats(0, 1), _JUNK), min_size=1, max_size=3))
+def test_mutated_line_files_scan_as_tokens_or_are_declined(source: str, edits: list[tuple[float, str]]) -> None:
+    for where, junk in edits:
+        at = int(where * len(source))
+        source = source[:at] + junk + source[at:]
+    _check_scan(source, must_take=False)
+
+
+def _same_recognition(source: str) -> None:
+    from sgplan.hcl.fastparse import scan_lines, scan_syntax
+    from sgplan.hcl.load import check_source
+
+    text = _text(source)
+    if "\r" not in text:
+        assert scan_syntax(text) == (scan_lines(text, "f.hcl") is not None), source
+    walked, diags = parse_source(source.encode(), "f.hcl")
+    assert check_source(source.encode(), "f.hcl") == ([] if walked.body is not None else diags), source
+    assert check_source(source.encode(), "f.hcl", source) == check_source(source.encode(), "f.hcl"), source
+
+
+def test_the_syntax_only_scan_takes_what_the_scanner_takes() -> None:
+    for source in (LINES, PLAIN, "", "a {\n", "}\n", 'a = "${x}"\n', "a {\n" * 33 + "}\n" * 33,
+                   "a {\n" * 32 + "}\n" * 32, 'a "${x}" {\n}\n', "a = [x.in]\n", "a = " + "9" * 310 + "\n",
+                   "a = {\n", "\ufeffa = 1", b"\xff".decode("latin-1")):
+        _same_recognition(source)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_line_body(0), st.lists(st.tuples(st.floats(0, 1), _JUNK), max_size=3))
+def test_the_syntax_only_scan_agrees_on_generated_files(source: str, edits: list[tuple[float, str]]) -> None:
+    for where, junk in edits:
+        at = int(where * len(source))
+        source = source[:at] + junk + source[at:]
+    _same_recognition(source)
