@@ -116,7 +116,7 @@ def test_no_import_circle_between_packages() -> None:
 
 
 # What the HCL syntax layer may use besides itself: the shared values and the filesystem guard.
-HCL_MAY_IMPORT = {"sgplan", "sgplan.collector", "sgplan.diagnostics", "sgplan.model", "sgplan.safefs"}
+HCL_MAY_IMPORT = {"sgplan", "sgplan.cachestore", "sgplan.collector", "sgplan.diagnostics", "sgplan.model", "sgplan.safefs"}
 
 
 def test_the_syntax_layer_knows_nothing_of_meaning() -> None:

@@ -170,7 +170,7 @@ def read_live_for(ws: Workspace, client: ApiClient) -> CloudState:
         return read_live(client, stack=stack, pinned_ids=pinned, with_templates=templates,
                          map_fn=getattr(client, "map", map), neighbours_of=bound)
 
-    from sgplan.hcl.cache import cache_disabled
+    from sgplan.cachestore import cache_disabled
 
     data = getattr(client, "state_bytes", None)  # a `file:` cloud opened lazily (open_for)
     if isinstance(data, bytes) and not cache_disabled(ws.env if ws.env is not None else os.environ):
@@ -253,7 +253,7 @@ def make_plan_for(ws: Workspace, client: ApiClient):
 def _exposure_memo(ws: Workspace):
     """Exposure differences of earlier runs in this directory (issue 18), unless caching is off."""
     from sgplan.analysis.exposure_memo import ExposureMemo
-    from sgplan.hcl.cache import cache_disabled
+    from sgplan.cachestore import cache_disabled
 
     return None if cache_disabled(ws.env if ws.env is not None else os.environ) else ExposureMemo(ws.directory)
 

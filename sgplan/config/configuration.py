@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from sgplan.cachestore import cache_disabled
 from sgplan.config.build import (
     binding_scope,
     build_binding,
@@ -29,7 +30,7 @@ from sgplan.config.validate import validate
 from sgplan.config.values import EvalError, Unknown
 from sgplan.config.variables import MISSING, finalize, root_values
 from sgplan.diagnostics import Diagnostic, error, has_errors
-from sgplan.hcl.cache import ParseCache, cache_disabled
+from sgplan.hcl.cache import ParseCache
 from sgplan.hcl.load import file_hash, gc_paused
 from sgplan.hcl.syntax import Block, SourceFile
 from sgplan.model import Binding, DesiredState, Expect, GroupRef, Output, Rule, SecurityGroup, Settings, TemplateSpec

@@ -41,19 +41,31 @@ from typing import Any, Mapping, Sequence
 import lark
 
 import sgplan
-from sgplan.cachestore import SignedStore, code_stamp
+from sgplan.cachestore import SignedStore, cache_disabled, code_stamp
 from sgplan.collector import gc_paused
 from sgplan.config.configuration import Configuration, Substitutable, load_configuration, substitute
 from sgplan.config.modules import MODULE_PATH_ENV, ModuleConfig, bundled_modules_dir, repository_root
 from sgplan.config.moved import Move
 from sgplan.config.values import Unknown
 from sgplan.diagnostics import Diagnostic, Severity, error, has_errors
-from sgplan.hcl.cache import cache_disabled
 from sgplan.hcl.load import CONFIG_SUFFIXES, config_files
 from sgplan.hcl.parser import hcl2_version
 from sgplan.model import DesiredState, Direction, Expect, Output, Settings
-from sgplan.modelcodec import (Bad, Codec, Uncacheable, dec_binding, dec_origin, dec_template_spec, enc_binding,
-                               enc_origin, enc_template_spec, opt_str, opt_strs, strs, want)
+from sgplan.modelcodec import (
+    Bad,
+    Codec,
+    Uncacheable,
+    dec_binding,
+    dec_origin,
+    dec_template_spec,
+    enc_binding,
+    enc_origin,
+    enc_template_spec,
+    opt_str,
+    opt_strs,
+    strs,
+    want,
+)
 
 FORMAT = b"sgplan-evaluated-cache-2"  # bump when the encoding below changes shape
 SUFFIX = ".eval"

@@ -4,32 +4,24 @@ versions, so an unchanged file is never parsed twice. Safe to delete; `SGPLAN_NO
 it off. Reading never fails a run (a bad entry is parsed again) and writing is best-effort.
 
 A configuration directory may come from anyone (a cloned pull request), so (issue 12 §2, §8):
-- entries are plain data only: `marshal` of tuples of builtins (Lark trees and tokens spelled
-  out as tuples too), checked field by field when decoded; never pickle;
-- each entry carries an HMAC, made with a per-user key from the user's private cache directory
-  (safefs.private_dir), over the entry's own name (its content hash and versions) and payload:
-  an entry this user did not write, or one written for other content, is a miss;
-- `.sgplan` and `.sgplan/cache` are opened without following symlinks and must be directories
-  owned by the user; entries are read with O_NOFOLLOW and written as new files (O_EXCL, random
-  name) renamed into place; `.sgplan/.gitignore` is only ever created, never opened for writing
-  when something is already there. Anything unexpected skips the cache.
+entries are plain data only: `marshal` of tuples of builtins (Lark trees and tokens spelled out
+as tuples too), checked field by field when decoded; never pickle. Signing, the per-user key and
+the link-safe directory handling are the shared store's (sgplan/cachestore.py).
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import marshal
-import os
 import sys
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import lark
 from lark import Token, Tree
 
 import sgplan
-from sgplan import safefs
+from sgplan.cachestore import SignedStore
 from sgplan.diagnostics import Diagnostic, Severity
 from sgplan.hcl.nodes import Const, ListOf, Ref
 from sgplan.hcl.parser import hcl2_version
@@ -37,9 +29,6 @@ from sgplan.hcl.syntax import Attribute, Block, SourceFile
 from sgplan.model import SourceRange
 
 FORMAT = b"sgplan-parse-cache-4"  # bump when Block/Attribute/compact nodes change shape
-CACHE_DIR = Path(".sgplan") / "cache"
-_MAC_SIZE = 32
-_MAX_ENTRY = 512 * 1024 * 1024  # larger entry files are not read (a 64 MiB source makes less)
 _PLAIN = b"M"  # first payload byte: the codec (the only one: marshal of plain tuples)
 _CONST, _REF, _LIST, _TREE, _TOKEN = 0, 1, 2, 3, 4
 _SCALARS = (str, int, float, bool, type(None))
@@ -182,55 +171,14 @@ def decode_plain(payload: bytes, display: str) -> tuple[Block, list[Diagnostic]]
     return block(plain_body), diags
 
 
-def cache_disabled(env: Mapping[str, str]) -> bool:
-    return env.get("SGPLAN_NO_CACHE", "").strip().lower() not in ("", "0", "false", "no")
-
-
-KEY_NAME = "parse-cache.key"
-
-
-def _user_key() -> bytes | None:
-    """The per-user MAC key from the user's private cache directory, created (0600) on first
-    use; None when no private directory can be had (then there is no cache)."""
-    directory = safefs.user_cache_dir()
-    if directory is None:
-        return None
-    path = directory / KEY_NAME
-    try:
-        key = safefs.read_private(path, limit=4096)
-        return key if len(key) >= 32 else None
-    except FileNotFoundError:
-        pass
-    except OSError:
-        return None
-    try:
-        fd = safefs.open_dir(directory)
-        try:
-            safefs.create_new(fd, KEY_NAME, os.urandom(32), 0o600)
-        finally:
-            os.close(fd)
-        key = safefs.read_private(path, limit=4096)  # ours, or a concurrent run's
-        return key if len(key) >= 32 else None
-    except OSError:
-        return None
-
-
 class ParseCache:
-    """Walked files by content hash, under `directory / .sgplan/cache`."""
+    """Walked files by content hash, under `directory / .sgplan/cache` (a `SignedStore`)."""
 
     def __init__(self, directory: Path) -> None:
-        self.root = Path(directory)
-        self.directory = self.root / CACHE_DIR
-        self._key: bytes | None = None
-        self._key_loaded = False
+        self.store = SignedStore(directory)
+        self.directory = self.store.directory
         self.hits = 0
         self.misses = 0
-
-    def _mac_key(self) -> bytes | None:
-        if not self._key_loaded:
-            self._key = _user_key()
-            self._key_loaded = True
-        return self._key
 
     @staticmethod
     def entry_name(data: bytes) -> str:
@@ -241,75 +189,29 @@ class ParseCache:
         digest.update(data)
         return digest.hexdigest() + ".entry"
 
-    @staticmethod
-    def _mac(key: bytes, name: str, payload: bytes) -> bytes:
-        """The entry's MAC: over its name (the content hash it stands for) and its payload, so a
-        signed entry moved to another name is not accepted."""
-        return hmac.new(key, name.encode() + b"\0" + payload, hashlib.sha256).digest()
-
     def get(self, data: bytes, display: str) -> tuple[SourceFile, list[Diagnostic]] | None:
         """The cached walk of `data` (positions naming `display`), or None on a miss or a bad entry."""
-        key = self._mac_key()
-        if key is None:
+        if not self.store.usable():
             return None
-        name = self.entry_name(data)
+        payload = self.store.get(self.entry_name(data))
         try:
-            blob = self._read(name)
-        except OSError:
-            self.misses += 1
-            return None
-        try:
-            mac, payload = blob[:_MAC_SIZE], blob[_MAC_SIZE:]
-            if not hmac.compare_digest(mac, self._mac(key, name, payload)):
-                raise _Bad("entry not written by this user for this content")
+            if payload is None:
+                raise _Bad("no entry written by this user for this content")
             if payload[:1] != _PLAIN:
                 raise _Bad("unknown entry codec")
             body, diags = decode_plain(payload[1:], display)
-        except Exception:  # a corrupt or foreign entry: parse again (and overwrite it)
+        except Exception:  # missing, corrupt or foreign: parse again (and overwrite it)
             self.misses += 1
             return None
         self.hits += 1
         return SourceFile(display, data, body), diags
 
     def put(self, source: SourceFile, diags: list[Diagnostic]) -> None:
-        """Store a successfully walked file; any failure (read-only directory, full disk, a
-        symlink where the cache should be) is ignored."""
-        key = self._mac_key()
-        if key is None or source.body is None:
+        """Store a successfully walked file (best-effort, like every write to the store)."""
+        if source.body is None or not self.store.usable():
             return
         try:
             payload = _PLAIN + encode_plain(source.body, diags, source.path)
-            name = self.entry_name(source.data)
-            self._write(name, self._mac(key, name, payload) + payload)
-        except Exception:  # best-effort by contract: a cache that cannot be written is skipped
+        except Exception:  # the codec does not cover this walk (e.g. _NotPlain): not cached
             return
-
-    def _open_cache_dir(self, create: bool) -> int:
-        """An fd of `.sgplan/cache`, each part opened without following links and owned by us."""
-        base = os.open(self.root, os.O_RDONLY | safefs.O_DIRECTORY | safefs.O_CLOEXEC)
-        try:
-            dot = safefs.open_dir(CACHE_DIR.parent.name, dir_fd=base, create=create, mode=0o755)
-        finally:
-            os.close(base)
-        try:
-            if create:
-                # Keep the cache out of version control without touching the user's .gitignore;
-                # created only where nothing (not even a dangling link) is.
-                safefs.create_new(dot, ".gitignore", b"*\n", 0o644)
-            return safefs.open_dir(CACHE_DIR.name, dir_fd=dot, create=create, mode=0o755)
-        finally:
-            os.close(dot)
-
-    def _read(self, name: str) -> bytes:
-        fd = self._open_cache_dir(create=False)
-        try:
-            return safefs.read_bytes(name, dir_fd=fd, limit=_MAX_ENTRY)
-        finally:
-            os.close(fd)
-
-    def _write(self, name: str, blob: bytes) -> None:
-        fd = self._open_cache_dir(create=True)
-        try:
-            safefs.write_atomic(fd, name, blob, 0o600, durable=False)  # readers see the whole entry or none
-        finally:
-            os.close(fd)
+        self.store.put(self.entry_name(source.data), payload)

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks.estate import make_estate, write_estate
+from sgplan.cachestore import CACHE_DIR
 from sgplan.config import evaluated_cache
 from sgplan.config.evaluated_cache import cache_key
-from sgplan.hcl.cache import CACHE_DIR
 from tests.e2e.cli import run
 
 MODULE = """\

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from sgplan.cachestore import CACHE_DIR, SignedStore
 from sgplan.config import load_configuration
 from sgplan.hcl import load as load_module
-from sgplan.hcl.cache import CACHE_DIR, ParseCache
+from sgplan.hcl.cache import ParseCache
 from sgplan.hcl.load import parse_source, read_file
 
 TEXT = """\
@@ -197,7 +198,7 @@ def test_failed_write_is_ignored(config_dir, parses, monkeypatch: pytest.MonkeyP
     def refuse(self, name: str, blob: bytes) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(ParseCache, "_write", refuse)
+    monkeypatch.setattr(SignedStore, "_write", refuse)
     _load(d)
     _load(d)
     assert len(parses) == 2

@@ -157,7 +157,8 @@ def test_symlinked_cache_directories_are_not_used(world, where: str) -> None:
 
 def test_cache_entry_symlinks_are_not_followed(world) -> None:
     cfg, sentinel, _ = world
-    from sgplan.hcl.cache import CACHE_DIR, ParseCache
+    from sgplan.cachestore import CACHE_DIR
+    from sgplan.hcl.cache import ParseCache
 
     cache = cfg / CACHE_DIR
     cache.mkdir(parents=True)
@@ -173,7 +174,8 @@ def test_cache_entry_symlinks_are_not_followed(world) -> None:
 
 def test_crafted_cache_entries_never_run_code(world) -> None:
     cfg, _, marker = world
-    from sgplan.hcl.cache import CACHE_DIR, ParseCache
+    from sgplan.cachestore import CACHE_DIR
+    from sgplan.hcl.cache import ParseCache
 
     cache = cfg / CACHE_DIR
     cache.mkdir(parents=True)
