@@ -204,6 +204,11 @@ class FileCloud:
             except ValueError as exc:
                 raise invalid_state(self.path, exc, self._document.field_prefix(self.region)) from None
             del raw
+        if not self.for_apply:
+            # Only an apply writes the document back; a read-only client keeps just the engine's
+            # normalised copy (the parsed file is the largest thing a plan holds: ~150 MB at
+            # 200,000 rules).
+            self._document = None
 
     def _read(self, lock_timeout: float) -> StateDocument | None:
         """The file's regions: under the exclusive lock (kept) for apply, else a shared one (dropped)."""
