@@ -9,8 +9,9 @@ a fresh process, byte-compiled modules), side by side in one run with the machin
   sections when they ran in the same invocation.
 
 Peak RSS is the command's own high-water mark (VmHWM, read at its exit). "Cold" has no
-`.sgplan/cache` in the configuration directory; "warm" is the same command run again (the best of `repeat` runs, as the machine is shared). Children run with
-`PYTHONPYCACHEPREFIX` set to a private directory (and bytecode writing on) so that interpreter
+`.sgplan/cache` in the configuration directory (removed before each run; the run writes it);
+"warm" is the same command run again. Each is the best of `repeat` runs, as the machine is
+shared. Children run with `PYTHONPYCACHEPREFIX` set to a private directory (and bytecode writing on) so that interpreter
 start-up is an installed sgplan's, not a recompilation of every module each run.
 """
 
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 GOALS = {  # figure → target (seconds, MB or a ratio)
+    "plan_cold_target": 5.0,
+    "plan_cold_mid": 1.5,
     "plan_warm_target": 2.0,
     "plan_rss_target": 300.0,
     "plan_warm_mid": 0.8,
@@ -101,8 +104,14 @@ def measure_size(directory: Path, env: dict[str, str], *, repeat: int, timeout: 
     """Cold then warm plan (and, with `with_commands`, warm validate and check beside warm plan)."""
     config, state = directory / "config", directory / "live.json"
     plan = ["plan", str(config), "--cloud", f"file:{state}", "--no-color"]
-    shutil.rmtree(config / ".sgplan", ignore_errors=True)
-    out: dict[str, Any] = {"plan_cold": run_command(plan, env, timeout=timeout)}
+    # Byte-compile sgplan and its imports first (children use their own pycache prefix): an
+    # installed sgplan is compiled, so the first cold plan must not pay for that.
+    run_command(["--help"], env, timeout=timeout)
+    colds = []
+    for _ in range(repeat):  # each with no cache at all: the cache directory removed first
+        shutil.rmtree(config / ".sgplan", ignore_errors=True)
+        colds.append(run_command(plan, env, timeout=timeout))
+    out: dict[str, Any] = {"plan_cold": best(colds)}
     plans, checks, validates = [], [], []
     for _ in range(repeat):  # interleaved, so a burst of load hits each command alike
         plans.append(run_command(plan, env, timeout=timeout))
@@ -137,16 +146,11 @@ def goals_table(goals: dict[str, Any], results: dict[str, Any]) -> list[dict[str
     msize = goals.get("mid_size", ("?", "?", "?"))
     tname = f"G={size[0]} R={size[1]} I={size[2]}"
     mname = f"G={msize[0]} R={msize[1]} I={msize[2]}"
-    cold = target.get("plan_cold", {})
-    if "wall" in cold:
-        rows.append({"figure": f"plan cold, {tname}", "measured": f"{cold['wall']:g} s, {cold['peak_rss_mb']:g} MB",
-                     "target": "(reference)"})
+    row(f"plan cold, {tname}", target.get("plan_cold", {}).get("wall"), "plan_cold_target", " s")
+    row(f"plan cold peak RSS, {tname}", target.get("plan_cold", {}).get("peak_rss_mb"), "plan_rss_target", " MB")
     row(f"plan warm, {tname}", target.get("plan_warm", {}).get("wall"), "plan_warm_target", " s")
     row(f"plan warm peak RSS, {tname}", target.get("plan_warm", {}).get("peak_rss_mb"), "plan_rss_target", " MB")
-    mcold = mid.get("plan_cold", {})
-    if "wall" in mcold:
-        rows.append({"figure": f"plan cold, {mname}", "measured": f"{mcold['wall']:g} s, {mcold['peak_rss_mb']:g} MB",
-                     "target": "(reference)"})
+    row(f"plan cold, {mname}", mid.get("plan_cold", {}).get("wall"), "plan_cold_mid", " s")
     row(f"plan warm, {mname}", mid.get("plan_warm", {}).get("wall"), "plan_warm_mid", " s")
     row(f"validate warm, {tname}", target.get("validate_warm", {}).get("wall"), "validate_warm_target", " s")
     row(f"check warm / plan warm, {tname}", target.get("check_over_plan"), "check_over_plan", "")
