@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
         finally:
             client.close()
         desired = evaluate_against(ws, live)  # the plan's own evaluation: check evaluates once
-        keys = ws.cache_keys if ws.cache_keys.get("state_of") == str(id(live)) else {}
+        keys = ws.cache_keys(live)
         # Whole-estate findings: from the previous run when configuration and state are unchanged.
         findings = cached_findings(directory, keys, ws.cloud_spec, ws.region or live.region,
                                    lambda: run_checks(after_view(plan, live, desired.groups)))

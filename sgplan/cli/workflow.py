@@ -75,9 +75,17 @@ class Workspace:
     warnings: list[Diagnostic] = field(default_factory=list)
     against: tuple[CloudState, DesiredState] | None = field(default=None, repr=False)  # evaluate_against's last
     env: Mapping[str, str] | None = field(default=None, repr=False)  # the environment it was loaded with
-    # Cache entry names of this run's inputs ("config", "state"): they name the configuration and
-    # live state exactly, so results derived from both alone can be cached under them.
-    cache_keys: dict[str, str] = field(default_factory=dict, repr=False)
+    # Cache entry names of this run's inputs: they name the configuration and the live state
+    # exactly, so results derived from both alone can be cached under them (`cache_keys`).
+    config_entry: str | None = field(default=None, repr=False)
+    state_entry: tuple[CloudState, str] | None = field(default=None, repr=False)  # (the state read, its entry)
+
+    def cache_keys(self, live: CloudState) -> dict[str, str]:
+        """{"config", "state"} entry names when both name this run's inputs and `live` is the
+        state the entry was read for; else {} (nothing derived may be cached)."""
+        if self.config_entry is None or self.state_entry is None or self.state_entry[0] is not live:
+            return {}
+        return {"config": self.config_entry, "state": self.state_entry[1]}
 
 
 def load_workspace(directory: Path, var_inputs: VarInputs, *, cloud_flag: str | None = None,
@@ -102,8 +110,7 @@ def load_workspace(directory: Path, var_inputs: VarInputs, *, cloud_flag: str | 
     region = region_flag or settings.region or env.get("TENCENTCLOUD_REGION") or None
     warnings = [d for d in diags if d.severity is Severity.WARNING]
     ws = Workspace(directory, cfg, desired, spec or "tencent", region, warnings, env=env)
-    if entry is not None:
-        ws.cache_keys["config"] = entry
+    ws.config_entry = entry
     return ws
 
 
@@ -179,8 +186,7 @@ def read_live_for(ws: Workspace, client: ApiClient) -> CloudState:
         # The same bytes read with the same parameters give the same state (issue 18).
         live, entry = cached_read(ws.directory, data, ws.region, stack, pinned, templates, bound, read)
         if entry is not None:
-            ws.cache_keys["state"] = entry
-            ws.cache_keys["state_of"] = str(id(live))
+            ws.state_entry = (live, entry)
         return live
     return read()
 
@@ -235,13 +241,14 @@ def make_plan_for(ws: Workspace, client: ApiClient):
     bound = tuple(dict.fromkeys(b.instance_id for b in desired.bindings))
     memo = _exposure_memo(ws)
     remembered = None
-    if memo is not None and ws.cache_keys.get("state_of") == str(id(live)):
+    keys = ws.cache_keys(live)
+    if memo is not None and keys:
         from sgplan.analysis.findings_cache import cached_findings
 
         region = ws.region or live.region
 
         def remembered(compute):  # the plan's findings, when configuration and state are unchanged
-            return cached_findings(ws.directory, ws.cache_keys, ws.cloud_spec, region, compute, kind="plan")
+            return cached_findings(ws.directory, keys, ws.cloud_spec, region, compute, kind="plan")
 
     plan = annotate_plan(plan, live, desired.groups, desired.expects, bound, exposure_memo=memo,
                          findings_cache=remembered)
