@@ -321,12 +321,23 @@ def test_the_cache_decodes_no_pickle(config_dir, parses, tmp_path: Path) -> None
     assert not marker.exists() and len(parses) == 2
 
 
+_HEAD = ("", (), (), (), 1, 1)  # the top-level body without its blocks, as encode_plain writes it
+
+
+def _chunk(*blocks: tuple) -> bytes:
+    return marshal.dumps(tuple(blocks))
+
+
 @pytest.mark.parametrize("payload", [
     lambda: marshal.dumps(compile("1", "x", "eval")),
-    lambda: marshal.dumps((("", (), (("a", (0, {1, 2}, 1, 1), 1, 1),), (), 1, 1), ())),
-    lambda: marshal.dumps((("", (), (("a", (3, "t", (b"x",)), 1, 1),), (), 1, 1), ())),
+    lambda: marshal.dumps((_HEAD, (marshal.dumps(compile("1", "x", "eval")),), ())),
+    lambda: marshal.dumps((_HEAD, (_chunk(("g", (), (("a", 1, 1, (0, {1, 2}, 1, 1)),), (), 1, 1)),), ())),
+    lambda: marshal.dumps((("", (), (("a", 1, 1, (3, "t", (b"x",))),), (), 1, 1), (), ())),
+    lambda: marshal.dumps((_HEAD, ((("g", (), (), (), 1, 1),),), ())),
+    lambda: marshal.dumps((("", (), (), (("g", (), (), (), 1, 1),), 1, 1), (), ())),
     lambda: marshal.dumps(([], [])),
-], ids=["code object", "set value", "bytes child", "lists"])
+], ids=["code object", "code object chunk", "set value", "bytes child", "chunk not bytes", "blocks in the head",
+        "lists"])
 def test_decode_accepts_only_the_written_shapes(payload) -> None:
     from sgplan.hcl.cache import decode_plain
 
