@@ -26,7 +26,6 @@ Choices where the reference is silent (documented so tests and callers can rely 
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections import Counter
@@ -36,6 +35,7 @@ from sgplan.cloud.base import VERSION_MISMATCH, CloudError
 from sgplan.cloud.policy import answer, blank, check_policy, content_key, parse_index, rule_key
 from sgplan.cloud.snapshot import TEMPLATE_LISTS, normalize_state, state_with_indices
 from sgplan.fakecloud.instances import InstanceTable
+from sgplan.fakecloud.jsoncopy import copy_json
 from sgplan.fakecloud.query import filters, id_list, page, tags_match
 from sgplan.fakecloud.tags import ACTIONS as TAG_ACTIONS
 from sgplan.fakecloud.tags import MUTATING as TAG_MUTATING
@@ -94,14 +94,11 @@ MUTATING_ACTIONS = frozenset({
     *TEMPLATE_MUTATING,
 })
 
-# Actions whose handler builds its whole answer from new objects (rules.answer copies each
-# stored rule), so the defensive deep copy is skipped: it was a third of a refresh's cost.
-_FRESH_ANSWERS = frozenset({"DescribeSecurityGroupPolicies"})
-
-
-def _copy(value: Any) -> Any:
-    """A deep copy of JSON data, so callers never alias the engine's state."""
-    return json.loads(json.dumps(value))
+# Actions whose handler builds its whole answer from new objects, so the defensive deep copy
+# is skipped (it was a third of a refresh's cost): rules.answer copies each stored rule,
+# `_group_answer` each group's tags, and InstanceTable._answer each instance's own fields.
+# What they share with the state are text, number and true/false values, never a container.
+_FRESH_ANSWERS = frozenset({"DescribeSecurityGroupPolicies", "DescribeSecurityGroups", "DescribeInstances"})
 
 
 class Engine:
@@ -205,6 +202,9 @@ class Engine:
             request_id=lambda: self.request_id,
         )
         self.changed = False
+        # The last DescribeSecurityGroups query and the groups it matched, in answer order (the
+        # group dicts themselves: a page answers copies); dropped by every change.
+        self._listing: tuple[tuple, list[dict[str, Any]]] | None = None
 
     # -- public -------------------------------------------------------------------------------
 
@@ -219,15 +219,17 @@ class Engine:
             raise CloudError("InvalidAction", f"action {action!r} is not supported by service {service!r}")
         if params is None:
             params = {}
-        if not isinstance(params, Mapping):
+        if type(params) is not dict and not isinstance(params, Mapping):  # (typing's isinstance is slow)
             raise CloudError("InvalidParameter", "the request body must be a JSON object")
         self._instances.settle()
+        if action in self._mutating:
+            self._listing = None  # (before the handler: a change half made still invalidates it)
         result = handler(params)
         if action in self._mutating:
             self.changed = True
         if action in _FRESH_ANSWERS:
             return result
-        return _copy(result)
+        return copy_json(result)
 
     @property
     def state(self) -> dict[str, Any]:
@@ -405,7 +407,11 @@ class Engine:
 
     @staticmethod
     def _group_answer(group: Mapping[str, Any]) -> dict[str, Any]:
-        return {name: group[name] for name in _GROUP_FIELDS}
+        """A new dict (DescribeSecurityGroups skips the deep copy): every stored field is text
+        or true/false except TagSet, a list of {Key, Value} texts, copied here."""
+        answer = {name: group[name] for name in _GROUP_FIELDS}
+        answer["TagSet"] = [tag.copy() for tag in answer["TagSet"]]
+        return answer
 
     # -- groups -------------------------------------------------------------------------------
 
@@ -463,13 +469,22 @@ class Engine:
         for group_id in ids:
             if not group_id.startswith("sg-"):
                 raise CloudError("InvalidParameterValue.Malformed", f"{group_id!r} is not a security group id")
-        if ids:
-            matches = [self._groups[i] for i in ids if i in self._groups]
-        else:
-            matches = [g for g in self._groups.values() if all(self._group_matches(g, n, v) for n, v in chosen)]
         order = params.get("OrderField")
-        if order in ("CreatedTime", "UpdateTime"):
-            matches.sort(key=lambda g: g[order], reverse=str(params.get("OrderDirection", "ASC")).upper() == "DESC")
+        ordered = order in ("CreatedTime", "UpdateTime")
+        descending = ordered and str(params.get("OrderDirection", "ASC")).upper() == "DESC"
+        # A listing is read page by page with the same request: its matches are kept until the
+        # next change (a refresh of 2,000 groups filtered them 20 times, once per page).
+        query = (tuple(ids), tuple((n, tuple(v)) for n, v in chosen), order if ordered else None, descending)
+        if self._listing is not None and self._listing[0] == query:
+            matches = self._listing[1]
+        else:
+            if ids:
+                matches = [self._groups[i] for i in ids if i in self._groups]
+            else:
+                matches = [g for g in self._groups.values() if all(self._group_matches(g, n, v) for n, v in chosen)]
+            if ordered:
+                matches.sort(key=lambda g: g[order], reverse=descending)
+            self._listing = (query, matches)
         rows, total = page(params, matches)
         return {"SecurityGroupSet": [self._group_answer(g) for g in rows], "TotalCount": total}
 

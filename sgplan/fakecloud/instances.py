@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from sgplan.cloud.base import CloudError
+from sgplan.fakecloud.jsoncopy import copy_json
 from sgplan.fakecloud.query import filters, id_list, page, tags_match
 
 _INSTANCE_FILTERS = frozenset(
@@ -131,13 +132,16 @@ class InstanceTable:
         return out
 
     def _answer(self, instance_id: str) -> dict[str, Any]:
-        item = self._items[instance_id]
+        """A new dict that shares no container with the table (Engine.handle skips its deep copy
+        for DescribeInstances): the defaults are built per call, the instance's own fields (free
+        form: a state file's Placement, say) are deep-copied."""
+        item = copy_json(self._items[instance_id])
         operation, state, request = self._last.get(instance_id, ("", "SUCCESS", ""))
         return {
             **_defaults(instance_id),
             **{k: v for k, v in item.items() if k not in ("SecurityGroupIds", "Tags")},
-            "SecurityGroupIds": list(item["SecurityGroupIds"]),
-            "Tags": [dict(t) for t in item["Tags"]],
+            "SecurityGroupIds": item["SecurityGroupIds"],
+            "Tags": item["Tags"],
             "LatestOperation": operation or None,
             "LatestOperationState": state,
             "LatestOperationRequestId": request or None,
