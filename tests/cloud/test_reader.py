@@ -174,3 +174,49 @@ def test_templates_when_asked() -> None:
     assert state.address_template_groups[0].template_ids == ("ipm-1",)
     assert state.service_templates[0].services == ("tcp:80",)
     assert state.service_template_groups[0].template_ids == ("ppm-1",)
+
+
+def _policy(index: object, port: str = "22", **extra: object) -> dict[str, Any]:
+    return {"PolicyIndex": index, "Protocol": "tcp", "Port": port, "CidrBlock": "10.0.0.0/8", "Action": "ACCEPT",
+            "ServiceTemplate": {"ServiceId": "", "ServiceGroupId": ""},
+            "AddressTemplate": {"AddressId": "", "AddressGroupId": ""}, **extra}
+
+
+@pytest.mark.parametrize("indices", [[0, 1, 2], [2, 0, 1], ["1", 0, " 2 "], [None, 1, 0], [1, 1, 0], [True, 0, 2],
+                                     [-1, 0, 1], [0, 2, 1]])
+def test_rules_follow_policy_index_however_the_indices_are_spelt(indices: list[object]) -> None:
+    from sgplan.cloud.reader import _rules
+
+    policies = [_policy(index, port=str(100 + n)) for n, index in enumerate(indices)]
+    expected = tuple(Rule.from_api(p) for p in sorted(policies, key=lambda p: int(p.get("PolicyIndex") or 0)))
+    assert _rules(policies) == expected
+    assert _rules(policies, {}) == expected
+    assert _rules([dict(p, PolicyIndex=n) for n, p in enumerate(policies)], {}) == tuple(map(Rule.from_api, policies))
+
+
+@pytest.mark.parametrize("odd", [
+    {"Port": 22}, {"Port": True}, {"PolicyDescription": 1.0}, {"CidrBlock": ["10.0.0.0/8"]},
+    {"ServiceTemplate": {"ServiceId": 1, "ServiceGroupId": ""}}, {"AddressTemplate": "ipm-1"},
+])
+def test_the_rule_memo_takes_only_text(odd: dict[str, object]) -> None:
+    # 22, True and 22.0 are equal as keys yet spelt differently by Rule.from_api: never memoised.
+    from sgplan.cloud.reader import _memo_key
+
+    assert _memo_key(_policy(0, **odd)) is None
+    assert _memo_key(_policy(0)) == _memo_key(_policy(7)) is not None
+    assert _memo_key(_policy(0)) != _memo_key(_policy(0, PolicyDescription="x"))
+    # An empty or missing spec reads as no spec, like Rule.from_api reads it.
+    assert _memo_key(_policy(0, ServiceTemplate={})) == _memo_key(_policy(0, ServiceTemplate=None)) == \
+        _memo_key({k: v for k, v in _policy(0).items() if k != "ServiceTemplate"})
+
+
+def test_memoised_rules_equal_fresh_conversions() -> None:
+    from sgplan.cloud.reader import _rules
+
+    policies = [_policy(0), _policy(1, port="22", PolicyDescription="d"), _policy(2, Port=22),
+                _policy(3, ServiceTemplate={"ServiceId": "ppm-1", "ServiceGroupId": ""}, Protocol="", Port=""),
+                _policy(4, AddressTemplate={"AddressId": "", "AddressGroupId": "ipmg-1"}, CidrBlock="")]
+    twice = policies + [dict(p, PolicyIndex=5 + n) for n, p in enumerate(policies)]
+    memo: dict = {}
+    assert _rules(twice, memo) == tuple(Rule.from_api(p) for p in twice)
+    assert len(memo) == 4  # the int Port is converted each time, never stored
