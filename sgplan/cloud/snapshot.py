@@ -110,7 +110,8 @@ def _text_list(raw: Mapping[str, Any], key: str, where: str) -> list[str]:
 
 
 def _object(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
+    # (`type is dict` first: isinstance against typing's Mapping goes through two slow hooks)
+    if type(value) is not dict and not isinstance(value, Mapping):
         _fail(where, f"must be an object, not {_kind(value)}")
     return value
 
@@ -168,8 +169,8 @@ def _short(value: Any) -> str:
 # Normalisation (the engine's view of a state)
 
 
-# Fields of a stored or answered rule that do not change how it is stored: left out of the memo key.
-_NOT_STORED = frozenset({"PolicyIndex"})
+# The types of a rule's values that `_policy_key` takes as they are (see there).
+_ALL_TEXT = frozenset({str})
 
 
 def _policy_key(policy: Any) -> tuple | None:
@@ -177,10 +178,15 @@ def _policy_key(policy: Any) -> tuple | None:
     of texts): 1 == True == 1.0 as keys, yet they are stored differently."""
     if type(policy) is not dict:
         return None
+    if "PolicyIndex" in policy:  # it does not change how a rule is stored (the position is its index)
+        policy = policy.copy()
+        del policy["PolicyIndex"]
+    # The common case, a rule without template specs: a few calls in C instead of a Python
+    # loop over the fields (this key is computed for every rule of a state file).
+    if _ALL_TEXT.issuperset(map(type, policy.values())):
+        return tuple(policy.items())
     parts = []
     for k, v in policy.items():
-        if k in _NOT_STORED:
-            continue
         if type(v) is dict:
             if not all(type(x) is str for x in v.values()):
                 return None
@@ -214,10 +220,10 @@ def _rules(policy_set: Mapping[str, Any], direction: str, where: str, now: str,
            memo: dict[tuple, dict[str, Any]] | None) -> list[dict[str, Any]]:
     rules = []
     for position, policy in enumerate(_list(policy_set, direction, where)):
-        at = f"{where}.{direction}[{position}]"
         key = _policy_key(policy) if memo is not None else None
         stored = memo.get(key) if key is not None else None  # type: ignore[union-attr]
         if stored is None:
+            at = f"{where}.{direction}[{position}]"  # (only here: most rules are memo hits)
             if key is None:
                 policy = _check_rule_types(policy, at)
             try:

@@ -114,3 +114,45 @@ def test_malformed_rule_names_its_group_and_position() -> None:
     with pytest.raises(ValueError, match=r"SecurityGroups\[0\]\.SecurityGroupPolicySet\.Ingress\[0\]: "
                                          r"must be an object.*\(group 'sg-1'\)"):
         normalize_state({"SecurityGroups": [{"SecurityGroupId": "sg-1", "SecurityGroupPolicySet": {"Ingress": ["x"]}}]})
+
+
+def _reference_policy_key(policy: object) -> tuple | None:
+    """The memo key spelt out field by field: PolicyIndex left out, text kept, a spec of texts as
+    its pairs, anything else no key."""
+    if type(policy) is not dict:
+        return None
+    parts = []
+    for k, v in policy.items():
+        if k == "PolicyIndex":
+            continue
+        if type(v) is dict and all(type(x) is str for x in v.values()):
+            v = tuple(v.items())
+        elif type(v) is not str:
+            return None
+        parts.append((k, v))
+    return tuple(parts)
+
+
+_values = st.one_of(st.text(max_size=3), st.integers(), st.booleans(), st.none(), st.floats(allow_nan=False),
+                    st.dictionaries(st.sampled_from(["AddressId", "AddressGroupId"]),
+                                    st.one_of(st.text(max_size=3), st.integers()), max_size=2))
+
+
+@given(st.dictionaries(st.sampled_from(["PolicyIndex", "Protocol", "Port", "CidrBlock", "Action", "AddressTemplate",
+                                        "PolicyDescription"]), _values))
+def test_the_rule_memo_key_is_the_fields_but_policyindex_all_text(policy: dict) -> None:
+    from sgplan.cloud.snapshot import _policy_key
+
+    assert _policy_key(policy) == _reference_policy_key(policy)
+    before = dict(policy)
+    _policy_key(policy)
+    assert policy == before  # the rule as given is not touched
+
+
+def test_identical_rules_at_other_positions_share_one_stored_dict() -> None:
+    rule = {"Protocol": "TCP", "Port": "22", "CidrBlock": "10.0.0.0/8", "Action": "accept",
+            "AddressTemplate": {"AddressId": "", "AddressGroupId": ""}}
+    groups = [{"SecurityGroupId": "sg-1", "SecurityGroupPolicySet": {
+        "Ingress": [dict(rule, PolicyIndex=n) for n in range(3)] + [dict(rule, PolicyIndex="1")]}}]
+    stored = normalize_state({"SecurityGroups": groups})["SecurityGroups"][0]["SecurityGroupPolicySet"]["Ingress"]
+    assert all(s is stored[0] for s in stored) and "PolicyIndex" not in stored[0]
