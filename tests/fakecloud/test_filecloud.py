@@ -92,3 +92,19 @@ def test_state_is_normalised_once_and_answers_are_detached(tmp_path: Path, monke
     first["SecurityGroupPolicySet"]["Ingress"][0]["AddressTemplate"]["AddressId"] = "ipm-changed"
     second = cloud.call("vpc", "DescribeSecurityGroupPolicies", {"SecurityGroupId": "sg-1"})
     assert second["SecurityGroupPolicySet"]["Ingress"][0]["AddressTemplate"]["AddressId"] == ""
+
+
+@pytest.mark.parametrize("lazy", [True, False])
+@pytest.mark.parametrize("text", ['{"SecurityGroups": [{"SecurityGroupId": "sg-aaaaaaaa"}]}', '{"SecurityGroups": [',
+                                  '{"SecurityGroups": [{"SecurityGroupId": 1}]}'])
+def test_the_collector_runs_again_after_reading_a_state_good_or_bad(tmp_path: Path, lazy: bool, text: str) -> None:
+    import gc
+
+    path = tmp_path / "live.json"
+    path.write_text(text)
+    assert gc.isenabled()
+    try:
+        FileCloud(path, lazy=lazy).region  # (parsed and normalised with the collector held)
+    except UserError:
+        pass
+    assert gc.isenabled()
