@@ -228,11 +228,23 @@ def flush_writes() -> None:
     if pid == 0:  # the child: write, then leave without running the parent's exit handlers
         try:
             gc.disable()  # it lives for a moment; a collection would only touch shared pages
+            _detach()
             for store, name, produce in batch:
                 store._put_produced(name, produce)
         finally:
             os._exit(0)
     scope.children.append(pid)
+
+
+def _detach() -> None:
+    """In a writer: let go of the run's standard streams (whoever reads the run's output must
+    see its end when the run ends, even if a writer outlived a killed parent) and die on its
+    own if stuck past the parent's wait."""
+    signal.alarm(int(WAIT_SECONDS) + 5)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
 
 
 def _may_fork() -> bool:

@@ -130,3 +130,26 @@ def test_no_key_means_nothing_is_queued(tmp_path: Path, monkeypatch: pytest.Monk
         store.put_later("x.entry", lambda: called.append(1) or b"x")
         flush_writes()
     assert called == [] and not (tmp_path / ".sgplan").exists()
+
+
+@linux_only
+def test_a_writer_does_not_hold_the_runs_output_open(tmp_path: Path) -> None:
+    """A parent that dies without waiting (killed by CI) must not leave its reader waiting on
+    a writer that still holds the output pipe."""
+    import subprocess
+
+    script = (
+        "import os, time\n"
+        "from pathlib import Path\n"
+        "from sgplan.cachestore import SignedStore, background_writes, flush_writes\n"
+        "with background_writes():\n"
+        f"    SignedStore(Path({str(tmp_path)!r})).put_later('s.entry', lambda: time.sleep(20) or b'x')\n"
+        "    flush_writes()\n"
+        "    print('parent done', flush=True)\n"
+        "    os._exit(0)  # as if killed: no wait for the writer\n"
+    )
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "user-cache")}
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.stdout == "parent done\n"
+    assert time.monotonic() - start < 15  # not the writer's 20 s
