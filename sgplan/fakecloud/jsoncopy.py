@@ -2,7 +2,7 @@
 
 `copy_json(value)` equals `json.loads(json.dumps(value))` on every value: data made only of
 dicts with text keys, lists and exact scalars (str, int, float, bool, None), which is all the
-engine stores, is copied by a walk that builds nothing but the new containers (3x faster than
+engine stores, is copied by a walk that builds nothing but the new containers (2-3x faster than
 the JSON round trip, which also formats and re-parses every scalar); anything else (a tuple,
 a non-text key, a subclass, a value JSON cannot hold) takes the round trip itself, so it is
 converted or refused exactly as before.
