@@ -15,7 +15,7 @@ from itertools import repeat
 from operator import attrgetter
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from sgplan.analysis.access import Evaluator, Templates, access_key, gc_paused
+from sgplan.analysis.access import Evaluator, RuleKeys, Templates, gc_paused
 from sgplan.analysis.layers import Layer, stack_difference
 from sgplan.analysis.space import (
     OTHERS,
@@ -140,17 +140,11 @@ class AccessView:
         if found is None:
             # Live groups share identical rule objects (cloud/reader.py): each rule's key once per
             # view (the view keeps its rules alive, so ids stay theirs).
+            # Live groups share identical rule objects (cloud/reader.py): each rule's key once per view.
             keys = self._resolved.get("rule_keys")
             if keys is None:
-                keys = self._resolved["rule_keys"] = {}
-            rules = self.group_rules(key, direction)
-            found = tuple(map(keys.get, map(id, rules)))  # C-level lookups: most rules are known
-            if None in found:
-                for rule in rules:
-                    if id(rule) not in keys:
-                        keys[id(rule)] = rule.key()
-                found = tuple(map(keys.__getitem__, map(id, rules)))
-            self._resolved[memo] = found
+                keys = self._resolved["rule_keys"] = RuleKeys()
+            found = self._resolved[memo] = keys(self.group_rules(key, direction))
         return found
 
     def rules(self, group_keys: Iterable[str], direction: Direction) -> tuple[Rule, ...]:
