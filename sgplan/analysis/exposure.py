@@ -279,18 +279,19 @@ class _Layers:
         self.same = same
 
     def signatures(self, subject: str, is_instance: bool, direction: Direction) -> tuple[int, ...]:
-        out = []
-        for key in self.view.subject_keys(subject, is_instance):
-            found = self._memo.get((key, direction))
-            if found is None:
-                other = self.other
-                if other is not None and self.same is not None and self.same(key, direction):
-                    found = self._memo[(key, direction)] = other.signatures(key, False, direction)[0]
-                else:
-                    rules = self.view.group_rules(key, direction)
-                    found = self._memo[(key, direction)] = self.evaluator.signature(rules, self.view.access_key(key, direction))
-            out.append(found)
-        return tuple(out)
+        return tuple(self.signature(key, direction) for key in self.view.subject_keys(subject, is_instance))
+
+    def signature(self, key: str, direction: Direction) -> int:
+        """The signature of one group's rules (of no rules, for a key the view lacks)."""
+        found = self._memo.get((key, direction))
+        if found is None:
+            other = self.other
+            if other is not None and self.same is not None and self.same(key, direction):
+                found = self._memo[(key, direction)] = other.signature(key, direction)
+            else:
+                rules = self.view.group_rules(key, direction)
+                found = self._memo[(key, direction)] = self.evaluator.signature(rules, self.view.access_key(key, direction))
+        return found
 
     def __call__(self, subject: str, is_instance: bool, direction: Direction) -> tuple[int, ...]:
         return self.signatures(subject, is_instance, direction)

@@ -214,7 +214,9 @@ def annotate_plan(plan: Any, live: CloudState, desired_groups: tuple[SecurityGro
         def scoped() -> list:
             instances, groups = comparison.changed_subjects()
             scope = Scope(frozenset(instances), frozenset(groups))
-            return run_checks(after, scope=scope, evaluator=evaluator) if instances or groups else []
+            if not instances and not groups:
+                return []
+            return run_checks(after, scope=scope, evaluator=evaluator, signature=comparison.new_layers.signature)
 
         findings = scoped() if findings_cache is None else findings_cache(scoped)
         results: list[ContractResult] = []
