@@ -68,12 +68,17 @@ class _CutIndex:
 
 def _lookup(parts: Parts, symbols: frozenset[str], key: Key) -> tuple[Box, ...]:
     """`parts[key]`, where a symbol the layer does not name holds what `*` holds (space.Traffic)."""
+    return parts.get(_named(symbols, key), ())
+
+
+def _named(symbols: frozenset[str], key: Key) -> Key:
+    """The key a layer naming `symbols` holds `key` under (`*` for a symbol it does not name)."""
     protocol, realm = key
     if realm not in (V4, V6) and realm not in symbols:
         realm = OTHERS
     if protocol not in PROTOCOL_ORDER and protocol not in symbols:
         protocol = OTHERS
-    return parts.get((protocol, realm), ())
+    return protocol, realm
 
 
 Pieces = tuple[tuple[Key, Box], ...]  # what one rule decides: (key, box) pairs, boxes disjoint
@@ -120,7 +125,12 @@ class Layer:
             return []
         index = self._cuts.get(key)
         if index is None:
-            index = self._cuts[key] = _CutIndex(self.covers(key))
+            # One index per key the layer holds: every symbol it does not name shares `*`'s.
+            named = _named(self.symbols, key)
+            index = self._cuts.get(named)
+            if index is None:
+                index = self._cuts[named] = _CutIndex(self.covered.get(named, ()))
+            self._cuts[key] = index
         if not index.narrow and not index.wide:
             return list(boxes)
         return index.cut(boxes)
