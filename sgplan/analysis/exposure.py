@@ -11,8 +11,6 @@ from __future__ import annotations
 import ipaddress
 from bisect import bisect_right
 from dataclasses import dataclass, field, replace
-from itertools import repeat
-from operator import attrgetter
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from sgplan.analysis.access import Evaluator, RuleKeys, Templates, gc_paused
@@ -38,8 +36,6 @@ from sgplan.model import CloudState, Direction, GroupRef, Rule, SecurityGroup
 
 OPENED = "opened"
 CLOSED = "closed"
-
-_SECURITY_GROUP_ID = attrgetter("security_group_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,16 +116,13 @@ class AccessView:
         if group is None:
             found = ()
         else:
-            found = group.rules(direction)
-            # Most groups reference no group by address: their own tuple, found by a C-level scan.
-            if any(map(isinstance, map(_SECURITY_GROUP_ID, found), repeat(GroupRef))):
-                ids = self._ref_ids()
-                found = tuple(
-                    replace(rule, security_group_id=ids[rule.security_group_id.address])
-                    if isinstance(rule.security_group_id, GroupRef) and rule.security_group_id.address in ids
-                    else rule
-                    for rule in found
-                )
+            ids = self._ref_ids()
+            found = tuple(
+                replace(rule, security_group_id=ids[rule.security_group_id.address])
+                if isinstance(rule.security_group_id, GroupRef) and rule.security_group_id.address in ids
+                else rule
+                for rule in group.rules(direction)
+            )
         self._resolved[memo] = found
         return found
 
@@ -414,7 +407,7 @@ class Comparison:
 
 def _names_groups(rules: Sequence[Rule]) -> bool:
     """Does any of these rules name a group by address (a `GroupRef` a view resolves)?"""
-    return any(map(isinstance, map(_SECURITY_GROUP_ID, rules), repeat(GroupRef)))
+    return any(isinstance(rule.security_group_id, GroupRef) for rule in rules)
 
 
 def stacked_difference(old: Sequence[Layer], new: Sequence[Layer]) -> list[tuple[Piece, str]]:

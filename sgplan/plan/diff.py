@@ -8,8 +8,7 @@ Pure: no I/O. Group identity lives in `match.py`, rule edit scripts in `rules.py
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from itertools import compress, repeat
-from operator import attrgetter, is_not, itemgetter
+from operator import itemgetter
 from typing import Mapping, Sequence
 
 import sgplan
@@ -21,7 +20,6 @@ from sgplan.model import (
     DEFAULT_RULES_PER_DIRECTION,
     PREVENT_DESTROY_TAG,
     STACK_TAG,
-    TEMPLATE_FIELDS,
     CloudState,
     DesiredState,
     Direction,
@@ -327,14 +325,8 @@ def _resolved_group(d: SecurityGroup, ids: Mapping[str, str], rewrite: Mapping[s
             rule = replace(rule, security_group_id=GroupRef(rewrite[sg]))
         return rule
 
-    rules = (*d.ingress, *d.egress)
-    named = set(map(_SECURITY_GROUP_ID, rules))  # C-level scans: most groups have nothing to fix
-    named.discard(None)
-    if not named:
+    if not any(r.security_group_id is not None for r in (*d.ingress, *d.egress)):
         return d
-    if (all(type(sg) is str for sg in named) and named.isdisjoint(rewrite)
-            and not any(any(map(isinstance, map(field, rules), repeat(GroupRef))) for field in _TEMPLATE_FIELD_OF)):
-        return d  # every reference an id no replacement rewrites, no template reference: `fix` keeps each rule
     return replace(d, ingress=tuple(fix(r) for r in d.ingress), egress=tuple(fix(r) for r in d.egress))
 
 
@@ -343,15 +335,8 @@ def _check_rules(groups: Sequence[SecurityGroup], known: set[str], deleted: Mapp
     diags = []
     for d in groups:
         for direction in DIRECTIONS:
-            rules = d.rules(direction)
-            if len(set(map(Rule.key, rules))) == len(rules):
-                # No duplicates (the common case, told apart in one C-level pass): only the
-                # rules naming a group can have something to say, in rule order as below.
-                for rule in compress(rules, map(is_not, map(_SECURITY_GROUP_ID, rules), repeat(None))):
-                    diags += _reference_problems(rule, d, known, deleted)
-                continue
             seen: dict[tuple, int] = {}
-            for index, rule in enumerate(rules):
+            for index, rule in enumerate(d.rules(direction)):
                 key = rule.key()
                 if key in seen:
                     diags.append(
@@ -363,21 +348,15 @@ def _check_rules(groups: Sequence[SecurityGroup], known: set[str], deleted: Mapp
                         )
                     )
                 seen.setdefault(key, index)
-                if rule.security_group_id is not None:
-                    diags += _reference_problems(rule, d, known, deleted)
+                sg = rule.security_group_id
+                if sg is None:
+                    continue
+                origin = rule.origin or d.origin
+                if isinstance(sg, GroupRef) and sg.address not in known:
+                    diags.append(error(f"reference to unknown group {sg.address}", origin, d.address))
+                if isinstance(sg, str) and sg in deleted:
+                    diags.append(error(f"rule refers to {sg}, which this plan deletes ({deleted[sg]})", origin, d.address))
     return diags
-
-
-def _reference_problems(rule: Rule, d: SecurityGroup, known: set[str], deleted: Mapping[str, str]) -> list[Diagnostic]:
-    """A rule naming a group the plan does not know, or one it deletes."""
-    sg = rule.security_group_id
-    origin = rule.origin or d.origin
-    out = []
-    if isinstance(sg, GroupRef) and sg.address not in known:
-        out.append(error(f"reference to unknown group {sg.address}", origin, d.address))
-    if isinstance(sg, str) and sg in deleted:
-        out.append(error(f"rule refers to {sg}, which this plan deletes ({deleted[sg]})", origin, d.address))
-    return out
 
 
 def _tags(d: SecurityGroup, stack: str) -> list[dict[str, str]]:
@@ -482,8 +461,6 @@ class _HclMemo:
 
 
 _SHOWN = itemgetter(1)
-_SECURITY_GROUP_ID = attrgetter("security_group_id")
-_TEMPLATE_FIELD_OF = tuple(attrgetter(name) for name in TEMPLATE_FIELDS)
 
 
 def _hcl(g: SecurityGroup, memo: _HclMemo) -> dict:
