@@ -62,8 +62,8 @@ class RuleKeys:
     """`access_key` with each rule's key computed once per rule object.
 
     Live groups share rule objects (cloud/reader.py): 200,000 rules are some 10,000 objects, so
-    most keys are found by C-level lookups. The memo keeps every rule it keyed alive, so an id
-    it holds is never another rule's.
+    most keys are a lookup by id. The memo keeps every rule it keyed alive, so an id it holds is
+    never another rule's.
     """
 
     __slots__ = ("_keys", "_rules")
@@ -74,14 +74,14 @@ class RuleKeys:
 
     def __call__(self, rules: Sequence[Rule]) -> tuple:
         keys = self._keys
-        found = tuple(map(keys.get, map(id, rules)))
-        if None in found:
-            for rule in rules:
-                if id(rule) not in keys:
-                    keys[id(rule)] = rule.key()
-                    self._rules.append(rule)
-            found = tuple(map(keys.__getitem__, map(id, rules)))
-        return found
+        parts = []
+        for rule in rules:
+            key = keys.get(id(rule))
+            if key is None:
+                key = keys[id(rule)] = rule.key()
+                self._rules.append(rule)
+            parts.append(key)
+        return tuple(parts)
 
 
 # ---------------------------------------------------------------------------------------------
