@@ -8,7 +8,6 @@ Pure: no I/O. Group identity lives in `match.py`, rule edit scripts in `rules.py
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from operator import itemgetter
 from typing import Mapping, Sequence
 
 import sgplan
@@ -86,7 +85,7 @@ def _make_plan(desired: DesiredState, live: CloudState, *, cloud: str, region: s
     changes: list[ResourceChange] = [c for c in templates.changes if "delete" not in c.actions]
     ops: list[Operation] = list(templates.ops)
     touched: dict[str, int] = {}
-    hcl = _HclMemo()  # one before/after dict per distinct rule (see _hcl)
+    hcl: dict[Rule, dict] = {}  # one before/after dict per distinct rule (see _hcl)
     alternatives: dict[str, tuple[Operation, ...]] = {}
 
     # Stage 1: create new groups (and replacements) in reference order.
@@ -370,7 +369,7 @@ def _tags(d: SecurityGroup, stack: str) -> list[dict[str, str]]:
 
 def _creates(
     new: Sequence[SecurityGroup], resolve: Mapping[str, str], stack: str, replaced: Mapping[str, SecurityGroup],
-    hcl: _HclMemo,
+    hcl: dict[Rule, dict],
 ) -> tuple[list[ResourceChange], list[Operation], list[Diagnostic]]:
     """Create operations in an order where referenced new groups exist first.
 
@@ -450,20 +449,7 @@ def _creates(
     return changes, creates + follow_ups, diags
 
 
-class _HclMemo:
-    """The rule dicts of `_hcl`: one per distinct rule (by value), found by rule object first."""
-
-    __slots__ = ("by_id", "by_value")
-
-    def __init__(self) -> None:
-        self.by_id: dict[int, tuple[Rule, dict]] = {}
-        self.by_value: dict[Rule, dict] = {}
-
-
-_SHOWN = itemgetter(1)
-
-
-def _hcl(g: SecurityGroup, memo: _HclMemo) -> dict:
+def _hcl(g: SecurityGroup, memo: dict[Rule, dict]) -> dict:
     """`g.to_hcl()` with one dict per distinct rule, shared by every group that has the rule.
 
     Estates repeat rules across groups, and the plan holds before/after of every group (DESIGN
@@ -471,18 +457,13 @@ def _hcl(g: SecurityGroup, memo: _HclMemo) -> dict:
     distinct rules, not with all of them. The dicts are read-only, like the rest of a Plan.
     """
     def rules(direction: tuple[Rule, ...]) -> list[dict]:
-        # By rule object first: live groups share rule objects, and a lookup by id is C-level
-        # where one by value hashes every field in Python.
-        found = list(map(memo.by_id.get, map(id, direction)))
-        if None in found:
-            for index, rule in enumerate(direction):
-                if found[index] is None:
-                    shown = memo.by_value.get(rule)
-                    if shown is None:
-                        shown = memo.by_value[rule] = rule.to_hcl()
-                    memo.by_id[id(rule)] = (rule, shown)  # the rule kept alive: its id stays its own
-                    found[index] = (rule, shown)
-        return list(map(_SHOWN, found))
+        out = []
+        for rule in direction:
+            shown = memo.get(rule)
+            if shown is None:
+                shown = memo[rule] = rule.to_hcl()
+            out.append(shown)
+        return out
 
     return {
         "name": g.name,
@@ -541,7 +522,7 @@ def _refs(d: SecurityGroup) -> set[str]:
 
 def _update(
     d: SecurityGroup, g: SecurityGroup, resolve: Mapping[str, str], alternatives: dict[str, tuple[Operation, ...]],
-    hcl: _HclMemo, region: str = "",
+    hcl: dict[Rule, dict], region: str = "",
 ) -> tuple[ResourceChange, list[Operation], list[Diagnostic]]:
     """In-place changes of an existing group: attributes, then each direction's edit script.
 
