@@ -131,8 +131,6 @@ class AccessView:
         memo = ("access", key, direction)
         found = self._resolved.get(memo)
         if found is None:
-            # Live groups share identical rule objects (cloud/reader.py): each rule's key once per
-            # view (the view keeps its rules alive, so ids stay theirs).
             # Live groups share identical rule objects (cloud/reader.py): each rule's key once per view.
             keys = self._resolved.get("rule_keys")
             if keys is None:

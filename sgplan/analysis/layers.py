@@ -265,9 +265,10 @@ def stack_difference(old: Sequence[Layer], new: Sequence[Layer]) -> tuple[Traffi
     """(`stack(new) - stack(old)`, `stack(old) - stack(new)`), the same sets, worked out only on
     the keys where the two stacks can differ.
 
-    When one group of an instance's several changes, most keys see the same boxes layer by layer
-    on both sides (`_profile`) and stack the same: only the others are stacked and subtracted
-    (issue 18: analysis in proportion to the change). `stack_key` reads a key the layers do not
+    When one of an instance's groups changes, or its groups are reordered, most keys see the same
+    boxes layer by layer on both sides (`_profile`: a key only one group decides on keeps its
+    boxes in any order) and stack the same: only the others are stacked and subtracted (issue 18:
+    analysis in proportion to the change). `stack_key` reads a key the layers do not
     name as `*`, as `Traffic.boxes` does, so every key of either stack is compared here.
     """
     old_keys, old_symbols = stack_keys(old)
