@@ -87,25 +87,43 @@ def tags(value: Any) -> tuple[tuple[str, str], ...]:
     return value
 
 
-class Codec:
-    """One encode or decode pass; remembers rules by identity so shared rules stay shared."""
+def enc_rule(r: Rule) -> tuple:
+    """One rule as a tuple of builtins, its position last (`Codec.dec_rule` reads it)."""
+    # Fields read one by one (slot reads are the cheapest access) and no call for the common
+    # rule, which names no group or template: 100,000 rules at G=2,000 × R=50 (issue 18).
+    action, protocol, port, cidr, cidr6, description = (r.action, r.protocol, r.port, r.cidr_block,
+                                                        r.ipv6_cidr_block, r.description)
+    sg, at, atg, st, stg = (r.security_group_id, r.address_template_id, r.address_template_group_id,
+                            r.service_template_id, r.service_template_group_id)
+    if (type(action) not in _OPT_STR or type(protocol) not in _OPT_STR or type(port) not in _OPT_STR
+            or type(cidr) not in _OPT_STR or type(cidr6) not in _OPT_STR or type(description) not in _OPT_STR):
+        raise Uncacheable("unexpected rule field")
+    if not ((sg is None or type(sg) is str) and at is None and atg is None and st is None and stg is None):
+        sg, at, atg, st, stg = enc_ref(sg), enc_ref(at), enc_ref(atg), enc_ref(st), enc_ref(stg)
+    origin = r.origin
+    if origin is None:
+        return (action, protocol, port, cidr, cidr6, sg, at, atg, st, stg, description, None, 0, 0)
+    return (action, protocol, port, cidr, cidr6, sg, at, atg, st, stg, description, origin.file, origin.line,
+            origin.column)
 
-    def __init__(self) -> None:
+
+class Codec:
+    """One encode or decode pass; remembers rules by identity so shared rules stay shared.
+
+    `share_rules=False` encodes each rule where it appears, without the memo: the desired
+    state shares none (each rule is its own block's), and the memo cost a third of its encoding."""
+
+    def __init__(self, share_rules: bool = True) -> None:
         self._rules: dict[int, Any] = {}
         self._keep: list[Any] = []  # keeps memo keys (ids) alive for the pass
+        self._enc_rule = self.enc_rule if share_rules else enc_rule
 
     # -- rules
     def enc_rule(self, r: Rule) -> tuple:
         done = self._rules.get(id(r))
         if done is not None:
             return done
-        for value in (r.action, r.protocol, r.port, r.cidr_block, r.ipv6_cidr_block, r.description):
-            if type(value) not in _OPT_STR:
-                raise Uncacheable("unexpected rule field")
-        t = (r.action, r.protocol, r.port, r.cidr_block, r.ipv6_cidr_block, enc_ref(r.security_group_id),
-             enc_ref(r.address_template_id), enc_ref(r.address_template_group_id), enc_ref(r.service_template_id),
-             enc_ref(r.service_template_group_id), r.description, *enc_origin(r.origin))
-        self._rules[id(r)] = t
+        t = self._rules[id(r)] = enc_rule(r)
         self._keep.append(r)
         return t
 
@@ -136,7 +154,7 @@ class Codec:
 
     # -- groups
     def enc_group(self, g: SecurityGroup) -> tuple:
-        enc = self.enc_rule
+        enc = self._enc_rule
         return (g.name, g.description, g.project_id, g.tags, tuple(map(enc, g.ingress)), tuple(map(enc, g.egress)),
                 g.id, g.address, g.stack, g.is_default, g.version, g.prevent_destroy, g.ignore_findings,
                 *enc_origin(g.origin))

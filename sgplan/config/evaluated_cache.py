@@ -256,7 +256,7 @@ def _dec_expect(t: Any) -> Expect:
 
 def encode_desired(d: DesiredState) -> tuple:
     s = d.settings
-    codec = Codec()
+    codec = Codec(share_rules=False)
     return ((s.region, s.stack, s.cloud, *_enc_origin(s.origin)),
             tuple(map(codec.enc_group, d.groups)), tuple(map(enc_binding, d.bindings)),
             tuple(map(_enc_output, d.outputs)), d.config_hash, tuple(map(_enc_expect, d.expects)),
