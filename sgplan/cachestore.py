@@ -11,15 +11,28 @@ A configuration directory may come from anyone (a cloned pull request), so (issu
   when something is already there. Anything unexpected skips the cache;
 - payloads are the caller's plain data, decoded field by field by the caller; never pickle.
 Reading never fails a run and writing is best-effort.
+
+Writing a big entry is mostly encoding it (a cold plan of 2,000 groups spends ~0.8 s on the
+parse and evaluated entries), and nothing in the run waits for the result. Inside
+`background_writes()` (the CLI wraps every command in it), `put_later` queues an entry and
+`flush_writes()` hands the queue to a forked child that encodes and writes it on the other
+core while the run goes on; the block's exit writes what is still queued and waits for the
+children (bounded: a stuck child is killed, its entry simply missing).
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import hmac
 import os
+import signal
+import sys
+import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Iterator, Mapping
 
 import sgplan
 from sgplan import safefs
@@ -99,6 +112,25 @@ class SignedStore:
         except Exception:  # best-effort by contract: a cache that cannot be written is skipped
             return
 
+    def put_later(self, name: str, produce: Callable[[], bytes | None]) -> None:
+        """Store `produce()` under `name` (nothing when it returns None or raises): at the next
+        `flush_writes()` inside `background_writes()`, else now. `produce` must only read values
+        that are not changed afterwards (a forked child runs it on a snapshot of the process)."""
+        if self._mac_key() is None:  # the key is read (or made) here, never in a child
+            return
+        if _scope is None:
+            self._put_produced(name, produce)
+        else:
+            _scope.pending.append((self, name, produce))
+
+    def _put_produced(self, name: str, produce: Callable[[], bytes | None]) -> None:
+        try:
+            payload = produce()
+        except Exception:  # an entry the codec does not cover is simply not cached
+            return
+        if payload is not None:
+            self.put(name, payload)
+
     def _mac_key(self) -> bytes | None:
         if not self._key_loaded:
             self._key = _user_key()
@@ -140,6 +172,107 @@ class SignedStore:
             safefs.write_atomic(fd, name, blob, 0o600, durable=False)  # readers see the whole entry or none
         finally:
             os.close(fd)
+
+
+# -- writes in the background ------------------------------------------------------------------
+
+WAIT_SECONDS = 60.0  # how long the end of a run waits for its writers before killing them
+
+
+class _Writes:
+    """The entries queued in one `background_writes()` block, and the writers it started."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[SignedStore, str, Callable[[], bytes | None]]] = []
+        self.children: list[int] = []
+
+
+_scope: _Writes | None = None
+
+
+@contextmanager
+def background_writes(wait: float = WAIT_SECONDS) -> Iterator[None]:
+    """Let `put_later` entries be written by forked children at each `flush_writes()`; on exit,
+    write what is still queued here and wait for the children (at most `wait` seconds, then
+    kill them: a cache entry is never worth a hung run)."""
+    global _scope
+    outer, scope = _scope, _Writes()
+    _scope = scope
+    interrupted = False
+    try:
+        yield
+    except KeyboardInterrupt:
+        interrupted = True  # the user wants out: queue dropped, writers given a moment
+        raise
+    finally:
+        _scope = outer
+        batch, scope.pending = scope.pending, []
+        if not interrupted:
+            for store, name, produce in batch:
+                store._put_produced(name, produce)
+        _reap(scope.children, 1.0 if interrupted else wait)
+
+
+def flush_writes() -> None:
+    """Start writing the queued entries: in a forked child when the platform allows one, else
+    here and now. Outside `background_writes()` there is never a queue."""
+    scope = _scope
+    if scope is None or not scope.pending:
+        return
+    batch, scope.pending = scope.pending, []
+    if not _may_fork():
+        for store, name, produce in batch:
+            store._put_produced(name, produce)
+        return
+    pid = os.fork()
+    if pid == 0:  # the child: write, then leave without running the parent's exit handlers
+        try:
+            gc.disable()  # it lives for a moment; a collection would only touch shared pages
+            _detach()
+            for store, name, produce in batch:
+                store._put_produced(name, produce)
+        finally:
+            os._exit(0)
+    scope.children.append(pid)
+
+
+def _detach() -> None:
+    """In a writer: let go of the run's standard streams (whoever reads the run's output must
+    see its end when the run ends, even if a writer outlived a killed parent) and die on its
+    own if stuck past the parent's wait."""
+    signal.alarm(int(WAIT_SECONDS) + 5)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+
+
+def _may_fork() -> bool:
+    """Only on Linux (fork is the documented default there) and with no other thread running:
+    a thread could hold a lock the child would then wait on forever."""
+    return sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
+
+
+def _reap(children: list[int], wait: float) -> None:
+    deadline = time.monotonic() + wait
+    pause = 0.001
+    for pid in children:
+        while True:
+            try:
+                done, _status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # already reaped elsewhere
+                break
+            if done:
+                break
+            if time.monotonic() >= deadline:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                except (ProcessLookupError, ChildProcessError):
+                    pass
+                break
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
 
 
 def code_stamp() -> bytes:

@@ -111,6 +111,7 @@ _readable_metavars(app)
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit 1 (traceback with SGPLAN_DEBUG=1)."""
+    from sgplan.cachestore import background_writes
     from sgplan.cli.workflow import COMMAND_LINE, ConfigErrors
 
     args = sys.argv[1:] if argv is None else list(argv)
@@ -118,7 +119,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         # Not standalone: click would exit 2 on a usage error, the code that means "changes
         # present" under --detailed-exitcode (DESIGN §5: nothing else ever exits 2).
-        code = app(args=args, standalone_mode=False, prog_name="sgplan")
+        with background_writes():  # cache entries are written by a forked child (cachestore)
+            code = app(args=args, standalone_mode=False, prog_name="sgplan")
     except ClickException as exc:
         if isinstance(exc, NoArgsIsHelpError):
             print("error: no command given (the help above lists them)", file=sys.stderr)

@@ -41,7 +41,7 @@ from typing import Any, Mapping, Sequence
 import lark
 
 import sgplan
-from sgplan.cachestore import SignedStore, cache_disabled, code_stamp
+from sgplan.cachestore import SignedStore, cache_disabled, code_stamp, flush_writes
 from sgplan.collector import gc_paused
 from sgplan.config.configuration import Configuration, Substitutable, load_configuration, substitute
 from sgplan.config.modules import MODULE_PATH_ENV, ModuleConfig, bundled_modules_dir, repository_root
@@ -341,11 +341,17 @@ class Entry:
     substitutable: Substitutable | None
 
 
+def cacheable(cfg: Configuration) -> bool:
+    """Whether this configuration's evaluation may be stored at all (and so give its entry name
+    to the caches of later stages): a sensitive variable must never reach the cache."""
+    return not any(getattr(v, "sensitive", False) for v in cfg.root.variables.values())
+
+
 def encode_entry(cfg: Configuration, desired: DesiredState, diags: Sequence[Diagnostic],
                  manifest: tuple[tuple, tuple]) -> bytes:
     """The payload for an entry (`manifest` from `_manifest`, taken before the evaluation, which
     may release the files' bytes); raises _Uncacheable when something is not covered."""
-    if any(getattr(v, "sensitive", False) for v in cfg.root.variables.values()):
+    if not cacheable(cfg):
         raise _Uncacheable("a sensitive variable is never cached")
     dirs, calls = manifest
     first = cfg._substitutable if cfg._substitutable is not None and cfg._substitutable.desired is desired else None
@@ -449,6 +455,7 @@ def load_evaluated(directory: Path, var_inputs: VarInputs, env: Mapping[str, str
         if entry is not None:
             return CachedConfiguration(directory, list(var_inputs), env, entry), entry.desired, list(entry.diags), name
     cfg, diags = load_configuration(directory, var_inputs=var_inputs, env=env)
+    flush_writes()  # the parse cache's entries, encoded by a child while this process evaluates
     if cfg is None or has_errors(diags):
         return cfg, None, diags, None
     manifest = None
@@ -462,12 +469,9 @@ def load_evaluated(directory: Path, var_inputs: VarInputs, env: Mapping[str, str
     if desired is None or has_errors(diags):
         return cfg, desired, diags, None
     if store is not None and name is not None and manifest is not None and cache_key(directory, var_inputs, env) == name:
-        try:
-            payload = encode_entry(cfg, desired, diags, manifest)
-        except (_Uncacheable, RecursionError, ValueError):
-            payload = None
-        if payload is not None:
-            store.put(name, payload)
+        if cacheable(cfg):
+            store.put_later(name, lambda: encode_entry(cfg, desired, diags, manifest))
+            flush_writes()  # encoded and written by a child while this process reads the cloud
             return cfg, desired, diags, name
     return cfg, desired, diags, None
 

@@ -222,10 +222,13 @@ class ParseCache:
 
     def put(self, source: SourceFile, diags: list[Diagnostic]) -> None:
         """Store a successfully walked file (best-effort, like every write to the store)."""
-        if source.body is None or not self.store.usable():
+        if source.body is None:
             return
-        try:
-            payload = _PLAIN + encode_plain(source.body, diags, source.path)
-        except Exception:  # the codec does not cover this walk (e.g. _NotPlain): not cached
-            return
-        self.store.put(self.entry_name(source.data), payload)
+        body, kept, display = source.body, list(diags), source.path
+
+        def produce() -> bytes:  # raises when the codec does not cover this walk (e.g. _NotPlain): not cached
+            return _PLAIN + encode_plain(body, kept, display)
+
+        # Encoding a big walk costs about a third of parsing it: done by the background writer
+        # when the run has one (cachestore.background_writes).
+        self.store.put_later(self.entry_name(source.data), produce)
