@@ -281,7 +281,7 @@ def _dec_move(t: Any) -> Move:
 def decode_desired(t: Any) -> DesiredState:
     settings, groups, bindings, outputs, config_hash, expects, templates, moves = _want(t, tuple)
     region, stack, cloud, file, line, column = _want(settings, tuple)
-    codec = Codec()
+    codec = Codec(share_rules=False)
     return DesiredState(
         settings=Settings(_opt_str(region), _opt_str(stack), _opt_str(cloud), _dec_origin(file, line, column)),
         groups=tuple(map(codec.dec_group, _want(groups, tuple))),
