@@ -87,25 +87,66 @@ def tags(value: Any) -> tuple[tuple[str, str], ...]:
     return value
 
 
-class Codec:
-    """One encode or decode pass; remembers rules by identity so shared rules stay shared."""
+def enc_rule(r: Rule) -> tuple:
+    """One rule as a tuple of builtins, its position last (`Codec.dec_rule` reads it)."""
+    # Fields read one by one (slot reads are the cheapest access) and no call for the common
+    # rule, which names no group or template: 100,000 rules at G=2,000 × R=50 (issue 18).
+    action, protocol, port, cidr, cidr6, description = (r.action, r.protocol, r.port, r.cidr_block,
+                                                        r.ipv6_cidr_block, r.description)
+    sg, at, atg, st, stg = (r.security_group_id, r.address_template_id, r.address_template_group_id,
+                            r.service_template_id, r.service_template_group_id)
+    if (type(action) not in _OPT_STR or type(protocol) not in _OPT_STR or type(port) not in _OPT_STR
+            or type(cidr) not in _OPT_STR or type(cidr6) not in _OPT_STR or type(description) not in _OPT_STR):
+        raise Uncacheable("unexpected rule field")
+    if not ((sg is None or type(sg) is str) and at is None and atg is None and st is None and stg is None):
+        sg, at, atg, st, stg = enc_ref(sg), enc_ref(at), enc_ref(atg), enc_ref(st), enc_ref(stg)
+    origin = r.origin
+    if origin is None:
+        return (action, protocol, port, cidr, cidr6, sg, at, atg, st, stg, description, None, 0, 0)
+    return (action, protocol, port, cidr, cidr6, sg, at, atg, st, stg, description, origin.file, origin.line,
+            origin.column)
 
-    def __init__(self) -> None:
+
+def dec_rule(t: Any) -> Rule:
+    """The rule `enc_rule` wrote, every field's type checked; `Bad` for anything else."""
+    if type(t) is not tuple or len(t) != 14:
+        raise Bad("bad rule")
+    action, protocol, port, cidr, cidr6, sg, at, atg, st, stg, description, file, line, column = t
+    if (type(action) is not str or type(protocol) not in _OPT_STR or type(port) not in _OPT_STR
+            or type(cidr) not in _OPT_STR or type(cidr6) not in _OPT_STR or type(description) is not str):
+        raise Bad("bad rule field")
+    if sg is not None and type(sg) is not str:
+        sg = dec_ref(sg)
+    if not (at is None and atg is None and st is None and stg is None):  # templates are rare
+        at, atg, st, stg = dec_ref(at), dec_ref(atg), dec_ref(st), dec_ref(stg)
+    if file is None:
+        origin = None
+    elif type(file) is str and type(line) is int and type(column) is int:
+        origin = SourceRange(file, line, column)
+    else:
+        raise Bad("bad position")
+    return Rule(action, protocol, port, cidr, cidr6, sg, at, atg, st, stg, description, origin)
+
+
+class Codec:
+    """One encode or decode pass; remembers rules by identity so shared rules stay shared.
+
+    `share_rules=False` encodes and decodes each rule where it appears, without the memo: the
+    desired state shares none (each rule is its own block's), and the memo cost a third of its
+    encoding."""
+
+    def __init__(self, share_rules: bool = True) -> None:
         self._rules: dict[int, Any] = {}
         self._keep: list[Any] = []  # keeps memo keys (ids) alive for the pass
+        self._enc_rule = self.enc_rule if share_rules else enc_rule
+        self._dec_rule = self.dec_rule if share_rules else dec_rule
 
     # -- rules
     def enc_rule(self, r: Rule) -> tuple:
         done = self._rules.get(id(r))
         if done is not None:
             return done
-        for value in (r.action, r.protocol, r.port, r.cidr_block, r.ipv6_cidr_block, r.description):
-            if type(value) not in _OPT_STR:
-                raise Uncacheable("unexpected rule field")
-        t = (r.action, r.protocol, r.port, r.cidr_block, r.ipv6_cidr_block, enc_ref(r.security_group_id),
-             enc_ref(r.address_template_id), enc_ref(r.address_template_group_id), enc_ref(r.service_template_id),
-             enc_ref(r.service_template_group_id), r.description, *enc_origin(r.origin))
-        self._rules[id(r)] = t
+        t = self._rules[id(r)] = enc_rule(r)
         self._keep.append(r)
         return t
 
@@ -113,30 +154,13 @@ class Codec:
         done = self._rules.get(id(t))
         if done is not None:
             return done
-        if type(t) is not tuple or len(t) != 14:
-            raise Bad("bad rule")
-        action, protocol, port, cidr, cidr6, sg, at, atg, st, stg, description, file, line, column = t
-        if (type(action) is not str or type(protocol) not in _OPT_STR or type(port) not in _OPT_STR
-                or type(cidr) not in _OPT_STR or type(cidr6) not in _OPT_STR or type(description) is not str):
-            raise Bad("bad rule field")
-        if type(sg) is not str:
-            sg = dec_ref(sg)
-        if not (at is None and atg is None and st is None and stg is None):  # templates are rare
-            at, atg, st, stg = dec_ref(at), dec_ref(atg), dec_ref(st), dec_ref(stg)
-        if file is None:
-            origin = None
-        elif type(file) is str and type(line) is int and type(column) is int:
-            origin = SourceRange(file, line, column)
-        else:
-            raise Bad("bad position")
-        rule = Rule(action, protocol, port, cidr, cidr6, sg, at, atg, st, stg, description, origin)
-        self._rules[id(t)] = rule
+        rule = self._rules[id(t)] = dec_rule(t)
         self._keep.append(t)
         return rule
 
     # -- groups
     def enc_group(self, g: SecurityGroup) -> tuple:
-        enc = self.enc_rule
+        enc = self._enc_rule
         return (g.name, g.description, g.project_id, g.tags, tuple(map(enc, g.ingress)), tuple(map(enc, g.egress)),
                 g.id, g.address, g.stack, g.is_default, g.version, g.prevent_destroy, g.ignore_findings,
                 *enc_origin(g.origin))
@@ -144,7 +168,7 @@ class Codec:
     def dec_group(self, t: Any) -> SecurityGroup:
         (name, description, project_id, tag_pairs, ingress, egress, id_, address, stack, is_default, version,
          prevent_destroy, ignore_findings, file, line, column) = want(t, tuple)
-        dec = self.dec_rule
+        dec = self._dec_rule
         return SecurityGroup(want(name, str), want(description, str), want(project_id, str), tags(tag_pairs),
                              tuple(map(dec, want(ingress, tuple))), tuple(map(dec, want(egress, tuple))),
                              opt_str(id_), opt_str(address), opt_str(stack), want(is_default, bool), opt_str(version),

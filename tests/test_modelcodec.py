@@ -7,7 +7,7 @@ import marshal
 
 import pytest
 
-from sgplan.modelcodec import Bad, Codec, decode_state, encode_state
+from sgplan.modelcodec import Bad, Codec, dec_rule, decode_state, enc_rule, encode_state
 from sgplan.model import (AddressTemplate, CloudState, GroupRef, Instance, Rule, SecurityGroup, ServiceTemplate,
                           SourceRange)
 
@@ -52,6 +52,34 @@ def test_rules_keep_positions_and_group_refs() -> None:
 def test_rules_of_another_shape_are_refused(bad: object) -> None:
     with pytest.raises(Bad):
         Codec().dec_rule(bad)
+    with pytest.raises(Bad):
+        dec_rule(bad)  # the desired state's decoder (no memo)
+
+
+@pytest.mark.parametrize("rule", [
+    Rule("ACCEPT", "TCP", "22", cidr_block="10.0.0.0/8", description="d", origin=SourceRange("m.sg.hcl", 4, 3)),
+    Rule("DROP", "ALL", None, ipv6_cidr_block="::/0"),
+    Rule("ACCEPT", "UDP", "53", security_group_id="sg-1"),
+    Rule("ACCEPT", "UDP", "53", security_group_id=GroupRef("security_group.x")),
+    Rule("ACCEPT", None, None, address_template_id=GroupRef("address_template.a"), service_template_id="ppm-1"),
+    Rule("ACCEPT", None, None, address_template_group_id="ipmg-1", service_template_group_id=GroupRef("x.y")),
+])
+def test_the_plain_rule_codec_round_trips_every_source_kind(rule: Rule) -> None:
+    """enc_rule/dec_rule (the desired state's codec, without the sharing memo) and the memo'd
+    Codec write the same tuple and read back equal rules, positions included."""
+    t = enc_rule(rule)
+    assert t == Codec().enc_rule(rule)
+    back = dec_rule(marshal.loads(marshal.dumps(t)))
+    assert back == rule and back.origin == rule.origin
+
+
+def test_unexpected_rule_values_are_not_cached() -> None:
+    from sgplan.modelcodec import Uncacheable
+
+    with pytest.raises(Uncacheable):
+        enc_rule(Rule("ACCEPT", "TCP", 22))  # type: ignore[arg-type]
+    with pytest.raises(Uncacheable):
+        enc_rule(Rule("ACCEPT", "TCP", "22", security_group_id=1))  # type: ignore[arg-type]
 
 
 def test_state_of_another_shape_is_refused() -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "Evaluation",
     "Evaluator",
     "Packet",
+    "RuleKeys",
     "RuleTraffic",
     "Templates",
     "access_key",
@@ -55,6 +56,32 @@ def policy(groups: Sequence[SecurityGroup], direction: Direction) -> tuple[Rule,
 def access_key(rules: Sequence[Rule]) -> tuple:
     """What decides access in a rule list: each rule less its description and source position."""
     return tuple(rule.key() for rule in rules)
+
+
+class RuleKeys:
+    """`access_key` with each rule's key computed once per rule object.
+
+    Live groups share rule objects (cloud/reader.py): 200,000 rules are some 10,000 objects, so
+    most keys are a lookup by id. The memo keeps every rule it keyed alive, so an id it holds is
+    never another rule's.
+    """
+
+    __slots__ = ("_keys", "_rules")
+
+    def __init__(self) -> None:
+        self._keys: dict[int, tuple] = {}
+        self._rules: list[Rule] = []
+
+    def __call__(self, rules: Sequence[Rule]) -> tuple:
+        keys = self._keys
+        parts = []
+        for rule in rules:
+            key = keys.get(id(rule))
+            if key is None:
+                key = keys[id(rule)] = rule.key()
+                self._rules.append(rule)
+            parts.append(key)
+        return tuple(parts)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -87,11 +87,15 @@ class CheckContext:
     """The state the checks read, with one evaluation cache for all of them."""
 
     def __init__(self, view: AccessView, *, rule_quota: int = DEFAULT_RULES_PER_DIRECTION,
-                 scope: Scope | None = None, evaluator: Evaluator | None = None) -> None:
+                 scope: Scope | None = None, evaluator: Evaluator | None = None,
+                 signature: Callable[[str, Direction], int] | None = None) -> None:
         self.view = view
         self.rule_quota = rule_quota
         self.scope = scope
         self.evaluator = evaluator or Evaluator(view.templates)
+        # `evaluator`'s signature of a group's rules when the caller knows it already (a plan's
+        # comparison signed most groups without an access key: exposure.Comparison).
+        self.signature = signature
         self._layers: dict[tuple[str, Direction], Layer] = {}
         self._open: dict[tuple, list[tuple[int, int]]] = {}
         self._positions: dict[tuple[str, Direction], list[Position]] = {}
@@ -105,8 +109,11 @@ class CheckContext:
     def layer(self, key: str, direction: Direction) -> Layer:
         found = self._layers.get((key, direction))
         if found is None:
-            rules = self.view.group_rules(key, direction)
-            signature = self.evaluator.signature(rules, self.view.access_key(key, direction))
+            if self.signature is not None:
+                signature = self.signature(key, direction)
+            else:
+                rules = self.view.group_rules(key, direction)
+                signature = self.evaluator.signature(rules, self.view.access_key(key, direction))
             found = self._layers[(key, direction)] = self.evaluator.layer_of(signature)
         return found
 
@@ -445,19 +452,22 @@ CHECK_IDS = tuple(c.id for c in CHECKS)
 
 
 def run_checks(view: AccessView, checks: Sequence[Check] = CHECKS, *, rule_quota: int = DEFAULT_RULES_PER_DIRECTION,
-               scope: Scope | None = None, evaluator: Evaluator | None = None) -> list[Finding]:
+               scope: Scope | None = None, evaluator: Evaluator | None = None,
+               signature: Callable[[str, Direction], int] | None = None) -> list[Finding]:
     """Every finding of `checks` on the view, minus those a group suppresses, highest severity first.
 
     `scope` limits the findings to some instances (exposure, group count) and groups (hygiene,
     quota, exposure of unbound groups); `sgplan check` passes none and reports everything.
+    `signature(group key, direction)`, when given, is `evaluator`'s signature of that group's
+    rules in the view (exposure.Comparison.signature), known without an access key.
     """
     with gc_paused():
-        return _run_checks(view, checks, rule_quota, scope, evaluator)
+        return _run_checks(view, checks, rule_quota, scope, evaluator, signature)
 
 
 def _run_checks(view: AccessView, checks: Sequence[Check], rule_quota: int, scope: Scope | None,
-                evaluator: Evaluator | None) -> list[Finding]:
-    context = CheckContext(view, rule_quota=rule_quota, scope=scope, evaluator=evaluator)
+                evaluator: Evaluator | None, signature: Callable[[str, Direction], int] | None = None) -> list[Finding]:
+    context = CheckContext(view, rule_quota=rule_quota, scope=scope, evaluator=evaluator, signature=signature)
     watched: dict[str, list[tuple[int, int]]] = {}
     for check in checks:
         for protocol, ports in check.watch:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import ipaddress
 from bisect import bisect_right
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from sgplan.analysis.access import Evaluator, Templates, access_key, gc_paused
-from sgplan.analysis.layers import Layer
+from sgplan.analysis.access import Evaluator, RuleKeys, Templates, gc_paused
+from sgplan.analysis.layers import Layer, stack_difference
 from sgplan.analysis.space import (
     OTHERS,
     PORTED,
@@ -90,6 +90,11 @@ class AccessView:
     groups: Mapping[str, SecurityGroup]
     instances: Mapping[str, tuple[str, ...]]
     templates: Templates = field(default_factory=Templates)
+    # Group key → the group of another view whose rules (both directions, as written) equal this
+    # view's group's rules there, when the view was derived from that one (planned.after_view
+    # knows which groups a plan leaves alone). A comparison with that view then tests identity
+    # instead of comparing 100,000 rules field by field (issue 18).
+    same_rules_as: Mapping[str, SecurityGroup] = field(default_factory=dict, compare=False, repr=False)
     _resolved: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @classmethod
@@ -126,18 +131,11 @@ class AccessView:
         memo = ("access", key, direction)
         found = self._resolved.get(memo)
         if found is None:
-            # Live groups share identical rule objects (cloud/reader.py): each rule's key once per
-            # view (the view keeps its rules alive, so ids stay theirs).
+            # Live groups share identical rule objects (cloud/reader.py): each rule's key once per view.
             keys = self._resolved.get("rule_keys")
             if keys is None:
-                keys = self._resolved["rule_keys"] = {}
-            parts = []
-            for rule in self.group_rules(key, direction):
-                k = keys.get(id(rule))
-                if k is None:
-                    k = keys[id(rule)] = rule.key()
-                parts.append(k)
-            found = self._resolved[memo] = tuple(parts)
+                keys = self._resolved["rule_keys"] = RuleKeys()
+            found = self._resolved[memo] = keys(self.group_rules(key, direction))
         return found
 
     def rules(self, group_keys: Iterable[str], direction: Direction) -> tuple[Rule, ...]:
@@ -260,33 +258,160 @@ def _subjects(*views: AccessView) -> tuple[list[str], list[str]]:
 class _Layers:
     """Per view and direction: group key → signature, then layers only where they are needed."""
 
-    def __init__(self, view: AccessView, evaluator: Evaluator, other: "_Layers | None" = None) -> None:
+    def __init__(self, view: AccessView, evaluator: Evaluator, other: "_Layers | None" = None,
+                 same: Callable[[str, Direction], bool] | None = None) -> None:
         self.view = view
         self.evaluator = evaluator
         self._memo: dict[tuple[str, Direction], int] = {}
         # The other side of a comparison: a group whose rules equal its rules there (descriptions
-        # included, so access too) shares its signature without computing an access key.
+        # included, so access too; `same(key, direction)` says so) shares its signature without
+        # computing an access key.
         self.other = other
+        self.same = same
 
     def signatures(self, subject: str, is_instance: bool, direction: Direction) -> tuple[int, ...]:
-        out = []
-        for key in self.view.subject_keys(subject, is_instance):
-            found = self._memo.get((key, direction))
-            if found is None:
+        return tuple(self.signature(key, direction) for key in self.view.subject_keys(subject, is_instance))
+
+    def signature(self, key: str, direction: Direction) -> int:
+        """The signature of one group's rules (of no rules, for a key the view lacks)."""
+        found = self._memo.get((key, direction))
+        if found is None:
+            other = self.other
+            if other is not None and self.same is not None and self.same(key, direction):
+                found = self._memo[(key, direction)] = other.signature(key, direction)
+            else:
                 rules = self.view.group_rules(key, direction)
-                other = self.other
-                if other is not None and key in other.view.groups and other.view.group_rules(key, direction) == rules:
-                    found = self._memo[(key, direction)] = other.signatures(key, False, direction)[0]
-                else:
-                    found = self._memo[(key, direction)] = self.evaluator.signature(rules, self.view.access_key(key, direction))
-            out.append(found)
-        return tuple(out)
+                found = self._memo[(key, direction)] = self.evaluator.signature(rules, self.view.access_key(key, direction))
+        return found
 
     def __call__(self, subject: str, is_instance: bool, direction: Direction) -> tuple[int, ...]:
         return self.signatures(subject, is_instance, direction)
 
+    def layers(self, signatures: tuple[int, ...]) -> tuple[Layer, ...]:
+        return tuple(self.evaluator.layer_of(s) for s in signatures)
+
     def stack(self, signatures: tuple[int, ...]) -> Traffic:
-        return self.evaluator.allowed(tuple(self.evaluator.layer_of(s) for s in signatures))
+        return self.evaluator.allowed(self.layers(signatures))
+
+
+class Comparison:
+    """Two views under one evaluator, compared group by group once: `changes` (exposure) and
+    `changed_subjects` (the findings' scope) share which groups' rules differ and their
+    signatures (annotate_plan asks both)."""
+
+    def __init__(self, before: AccessView, after: AccessView, evaluator: Evaluator | None = None) -> None:
+        self.before, self.after = before, after
+        self.evaluator = evaluator or Evaluator(after.templates)
+        self._same: dict[tuple[str, Direction], bool] = {}
+        self._refs_agree: bool | None = None
+        self.old_layers = _Layers(before, self.evaluator)
+        self.new_layers = _Layers(after, self.evaluator, other=self.old_layers, same=self.same_rules)
+
+    def same_rules(self, key: str, direction: Direction) -> bool:
+        """Does group `key` have equal reference-resolved rules (descriptions included) in both views?"""
+        memo = (key, direction)
+        found = self._same.get(memo)
+        if found is None:
+            before, after = self.before, self.after
+            group = before.groups.get(key)
+            if group is None or key not in after.groups:
+                found = False
+            elif after.same_rules_as.get(key) is group and (
+                    self._references_agree() or not _names_groups(group.rules(direction))):
+                found = True  # derived from this very group, references resolved alike
+            else:
+                found = before.group_rules(key, direction) == after.group_rules(key, direction)
+            self._same[memo] = found
+        return found
+
+    def _references_agree(self) -> bool:
+        """Does every group address resolve to the same key in both views?"""
+        if self._refs_agree is None:
+            self._refs_agree = self.before._ref_ids() == self.after._ref_ids()
+        return self._refs_agree
+
+    def unchanged(self, subject: str, is_instance: bool, direction: Direction) -> bool:
+        """The same groups in the same order, each with equal rules on both sides: no signature
+        needed (most instances of a plan that changes a few groups)."""
+        keys = self.after.subject_keys(subject, is_instance)
+        if self.before.subject_keys(subject, is_instance) != keys:
+            return False
+        return all(self.same_rules(k, direction) for k in keys)
+
+    def group_changed(self, key: str) -> bool:
+        """Is group `key` (of the after view) new, or changed in access in either direction?"""
+        if key not in self.before.groups:
+            return True
+        return any(not self.same_rules(key, d)
+                   and self.old_layers(key, False, d) != self.new_layers(key, False, d) for d in Direction)
+
+    def changes(self, memo: Any = None) -> list[ExposureChange]:
+        """`compare`'s answer; `memo` (an `exposure_memo.ExposureMemo`) keeps differences across
+        runs, by content."""
+        with gc_paused():
+            return self._changes(memo)
+
+    def _changes(self, memo: Any) -> list[ExposureChange]:
+        before, after, evaluator = self.before, self.after, self.evaluator
+        old_layers, new_layers = self.old_layers, self.new_layers
+        instances, unbound = _subjects(before, after)
+        cache: dict[tuple, list[tuple[Piece, str]]] = {}
+        changes: list[ExposureChange] = []
+        if memo is not None:
+            from sgplan.analysis.exposure_memo import templates_digest
+
+            templates = templates_digest(after.templates)
+
+            def content(view: AccessView, signatures: tuple[int, ...], subject: str, is_instance: bool,
+                        direction: Direction) -> list[bytes]:
+                # Equal signatures (one evaluator) are equal access keys: one digest per signature.
+                return [memo.signature_digest(evaluator, sig, lambda k=k: view.access_key(k, direction))
+                        for k, sig in zip(view.subject_keys(subject, is_instance), signatures)]
+
+        for subject, is_instance in [(i, True) for i in instances] + [(g, False) for g in unbound]:
+            for direction in Direction:
+                if self.unchanged(subject, is_instance, direction):
+                    continue
+                old = old_layers(subject, is_instance, direction)
+                new = new_layers(subject, is_instance, direction)
+                if old == new:  # equal signatures: the same rules in access, in the same order
+                    continue
+                key = (old, new)
+                if key not in cache:
+                    if memo is None:
+                        cache[key] = stacked_difference(old_layers.layers(old), new_layers.layers(new))
+                    else:  # the same ordered access keys gave this difference in an earlier run
+                        stored = memo.key(direction.value, templates, content(before, old, subject, is_instance, direction),
+                                          content(after, new, subject, is_instance, direction))
+                        found = memo.get(stored)
+                        if found is None:
+                            found = stacked_difference(old_layers.layers(old), new_layers.layers(new))
+                            memo.put(stored, found)
+                        cache[key] = found
+                for (protocol, ports, peer), effect in cache[key]:
+                    changes.append(ExposureChange(subject, direction.value, protocol, ports, peer, effect))
+        return changes
+
+    def changed_subjects(self) -> tuple[set[str], set[str]]:
+        """See `changed_subjects`."""
+        groups = {key for key in self.after.groups if self.group_changed(key)}
+        before_instances = self.before.instances
+        instances = {
+            iid for iid, keys in self.after.instances.items()
+            if tuple(keys) != tuple(before_instances.get(iid, ())) or any(k in groups for k in keys)
+        }
+        return instances, groups
+
+
+def _names_groups(rules: Sequence[Rule]) -> bool:
+    """Does any of these rules name a group by address (a `GroupRef` a view resolves)?"""
+    return any(isinstance(rule.security_group_id, GroupRef) for rule in rules)
+
+
+def stacked_difference(old: Sequence[Layer], new: Sequence[Layer]) -> list[tuple[Piece, str]]:
+    """`difference` of two stacks of layers (an instance's groups before and after)."""
+    opened, closed = stack_difference(old, new)
+    return [(piece, OPENED) for piece in describe(opened)] + [(piece, CLOSED) for piece in describe(closed)]
 
 
 def compare(before: AccessView, after: AccessView, evaluator: Evaluator | None = None,
@@ -296,6 +421,7 @@ def compare(before: AccessView, after: AccessView, evaluator: Evaluator | None =
     A change that only reorders or renames without changing access yields nothing. Groups are
     evaluated once each and stacked per instance; an instance whose groups are unchanged in
     access (same order, same rules but descriptions) is skipped without any set work.
+    `memo` (an `exposure_memo.ExposureMemo`) keeps differences across runs, by content.
 
     >>> from sgplan.model import Rule, SecurityGroup
     >>> ssh = Rule("ACCEPT", "TCP", "22", cidr_block="0.0.0.0/0")
@@ -304,68 +430,7 @@ def compare(before: AccessView, after: AccessView, evaluator: Evaluator | None =
     >>> [str(c) for c in compare(old, new)]
     ['TCP 22 from 0.0.0.0/0: opened']
     """
-    with gc_paused():
-        return _compare(before, after, evaluator or Evaluator(after.templates), memo)
-
-
-def _compare(before: AccessView, after: AccessView, evaluator: Evaluator, memo: Any = None) -> list[ExposureChange]:
-    """`memo` (an `exposure_memo.ExposureMemo`) keeps differences across runs, by content."""
-    old_layers = _Layers(before, evaluator)
-    new_layers = _Layers(after, evaluator, other=old_layers)
-    instances, unbound = _subjects(before, after)
-    cache: dict[tuple, list[tuple[Piece, str]]] = {}
-    changes: list[ExposureChange] = []
-    if memo is not None:
-        from sgplan.analysis.exposure_memo import templates_digest
-
-        templates = templates_digest(after.templates)
-
-        def content(view: AccessView, signatures: tuple[int, ...], subject: str, is_instance: bool,
-                    direction: Direction) -> list[bytes]:
-            # Equal signatures (one evaluator) are equal access keys: one digest per signature.
-            return [memo.signature_digest(evaluator, sig, lambda k=k: view.access_key(k, direction))
-                    for k, sig in zip(view.subject_keys(subject, is_instance), signatures)]
-
-    same: dict[tuple[str, Direction], bool] = {}
-
-    def unchanged(subject: str, is_instance: bool, direction: Direction) -> bool:
-        """The same groups in the same order, each with equal rules on both sides: no signature
-        needed (most instances of a plan that changes a few groups)."""
-        keys = after.subject_keys(subject, is_instance)
-        if before.subject_keys(subject, is_instance) != keys:
-            return False
-        for k in keys:
-            found = same.get((k, direction))
-            if found is None:
-                found = same[(k, direction)] = (k in before.groups and k in after.groups
-                                                and before.group_rules(k, direction) == after.group_rules(k, direction))
-            if not found:
-                return False
-        return True
-
-    for subject, is_instance in [(i, True) for i in instances] + [(g, False) for g in unbound]:
-        for direction in Direction:
-            if unchanged(subject, is_instance, direction):
-                continue
-            old = old_layers(subject, is_instance, direction)
-            new = new_layers(subject, is_instance, direction)
-            if old == new:  # equal signatures: the same rules in access, in the same order
-                continue
-            key = (old, new)
-            if key not in cache:
-                if memo is None:
-                    cache[key] = difference(old_layers.stack(old), new_layers.stack(new))
-                else:  # the same ordered access keys gave this difference in an earlier run
-                    stored = memo.key(direction.value, templates, content(before, old, subject, is_instance, direction),
-                                      content(after, new, subject, is_instance, direction))
-                    found = memo.get(stored)
-                    if found is None:
-                        found = difference(old_layers.stack(old), new_layers.stack(new))
-                        memo.put(stored, found)
-                    cache[key] = found
-            for (protocol, ports, peer), effect in cache[key]:
-                changes.append(ExposureChange(subject, direction.value, protocol, ports, peer, effect))
-    return changes
+    return Comparison(before, after, evaluator).changes(memo)
 
 
 def changed_subjects(before: AccessView, after: AccessView, evaluator: Evaluator | None = None) -> tuple[set[str], set[str]]:
@@ -374,18 +439,7 @@ def changed_subjects(before: AccessView, after: AccessView, evaluator: Evaluator
     A group counts when its own rules changed in access (or it is new); an instance when its
     group list or any of its groups did. Plan-time findings are restricted to these.
     """
-    evaluator = evaluator or Evaluator(after.templates)
-    old_layers, new_layers = _Layers(before, evaluator), _Layers(after, evaluator)
-    groups = {
-        key for key in after.groups
-        if any(old_layers(key, False, d) != new_layers(key, False, d) for d in Direction)
-        or key not in before.groups
-    }
-    instances = {
-        iid for iid, keys in after.instances.items()
-        if tuple(keys) != tuple(before.instances.get(iid, ())) or any(k in groups for k in keys)
-    }
-    return instances, groups
+    return Comparison(before, after, evaluator).changed_subjects()
 
 
 def compare_states(before: CloudState, after: CloudState) -> list[ExposureChange]:

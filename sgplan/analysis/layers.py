@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
 from sgplan.analysis.matching import NO_TEMPLATES, RuleBoxes, RuleTraffic, Templates, symbols_of
-from sgplan.analysis.space import OTHERS, PROTOCOL_ORDER, V4, V6, Box, Key, Traffic, compact, cut_out
+from sgplan.analysis.space import OTHERS, PROTOCOL_ORDER, V4, V6, Box, Key, Traffic, compact, cut_out, subtract
 from sgplan.model import Rule
 
 Parts = Mapping[Key, tuple[Box, ...]]
@@ -68,12 +68,17 @@ class _CutIndex:
 
 def _lookup(parts: Parts, symbols: frozenset[str], key: Key) -> tuple[Box, ...]:
     """`parts[key]`, where a symbol the layer does not name holds what `*` holds (space.Traffic)."""
+    return parts.get(_named(symbols, key), ())
+
+
+def _named(symbols: frozenset[str], key: Key) -> Key:
+    """The key a layer naming `symbols` holds `key` under (`*` for a symbol it does not name)."""
     protocol, realm = key
     if realm not in (V4, V6) and realm not in symbols:
         realm = OTHERS
     if protocol not in PROTOCOL_ORDER and protocol not in symbols:
         protocol = OTHERS
-    return parts.get((protocol, realm), ())
+    return protocol, realm
 
 
 Pieces = tuple[tuple[Key, Box], ...]  # what one rule decides: (key, box) pairs, boxes disjoint
@@ -120,7 +125,12 @@ class Layer:
             return []
         index = self._cuts.get(key)
         if index is None:
-            index = self._cuts[key] = _CutIndex(self.covers(key))
+            # One index per key the layer holds: every symbol it does not name shares `*`'s.
+            named = _named(self.symbols, key)
+            index = self._cuts.get(named)
+            if index is None:
+                index = self._cuts[named] = _CutIndex(self.covered.get(named, ()))
+            self._cuts[key] = index
         if not index.narrow and not index.wide:
             return list(boxes)
         return index.cut(boxes)
@@ -209,6 +219,12 @@ def stack_keys(layers: Sequence[Layer]) -> tuple[set[Key], frozenset[str]]:
     keys: set[Key] = set()
     for layer in layers:
         keys.update(k for k, v in layer.allowed.items() if v)
+    _expand(keys, symbols)
+    return keys, symbols
+
+
+def _expand(keys: set[Key], symbols: frozenset[str]) -> None:
+    """Add to `keys` each key with `*` spelled as each symbol (a symbol not named where `*` is)."""
     if symbols:
         peers = [s for s in symbols if not s.startswith("ppm")] + [OTHERS]
         services = [s for s in symbols if s.startswith("ppm")] + [OTHERS]
@@ -216,7 +232,6 @@ def stack_keys(layers: Sequence[Layer]) -> tuple[set[Key], frozenset[str]]:
             protocols = services if protocol == OTHERS else (protocol,)
             realms = peers if realm == OTHERS else (realm,)
             keys.update((p, r) for p in protocols for r in realms)
-    return keys, symbols
 
 
 def stack_key(layers: Sequence[Layer], key: Key, allowed: Sequence[Sequence[Box]] | None = None) -> list[Box]:
@@ -233,6 +248,47 @@ def stack_key(layers: Sequence[Layer], key: Key, allowed: Sequence[Sequence[Box]
             boxes = upper.cut(key, boxes)
         out.extend(boxes)
     return out
+
+
+def _profile(layers: Sequence[Layer], key: Key) -> tuple:
+    """What `stack_key(layers, key)` depends on: the allowed and covered boxes of each layer that
+    decides anything on `key` (a layer deciding nothing there neither adds nor cuts)."""
+    out = []
+    for layer in layers:
+        covered = layer.covers(key)
+        if covered:
+            out.append((layer.allows(key), covered))
+    return tuple(out)
+
+
+def stack_difference(old: Sequence[Layer], new: Sequence[Layer]) -> tuple[Traffic, Traffic]:
+    """(`stack(new) - stack(old)`, `stack(old) - stack(new)`), the same sets, worked out only on
+    the keys where the two stacks can differ.
+
+    When one of an instance's groups changes, or its groups are reordered, most keys see the same
+    boxes layer by layer on both sides (`_profile`: a key only one group decides on keeps its
+    boxes in any order) and stack the same: only the others are stacked and subtracted (issue 18:
+    analysis in proportion to the change). `stack_key` reads a key the layers do not
+    name as `*`, as `Traffic.boxes` does, so every key of either stack is compared here.
+    """
+    old_keys, old_symbols = stack_keys(old)
+    new_keys, new_symbols = stack_keys(new)
+    symbols = old_symbols | new_symbols
+    keys = old_keys | new_keys
+    _expand(keys, symbols)  # a symbol named on one side only is compared against the other's `*`
+    opened: dict[Key, tuple[Box, ...]] = {}
+    closed: dict[Key, tuple[Box, ...]] = {}
+    for key in keys:
+        if _profile(old, key) == _profile(new, key):
+            continue
+        before, after = stack_key(old, key), stack_key(new, key)
+        gained = subtract(after, before)
+        if gained:
+            opened[key] = tuple(compact(gained))
+        lost = subtract(before, after)
+        if lost:
+            closed[key] = tuple(compact(lost))
+    return Traffic(opened, symbols), Traffic(closed, symbols)
 
 
 def stack(layers: Sequence[Layer]) -> Traffic:

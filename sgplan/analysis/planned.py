@@ -8,13 +8,14 @@ rules name it.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import replace
 from typing import Any, Callable
 
 from sgplan.analysis.access import Evaluator, Templates, gc_paused
 from sgplan.analysis.checks import Scope, run_checks
 from sgplan.analysis.contracts import ContractChecker, ContractResult, with_before
-from sgplan.analysis.exposure import AccessView, changed_subjects, compare
+from sgplan.analysis.exposure import AccessView, Comparison
 from sgplan.model import (
     TEMPLATE_FIELDS,
     TEMPLATE_KINDS,
@@ -102,7 +103,10 @@ def _renamed(group: SecurityGroup, renames: dict[str, str]) -> SecurityGroup:
         changes = {n: renames[v] for n in TEMPLATE_FIELDS if isinstance(v := getattr(rule, n), str) and v in renames}
         return replace(rule, **changes) if changes else rule
 
-    return replace(group, ingress=tuple(fix(r) for r in group.ingress), egress=tuple(fix(r) for r in group.egress))
+    ingress, egress = tuple(fix(r) for r in group.ingress), tuple(fix(r) for r in group.egress)
+    if all(map(operator.is_, ingress, group.ingress)) and all(map(operator.is_, egress, group.egress)):
+        return group  # no rule names a changed template: the same group (and its rules as written)
+    return replace(group, ingress=ingress, egress=egress)
 
 
 def before_view(live: CloudState) -> AccessView:
@@ -116,16 +120,21 @@ def after_view(plan: Any, live: CloudState, desired_groups: tuple[SecurityGroup,
     planned groups with the same address, so findings point at the HCL.
     """
     groups: dict[str, SecurityGroup] = {g.id or g.address or g.name: g for g in live.groups}
+    # The live group each planned group keeps the rules of (AccessView.same_rules_as): every group
+    # the plan does not rebuild (lending positions keeps rules equal, see `_with_origins`).
+    kept = dict(groups)
     instances = {i.instance_id: tuple(i.security_group_ids) for i in live.instances}
     for change in plan.resource_changes:
         if change.type == "security_group":
             actions = tuple(change.actions)
             if "delete" in actions and change.id:
                 groups.pop(change.id, None)
+                kept.pop(change.id, None)
             if change.after is None or actions == ("no-op",):
                 continue
             key = change.id if change.id and "create" not in actions else f"{change.address}.id"
             groups[key] = _group(change.after, key=key, address=change.address, live=groups.get(key))
+            kept.pop(key, None)
         elif change.type == "binding" and change.after is not None and change.id:
             instances[change.id] = tuple(change.after.get("security_groups", ()))
     if desired_groups:
@@ -136,8 +145,10 @@ def after_view(plan: Any, live: CloudState, desired_groups: tuple[SecurityGroup,
                 groups[key] = _with_origins(group, source)
     templates, renames = planned_templates(plan, live)
     if renames:
-        groups = {k: _renamed(g, renames) for k, g in groups.items()}
-    return AccessView(groups, instances, templates)
+        renamed = {k: _renamed(g, renames) for k, g in groups.items()}
+        kept = {k: g for k, g in kept.items() if renamed[k] is groups[k]}
+        groups = renamed
+    return AccessView(groups, instances, templates, same_rules_as=kept)
 
 
 def live_view(live: CloudState, desired_groups: tuple[SecurityGroup, ...] = ()) -> AccessView:
@@ -158,6 +169,8 @@ def _with_origins(group: SecurityGroup, source: SecurityGroup) -> SecurityGroup:
     def carry(rules: tuple[Rule, ...], configured: tuple[Rule, ...]) -> tuple[Rule, ...]:
         if len(rules) != len(configured):
             return rules
+        if rules == configured:  # every rule equal (the common case): the configured ones, in one C loop
+            return configured
         # An equal configured rule is the same value with its position: use it as is (copying
         # 100,000 rules with `replace` cost a second at estate scale).
         return tuple(
@@ -193,12 +206,17 @@ def annotate_plan(plan: Any, live: CloudState, desired_groups: tuple[SecurityGro
         after = after_view(plan, live, desired_groups)
         before = before_view(live)
         evaluator = Evaluator(after.templates)
-        changes = compare(before, after, evaluator, exposure_memo)
+        # One comparison for the exposure changes and the findings' scope: each group's rules
+        # are compared (and signed) once.
+        comparison = Comparison(before, after, evaluator)
+        changes = comparison.changes(exposure_memo)
 
         def scoped() -> list:
-            instances, groups = changed_subjects(before, after, evaluator)
+            instances, groups = comparison.changed_subjects()
             scope = Scope(frozenset(instances), frozenset(groups))
-            return run_checks(after, scope=scope, evaluator=evaluator) if instances or groups else []
+            if not instances and not groups:
+                return []
+            return run_checks(after, scope=scope, evaluator=evaluator, signature=comparison.new_layers.signature)
 
         findings = scoped() if findings_cache is None else findings_cache(scoped)
         results: list[ContractResult] = []

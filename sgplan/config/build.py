@@ -110,10 +110,11 @@ def build_group(inst: ModuleInstance, label: str, block: Block, default_name: st
         failed = True
     ingress: list[Rule] = []
     egress: list[Rule] = []
+    group_id_of = inst.plain_group_id  # one bound method for the group's rules, not one per rule
     for nested in block.blocks:
         if nested.type in ("ingress", "egress"):
             target = ingress if nested.type == "ingress" else egress
-            rule = literal_rule(nested, inst.plain_group_id, address, diags)
+            rule = literal_rule(nested, group_id_of, address, diags)
             if rule is not None:
                 target.append(rule)
                 continue

@@ -256,7 +256,7 @@ def _dec_expect(t: Any) -> Expect:
 
 def encode_desired(d: DesiredState) -> tuple:
     s = d.settings
-    codec = Codec()
+    codec = Codec(share_rules=False)
     return ((s.region, s.stack, s.cloud, *_enc_origin(s.origin)),
             tuple(map(codec.enc_group, d.groups)), tuple(map(enc_binding, d.bindings)),
             tuple(map(_enc_output, d.outputs)), d.config_hash, tuple(map(_enc_expect, d.expects)),
@@ -281,7 +281,7 @@ def _dec_move(t: Any) -> Move:
 def decode_desired(t: Any) -> DesiredState:
     settings, groups, bindings, outputs, config_hash, expects, templates, moves = _want(t, tuple)
     region, stack, cloud, file, line, column = _want(settings, tuple)
-    codec = Codec()
+    codec = Codec(share_rules=False)
     return DesiredState(
         settings=Settings(_opt_str(region), _opt_str(stack), _opt_str(cloud), _dec_origin(file, line, column)),
         groups=tuple(map(codec.dec_group, _want(groups, tuple))),

@@ -68,7 +68,8 @@ class ModuleInstance:
         self._cache: dict[int, Any] = {}
         self._taint: dict[int, int] = {}  # id(attr) → unknown reads its cached value stands for
         self._children: dict[str, ModuleInstance | None] = {}
-        self._groups: dict[str, Any] = {}
+        self._groups: dict[str, Any] = {}  # label → the map or list of an expanded group
+        self._plain_groups: dict[str, dict[str, Any]] = {}  # label → {"id", "name"} of a plain group
         self._expansions: dict[int, list[tuple[str, Any, dict[str, Any]]] | None] = {}
         self._failed_expansions: set[int] = set()
 
@@ -259,32 +260,33 @@ class ModuleInstance:
         return sub
 
     def _group(self, label: str) -> Any:
-        block = self.config.groups.get(label)
-        if block is None:
-            raise EvalError(f'unknown security_group "{label}" (security_group.{label} is not declared in this module)', static=True)
-        base = f"{self.prefix}security_group.{label}"
-        expanded = self.expansion(block, base)
-        if id(block) in self._failed_expansions:
-            raise EvalError("", reported=True)
-        if expanded is not None:
-            # `security_group.web` is then a map by key (for_each) or a list (count).
-            if label not in self._groups:
-                entries = {key: self._group_entry(self.keyed(names), block, base + suffix, group_default_name(label, key))
-                           for suffix, key, names in expanded}
-                self._groups[label] = list(entries.values()) if "count" in block.attributes else entries
-            return self._groups[label]
-        if label not in self._groups:
-            address = f"{self.prefix}security_group.{label}"
+        # A plain group's entry is looked up first: rules and bindings read `security_group.x.id`
+        # tens of thousands of times at G=2,000 (issue 18), and nothing below changes it once made.
+        entry = self._plain_groups.get(label)
+        if entry is None:
+            block = self.config.groups.get(label)
+            if block is None:
+                raise EvalError(f'unknown security_group "{label}" (security_group.{label} is not declared in this module)', static=True)
+            base = f"{self.prefix}security_group.{label}"
+            expanded = self.expansion(block, base)
+            if id(block) in self._failed_expansions:
+                raise EvalError("", reported=True)
+            if expanded is not None:
+                # `security_group.web` is then a map by key (for_each) or a list (count).
+                if label not in self._groups:
+                    entries = {key: self._group_entry(self.keyed(names), block, base + suffix, group_default_name(label, key))
+                               for suffix, key, names in expanded}
+                    self._groups[label] = list(entries.values()) if "count" in block.attributes else entries
+                return self._groups[label]
             name_attr = block.attributes.get("name")
-            name = self._required(name_attr, address + ".name") if name_attr else label
-            group_id: Any = self.ctx.known_ids.get(address)
+            name = self._required(name_attr, base + ".name") if name_attr else label
+            group_id: Any = self.ctx.known_ids.get(base)
             if group_id is None and "id" in block.attributes:
-                group_id = self._required(block.attributes["id"], address + ".id")
+                group_id = self._required(block.attributes["id"], base + ".id")
             if group_id is None:
-                group_id = Unknown((address,), address)
-            self._groups[label] = {"id": group_id, "name": name}
-            self.ctx.group_ids[address] = group_id
-        entry = self._groups[label]
+                group_id = Unknown((base,), base)
+            entry = self._plain_groups[label] = {"id": group_id, "name": name}
+            self.ctx.group_ids[base] = group_id
         if type(entry["id"]) is Unknown:
             self.ctx.unknown_uses += 1
         return entry

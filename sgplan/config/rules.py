@@ -28,7 +28,6 @@ from sgplan.model import (
 
 GROUP_ID = re.compile(r"^sg-[0-9a-z]+$")
 _LIST_SOURCES = {"cidr_blocks": ("cidr_block", 4), "ipv6_cidr_blocks": ("ipv6_cidr_block", 6)}
-_FAILED_MARK = object()
 # The normalisers are pure, and large estates repeat the same few CIDRs and ports thousands of
 # times: `ipaddress` parsing was ~30% of evaluate() at 2,000 groups × 50 rules. Errors are not
 # cached (lru_cache does not cache exceptions), so every bad value is still reported.
@@ -68,13 +67,12 @@ def literal_rule(
 ) -> Rule | None:
     """The straight path for the common rule: every attribute a literal string (the source may
     also be a plain reference, resolved by `group_id_of`), action, protocol and one source set,
-    no service template, nothing to report but the 0.0.0.0/n warning. None when the block is
-    anything else or anything is wrong: `build_rules` then takes it (and reports)."""
-    action = protocol = port = description = None
-    source_name: str | None = None
+    no service template, nothing to report but the 0.0.0.0/n and host-bits warnings. None when
+    the block is anything else or anything is wrong: `build_rules` then takes it (and reports)."""
+    action = protocol = port = description = source_name = None
     source_attr: Attribute | None = None
     for name, attr in block.attributes.items():
-        expr = attr.expr
+        expr = attr[1]  # an Attribute is a tuple (name, expr, file, line, column): no property call
         if type(expr) is Const:
             value = expr.value
             if type(value) is not str:
@@ -97,8 +95,52 @@ def literal_rule(
             return None
     if action is None or protocol is None or source_attr is None:
         return None
-    if description and _INVISIBLE.search(description):
+    # isprintable() is False for every character _INVISIBLE finds (C0/C1 controls are Cc, the
+    # bidi controls Cf): the regular expression runs only on the rare other descriptions.
+    if description and not description.isprintable() and _INVISIBLE.search(description):
         return None  # build_rules reports it
+    expr = source_attr[1]
+    raw = expr.value if type(expr) is Const else None
+    key = (action, protocol, port, source_name, raw if source_name in _CIDR_VERSION else None)
+    straight = _STRAIGHT.get(key, _MISSING)
+    if straight is _MISSING:
+        if len(_STRAIGHT) >= _STRAIGHT_MAX:
+            _STRAIGHT.clear()
+        straight = _STRAIGHT[key] = _straight_fields(action, protocol, port, source_name, raw)
+    if straight is None:
+        return None
+    head, message = straight
+    description = description or ""
+    if len(head) == 5:  # a CIDR block, canonical, in its field (positional arguments: no *head, faster)
+        action, protocol, port, cidr, cidr6 = head
+        if message is not None:
+            diags.append(warning(message, source_attr.range, address))
+        return Rule(action, protocol, port, cidr, cidr6, None, None, None, None, None, description, block.range)
+    action, protocol, port = head
+    if raw is None:  # `security_group_id = security_group.x.id` (or another plain reference)
+        source = group_id_of(source_attr)
+        if type(source) is Unknown and source.address is not None:
+            source = GroupRef(source.address)
+        elif type(source) is not str or not GROUP_ID.match(source):
+            return None
+        return Rule(action, protocol, port, None, None, source, None, None, None, None, description, block.range)
+    if source_name == "security_group_id" and not GROUP_ID.match(raw):
+        return None
+    return Rule(action, protocol, port, description=description, origin=block.range, **{source_name: raw})
+
+
+# The straight path's verdict on a rule's literal fields, by (action, protocol, port, source
+# field, CIDR text or None): large estates repeat the same few combinations thousands of times,
+# and each verdict is a pure function of those strings (issue 18). The value is None (not for the
+# straight path) or (the Rule's leading fields, the warning the source gets or None); for a CIDR
+# source the leading fields run to ipv6_cidr_block, else they stop after the port.
+_STRAIGHT: dict[tuple[Any, ...], tuple[tuple[Any, ...], str | None] | None] = {}
+_STRAIGHT_MAX = 1 << 16  # emptied when full: a bound on memory, never on correctness
+_MISSING = object()
+
+
+def _straight_fields(action: str, protocol: str, port: str | None, source_name: str, raw: str | None
+                     ) -> tuple[tuple[Any, ...], str | None] | None:
     try:
         action = _normalize_action(action)
         protocol = _normalize_protocol(protocol)
@@ -107,32 +149,22 @@ def literal_rule(
         port = _normalize_port(protocol, port)
     except ValueError:
         return None
-    expr = source_attr.expr
     version = _CIDR_VERSION.get(source_name)
-    if version:
-        raw = expr.value
-        try:
-            source: Any = _normalize_cidr(raw, version)
-        except ValueError:
-            return None
-        if (protocol == "ICMP" and version == 6) or (protocol == "ICMPv6" and version == 4):
-            return None
-        if source == "0.0.0.0/0":
-            _warn_zero_network(raw, source, source_name, source_attr.range, address, diags)
-        elif "/" in raw and raw.partition("/")[0] != source.partition("/")[0]:
-            _warn_host_bits(raw, source, source_name, source_attr.range, address, diags)
-    elif type(expr) is Ref:
-        source = group_id_of(source_attr)
-        if type(source) is Unknown and source.address is not None:
-            source = GroupRef(source.address)
-        elif type(source) is not str or not GROUP_ID.match(source):
-            return None
-    else:
-        source = expr.value
-        if source_name == "security_group_id" and not GROUP_ID.match(source):
-            return None
-    return Rule(action=action, protocol=protocol, port=port if protocol in PORTED else None,
-                description=description or "", origin=block.range, **{source_name: source})
+    if not version or raw is None:
+        return (action, protocol, port), None
+    try:
+        source = _normalize_cidr(raw, version)
+    except ValueError:
+        return None
+    if (protocol == "ICMP" and version == 6) or (protocol == "ICMPv6" and version == 4):
+        return None
+    message = None
+    if source == "0.0.0.0/0":
+        message = _zero_network_message(raw, source, source_name)
+    elif "/" in raw and raw.partition("/")[0] != source.partition("/")[0]:
+        message = _host_bits_message(raw, source, source_name)
+    head = (action, protocol, port, source, None) if version == 4 else (action, protocol, port, None, source)
+    return head, message
 
 
 def build_rules(
@@ -329,28 +361,40 @@ def _string_list(name: str, value: Any, bad: Callable[[str, str], None]) -> list
 
 
 def _warn_host_bits(raw: str, canonical: str, field: str, where: SourceRange, address: str, diags: list[Diagnostic]) -> None:
+    message = _host_bits_message(raw, canonical, field)
+    if message is not None:
+        diags.append(warning(message, where, address))
+
+
+def _host_bits_message(raw: str, canonical: str, field: str) -> str | None:
     """`10.0.0.5/24` means the network 10.0.0.0/24, as the API reads it; say so, since the author
     may have meant the one address (issue 15)."""
     if canonical == "0.0.0.0/0":
-        return  # _warn_zero_network says more
+        return None  # _zero_network_message says more
     try:
         ipaddress.ip_network(str(raw).strip(), strict=True)
-        return  # only a different spelling (e.g. IPv6 case), no host bits
+        return None  # only a different spelling (e.g. IPv6 case), no host bits
     except ValueError:
         pass
     one = "/32" if ":" not in canonical else "/128"
     host = str(raw).strip().partition("/")[0]
-    diags.append(warning(f'{field}: "{raw}" has host bits set: it is the network {canonical} '
-                         f"(write {host}{one} for the one address)", where, address))
+    return f'{field}: "{raw}" has host bits set: it is the network {canonical} (write {host}{one} for the one address)'
 
 
 def _warn_zero_network(raw: str, canonical: str, field: str, where: SourceRange, address: str, diags: list[Diagnostic]) -> None:
+    message = _zero_network_message(raw, canonical, field)
+    if message is not None:
+        diags.append(warning(message, where, address))
+
+
+def _zero_network_message(raw: str, canonical: str, field: str) -> str | None:
     """The API stores any `0.0.0.0/n` as `0.0.0.0/0` (reference/tencentcloud-sg-api.md §1.2)."""
     if canonical != "0.0.0.0/0":
-        return
+        return None
     try:
         prefix = ipaddress.ip_network(str(raw).strip(), strict=False).prefixlen
     except ValueError:
-        return
+        return None
     if prefix > 0:
-        diags.append(warning(f'{field}: "{raw}" is stored as 0.0.0.0/0 by the API (it opens to every address)', where, address))
+        return f'{field}: "{raw}" is stored as 0.0.0.0/0 by the API (it opens to every address)'
+    return None

@@ -3,13 +3,18 @@ DuplicatePolicy), the rule quota per direction, pinned ids used twice, and bindi
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from sgplan.diagnostics import Diagnostic, error
 from sgplan.model import (
     DEFAULT_RULES_PER_DIRECTION,
     Binding,
     Direction,
+    Rule,
     SecurityGroup,
 )
+
+_DESCRIPTION = attrgetter("description")
 
 
 def validate(
@@ -46,10 +51,14 @@ def _group_problems(group: SecurityGroup, limit: int) -> list[Diagnostic]:
                     group.address,
                 )
             )
+        # Rules that differ only in description are distinct to the API (issue 13: the
+        # provider's acceptance test creates two), so the description is part of the key.
+        # Most groups have no duplicate: one set built in C says so (100,000 rules at
+        # G=2,000 × R=50, issue 18); the loop below finds and reports them otherwise.
+        if len(set(zip(map(Rule.key, rules), map(_DESCRIPTION, rules)))) == len(rules):
+            continue
         seen: dict[tuple, int] = {}
         for index, rule in enumerate(rules):
-            # Rules that differ only in description are distinct to the API (issue 13: the
-            # provider's acceptance test creates two), so the description is part of the key.
             key = (rule.key(), rule.description)
             if key in seen:
                 first = rules[seen[key]].origin

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
-from sgplan.analysis.access import Evaluator, Templates, access_key
+from sgplan.analysis.access import Evaluator, RuleKeys, Templates
 from sgplan.analysis.exposure import TransientExposure, transient_exposure
 from sgplan.model import GroupRef, SecurityGroup
 from sgplan.plan.operation import CREATE_ACTIONS, Operation, Stage, placeholder, placeholder_address
@@ -90,6 +90,8 @@ class _Checker:
     templates: Templates
     evaluator: Evaluator
     _keys: dict[int, tuple[SecurityGroup, tuple, tuple]] = field(default_factory=dict)
+    # Rule keys by rule object: the simulated states share the live groups' rule objects.
+    _rule_keys: RuleKeys = field(default_factory=RuleKeys)
 
     def run(self, state: SimState, ops: Sequence[Operation], first_step: int) -> tuple[SimState, list[TransientExposure]]:
         """Apply `ops` to `state`, checking the state after each call."""
@@ -142,7 +144,7 @@ class _Checker:
                 if any(isinstance(r.security_group_id, GroupRef) for r in (*group.ingress, *group.egress)):
                     cached = (group, None, None)
                 else:
-                    cached = (group, access_key(group.ingress), access_key(group.egress))
+                    cached = (group, self._rule_keys(group.ingress), self._rule_keys(group.egress))
                 # The group object is kept so that its id cannot be reused while cached.
                 self._keys[id(group)] = cached
             if cached[1] is None:

@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 from sgplan.analysis.access import (
     Evaluator,
     Packet,
+    RuleKeys,
     Templates,
+    access_key,
     evaluate,
     first_match,
     packet_key,
@@ -193,3 +195,13 @@ def test_evaluator_caches_and_is_fast_for_500_rules() -> None:
     elapsed = time.perf_counter() - start
     assert evaluator(list(rule_list)) is first
     assert elapsed < 5, elapsed
+
+
+def test_rule_keys_are_access_keys_computed_once_per_rule_object() -> None:
+    ssh = Rule("ACCEPT", "TCP", "22", cidr_block="0.0.0.0/0", description="ssh")
+    web = Rule("ACCEPT", "TCP", "80", cidr_block="0.0.0.0/0")
+    keys = RuleKeys()
+    assert keys((ssh, web, ssh)) == access_key((ssh, web, ssh))
+    assert keys(()) == ()
+    # An equal rule under another description has the same key; a new object is keyed on sight.
+    assert keys((Rule("ACCEPT", "TCP", "22", cidr_block="0.0.0.0/0", description="other"),)) == (ssh.key(),)

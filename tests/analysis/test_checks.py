@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 
 from sgplan.analysis.checks import CHECK_IDS, Scope, fails, run_checks
-from sgplan.analysis.exposure import AccessView
+from sgplan.analysis.access import Evaluator
+from sgplan.analysis.exposure import AccessView, Comparison
 from sgplan.model import Rule, SecurityGroup, SourceRange
 
 
@@ -150,3 +151,15 @@ def test_scope_limits_findings_to_changed_groups_and_instances() -> None:
     only_b = run_checks(view, scope=Scope(frozenset({"ins-2"}), frozenset({"sg-b"})))
     assert {f.group_id for f in only_b} == {"sg-b"} and {f.instance_id for f in only_b} == {"ins-2"}
     assert run_checks(view, scope=Scope()) == []
+
+
+def test_checks_reuse_the_signatures_a_comparison_worked_out() -> None:
+    groups = {"sg-a": SecurityGroup("a", ingress=(accept("22"), accept("22", line=2))),
+              "sg-b": SecurityGroup("b", ingress=(accept("3306"),), egress=(accept(None),))}
+    before = AccessView(groups, {"ins-1": ("sg-a",)})
+    after = AccessView(groups, {"ins-1": ("sg-b", "sg-a", "sg-gone")})
+    evaluator = Evaluator()
+    comparison = Comparison(before, after, evaluator)
+    known = run_checks(after, evaluator=evaluator, signature=comparison.new_layers.signature)
+    assert [str(f) for f in known] == [str(f) for f in run_checks(after)]
+    assert {"ssh-open-to-internet", "database-open-to-internet", "rule-redundant"} <= set(ids(known))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sgplan.analysis.exposure import AccessView, compare, compare_states, transient_exposure
-from sgplan.model import CloudState, GroupRef, Instance, Rule, SecurityGroup
+from sgplan.analysis.exposure import AccessView, Comparison, changed_subjects, compare, compare_states, transient_exposure
+from sgplan.model import CloudState, Direction, GroupRef, Instance, Rule, SecurityGroup
 
 SSH = Rule("ACCEPT", "TCP", "22", cidr_block="0.0.0.0/0")
 WEB = Rule("ACCEPT", "TCP", "80,443", cidr_block="0.0.0.0/0")
@@ -94,3 +94,28 @@ def test_transient_exposure_finds_what_neither_end_allows() -> None:
     found = transient_exposure(before, after, [good, bad])
     assert [(t.step, str(t.change)) for t in found] == [(1, "TCP 22 from 0.0.0.0/0: opened")]
     assert transient_exposure(before, after, [good]) == []
+
+
+def test_rules_a_view_keeps_from_another_are_not_compared_rule_by_rule() -> None:
+    web = SecurityGroup("web", ingress=(SSH,))
+    before = view({"sg-1": web, "sg-2": SecurityGroup("db")}, {"ins-1": ("sg-1", "sg-2")})
+    # An equal copy of sg-1's rules, kept from `before` (as planned.after_view says): identity decides.
+    copy = replace(web, ingress=(replace(SSH),))
+    after = AccessView({"sg-1": copy, "sg-2": SecurityGroup("db", ingress=(WEB,))}, {"ins-1": ("sg-1", "sg-2")},
+                       same_rules_as={"sg-1": web})
+    comparison = Comparison(before, after)
+    assert comparison.same_rules("sg-1", Direction.INGRESS) and not comparison.same_rules("sg-2", Direction.INGRESS)
+    assert lines(comparison.changes()) == lines(compare(before, view(after.groups, after.instances)))
+    assert lines(comparison.changes()) == ["ins-1 TCP 80,443 from 0.0.0.0/0: opened"]
+    assert comparison.changed_subjects() == changed_subjects(before, after) == ({"ins-1"}, {"sg-2"})
+
+
+def test_kept_rules_naming_a_group_that_resolves_differently_are_still_compared() -> None:
+    app = SecurityGroup("app", ingress=(Rule("ACCEPT", "TCP", "8080", security_group_id=GroupRef("security_group.x")),))
+    x = SecurityGroup("x", address="security_group.x")
+    before = view({"sg-app": app, "sg-x": x}, {"ins-1": ("sg-app",)})
+    after = AccessView({"sg-app": app, "security_group.x.id": x}, {"ins-1": ("sg-app",)}, same_rules_as={"sg-app": app})
+    assert not Comparison(before, after).same_rules("sg-app", Direction.INGRESS)
+    assert lines(compare(before, after)) == [
+        "ins-1 TCP 8080 from security_group.x.id: opened", "ins-1 TCP 8080 from sg-x: closed",
+    ]

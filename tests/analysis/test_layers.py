@@ -15,7 +15,7 @@ from sgplan.analysis.access import Evaluator, Packet, evaluate, first_match, pac
 from sgplan.analysis.checks import is_redundant, run_checks
 from sgplan.analysis.exposure import AccessView, ExposureChange, compare, group_changes
 from sgplan.analysis.layers import first_match as layer_of
-from sgplan.analysis.layers import stack
+from sgplan.analysis.layers import stack, stack_difference
 from sgplan.analysis.space import parse_ports
 from sgplan.model import Rule, SecurityGroup
 from tests.analysis.test_access import allowed_by_scan, packets, rules
@@ -122,3 +122,31 @@ def test_thousands_of_distinct_group_lists_stay_fast() -> None:
     assert any(f.rule == "ssh-open-to-internet" for f in findings)
     assert all(c.instance_id in moved for c in changes)
     assert elapsed < 20, elapsed  # about 1 s here; generous for loaded CI machines
+
+
+templated_rules = st.one_of(
+    rules(),
+    st.builds(lambda action, service, peer: Rule(action, service_template_id=service, **peer),
+              st.sampled_from(["ACCEPT", "DROP"]), st.sampled_from(["ppm-web00001", "ppm-db000001"]),
+              st.sampled_from([{"cidr_block": "0.0.0.0/0"}, {"cidr_block": "10.0.0.0/8"},
+                               {"security_group_id": "sg-aaaa1111"}, {"address_template_id": "ipm-office01"}])),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(templated_rules, max_size=5), min_size=1, max_size=4),
+       st.lists(templated_rules, max_size=5), st.integers(0, 3), st.booleans())
+def test_stack_difference_equals_subtracting_whole_stacks(groups: list[list[Rule]], changed: list[Rule],
+                                                          at: int, reverse: bool) -> None:
+    # One group changed (or the list reordered), as an instance's groups are in a plan: only the
+    # keys whose boxes differ layer by layer are stacked, and the sets are exactly the same.
+    evaluator = Evaluator()
+    old = [evaluator.layer(g) for g in groups]
+    new = list(reversed(old)) if reverse else list(old)
+    new[at % len(new)] = evaluator.layer(changed)
+    opened, closed = stack_difference(old, new)
+    whole_opened, whole_closed = stack(new) - stack(old), stack(old) - stack(new)
+    assert (dict(opened.parts), opened.symbols) == (dict(whole_opened.parts), whole_opened.symbols)
+    assert (dict(closed.parts), closed.symbols) == (dict(whole_closed.parts), whole_closed.symbols)
+    assert stack_difference(old, old) == stack_difference(old, list(old))  # Traffic compares as sets
+    assert stack_difference(old, old)[0].is_empty()

@@ -236,3 +236,45 @@ security_group "dup" {
     fast, full = cfg.evaluate(ids, previous=first), cfg.evaluate(ids)
     assert fast == full and fast[0] is None
     assert any("duplicate ingress rule" in str(d) for d in fast[1])
+
+
+@pytest.mark.parametrize("direction", ["ingress", "egress"])
+def test_two_references_made_equal_by_substitution_in_either_direction(tmp_path: Path, direction: str) -> None:
+    """Each direction is checked on its own (`_resolve_rules`): two references to groups given
+    the same id collide in the direction that holds them, and the same rule in both directions
+    is no collision."""
+    other = "egress" if direction == "ingress" else "ingress"
+    extra = f"""
+security_group "dup" {{
+  {other} {{
+    action            = "ACCEPT"
+    protocol          = "TCP"
+    port              = "22"
+    security_group_id = security_group.bastion.id
+  }}
+  {direction} {{
+    action            = "ACCEPT"
+    protocol          = "TCP"
+    port              = "22"
+    security_group_id = security_group.bastion.id
+  }}
+  {direction} {{
+    action            = "ACCEPT"
+    protocol          = "TCP"
+    port              = "22"
+    security_group_id = security_group.web.id
+  }}
+}}
+"""
+    cfg, diags = load_configuration(_write(tmp_path, extra), env={})
+    assert cfg is not None, diags
+    first, first_diags = cfg.evaluate({})
+    assert first is not None and cfg._substitutable is not None, first_diags
+    distinct = {"security_group.bastion": "sg-00000fff", "security_group.web": "sg-00000eee"}
+    assert cfg.evaluate(distinct, previous=first) == cfg.evaluate(distinct)
+    assert cfg.evaluate(distinct, previous=first)[0] is not None
+    same = {"security_group.bastion": "sg-00000fff", "security_group.web": "sg-00000fff"}
+    fast, full = cfg.evaluate(same, previous=first), cfg.evaluate(same)
+    assert fast == full and fast[0] is None
+    assert [str(d).split(": ", 1)[1] for d in fast[1]] == [
+        f"duplicate {direction} rule: same as rule 1 (line 40); the API rejects it (DuplicatePolicy)"]

@@ -10,6 +10,7 @@ from sgplan.apply import execute
 from sgplan.diagnostics import Severity
 from sgplan.model import Binding, CloudState, DesiredState, GroupRef, Instance, Rule, SecurityGroup, Settings
 from sgplan.plan import make_plan
+from sgplan.plan.diff import _check_rules
 from tests.apply.fake_clients import EngineClient, plan_for
 
 S = "s"
@@ -211,3 +212,28 @@ def test_before_after_match_to_hcl_and_share_rule_dicts() -> None:
     first, second = by_address["security_group.g1"], by_address["security_group.g2"]
     assert first.after["ingress"][0] is second.after["ingress"][0]
     assert first.before["ingress"][0] is by_address["security_group.g0"].after["ingress"][0]
+
+
+def test_rule_problems_are_reported_in_rule_order_with_and_without_duplicates():
+    unknown = Rule("ACCEPT", "TCP", "22", security_group_id=GroupRef("security_group.nowhere"))
+    doomed = Rule("ACCEPT", "TCP", "23", security_group_id="sg-00000009")
+    groups = [want("a", unknown, tcp(1), doomed), want("b", tcp(1), unknown, tcp(1, "again"), doomed)]
+    diags = _check_rules(groups, {"security_group.a", "security_group.b"}, {"sg-00000009": "security_group.old"})
+    assert [(d.address, d.message) for d in diags] == [
+        ("security_group.a", "reference to unknown group security_group.nowhere"),
+        ("security_group.a", "rule refers to sg-00000009, which this plan deletes (security_group.old)"),
+        ("security_group.b", "reference to unknown group security_group.nowhere"),
+        ("security_group.b", "ingress rule 2 duplicates rule 0 (the cloud compares rules without their description)"),
+        ("security_group.b", "rule refers to sg-00000009, which this plan deletes (security_group.old)"),
+    ]
+
+
+def test_references_to_a_replaced_group_name_its_new_copy_and_plain_ids_stay():
+    live = CloudState(groups=(live_group("x", "sg-00000001", tcp(1)), live_group("y", "sg-00000002", tcp(2))))
+    to_x = Rule("ACCEPT", "TCP", "22", security_group_id="sg-00000001")
+    to_y = Rule("ACCEPT", "TCP", "23", security_group_id="sg-00000002")
+    p, _ = plan([want("x", tcp(1), project_id="7"), want("y", tcp(2), to_y), want("z", to_x)], live=live)
+    z = next(op for op in p.operations if op.address == "security_group.z")
+    assert z.params["SecurityGroupPolicySet"]["Ingress"][0]["SecurityGroupId"] == "${security_group.x.id}"
+    y = next(c for c in p.resource_changes if c.address == "security_group.y")
+    assert y.after["ingress"][1]["security_group_id"] == "sg-00000002"
