@@ -224,7 +224,12 @@ def flush_writes() -> None:
         for store, name, produce in batch:
             store._put_produced(name, produce)
         return
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:  # no memory or process slot for a child: write them here
+        for store, name, produce in batch:
+            store._put_produced(name, produce)
+        return
     if pid == 0:  # the child: write, then leave without running the parent's exit handlers
         try:
             gc.disable()  # it lives for a moment; a collection would only touch shared pages

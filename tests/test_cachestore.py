@@ -153,3 +153,16 @@ def test_a_writer_does_not_hold_the_runs_output_open(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
     assert proc.stdout == "parent done\n"
     assert time.monotonic() - start < 15  # not the writer's 20 s
+
+
+def test_when_fork_fails_the_queue_is_written_here(tmp_path: Path, no_other_threads: None,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_fork() -> int:
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr(cachestore.os, "fork", no_fork, raising=False)
+    store = SignedStore(tmp_path)
+    with background_writes():
+        store.put_later("f.entry", _pid_payload)
+        flush_writes()
+        assert store.get("f.entry") == str(os.getpid()).encode()
