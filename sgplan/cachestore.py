@@ -208,8 +208,7 @@ def background_writes(wait: float = WAIT_SECONDS) -> Iterator[None]:
         _scope = outer
         batch, scope.pending = scope.pending, []
         if not interrupted:
-            for store, name, produce in batch:
-                store._put_produced(name, produce)
+            _write_here(batch)
         _reap(scope.children, 1.0 if interrupted else wait)
 
 
@@ -221,24 +220,26 @@ def flush_writes() -> None:
         return
     batch, scope.pending = scope.pending, []
     if not _may_fork():
-        for store, name, produce in batch:
-            store._put_produced(name, produce)
+        _write_here(batch)
         return
     try:
         pid = os.fork()
     except OSError:  # no memory or process slot for a child: write them here
-        for store, name, produce in batch:
-            store._put_produced(name, produce)
+        _write_here(batch)
         return
     if pid == 0:  # the child: write, then leave without running the parent's exit handlers
         try:
             gc.disable()  # it lives for a moment; a collection would only touch shared pages
             _detach()
-            for store, name, produce in batch:
-                store._put_produced(name, produce)
+            _write_here(batch)
         finally:
             os._exit(0)
     scope.children.append(pid)
+
+
+def _write_here(batch: list[tuple[SignedStore, str, Callable[[], bytes | None]]]) -> None:
+    for store, name, produce in batch:
+        store._put_produced(name, produce)
 
 
 def _detach() -> None:
