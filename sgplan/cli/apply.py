@@ -5,11 +5,10 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from sgplan.apply.guard import Scope
 from sgplan.backends import open_client
 from sgplan.cli import options
 from sgplan.cli.plan import render, report_violations
@@ -26,6 +25,9 @@ from sgplan.diagnostics import UserError
 from sgplan.plan.plan import Plan
 from sgplan.render.escape import visible
 from sgplan.render.text import render_applied
+
+if TYPE_CHECKING:  # imported where used: the apply package is not needed to start the CLI
+    from sgplan.apply.guard import Scope
 
 DEFAULT_PARALLELISM = 8
 
@@ -100,6 +102,8 @@ def confirm(auto_approve: bool) -> None:
 
 
 def scope_of(ws: Workspace) -> Scope:
+    from sgplan.apply.guard import Scope
+
     desired = ws.settings_desired
     if not desired.settings.stack:
         raise UserError("apply needs a stack: add `sgplan { stack = \"<name>\" }` to the configuration")

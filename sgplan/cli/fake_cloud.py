@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from sgplan.fakecloud.server import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
+from sgplan.fakecloud.credentials import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
 
 
 def register(app: typer.Typer) -> None:

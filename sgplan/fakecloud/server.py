@@ -35,6 +35,7 @@ from urllib.parse import parse_qsl
 
 from sgplan.cloud.base import CloudError
 from sgplan.fakecloud import signv1
+from sgplan.fakecloud.credentials import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
 from sgplan.cloud.ratelimit import TokenBucket
 from sgplan.cloud.snapshot import (
     StateDocument,
@@ -56,9 +57,6 @@ __all__ = [
     "tc3_signature",
 ]
 
-# Defaults for --secret-id/--secret-key; the same pair sgplan's http:// clouds fall back to.
-DEFAULT_SECRET_ID = "AKIDsgplanfake"
-DEFAULT_SECRET_KEY = "sgplanfakesecret"
 API_VERSION = "2017-03-12"
 # The API version of each served service (tccli's services/<svc>/<version>/api.json).
 API_VERSIONS = {"vpc": API_VERSION, "cvm": API_VERSION, "tag": "2018-08-13"}
