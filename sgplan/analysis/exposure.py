@@ -236,13 +236,6 @@ def _first_port(ports: str) -> int:
     return int(head) if head.isdigit() else 0
 
 
-def difference(before: Traffic, after: Traffic) -> list[tuple[Piece, str]]:
-    """What `after` allows that `before` did not (opened), then the reverse (closed)."""
-    opened = [(piece, OPENED) for piece in describe(after - before)]
-    closed = [(piece, CLOSED) for piece in describe(before - after)]
-    return opened + closed
-
-
 # ---------------------------------------------------------------------------------------------
 # Views → changes
 

@@ -42,8 +42,8 @@ def test_remembered_differences_equal_computed_ones(seed: int, tmp_path: Path, m
     assert compare(*_views(seed), memo=first) == plain
     first.save()
     computed: list[int] = []
-    real = exposure.difference
-    monkeypatch.setattr(exposure, "difference", lambda a, b: computed.append(1) or real(a, b))
+    real = exposure.stacked_difference
+    monkeypatch.setattr(exposure, "stacked_difference", lambda a, b: computed.append(1) or real(a, b))
     again = ExposureMemo(tmp_path)
     assert compare(*_views(seed), memo=again) == plain
     assert computed == []  # every difference came from the previous run
