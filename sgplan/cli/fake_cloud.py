@@ -9,7 +9,8 @@ from typing import Optional
 
 import typer
 
-from sgplan.fakecloud.credentials import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
+from sgplan.cloud.fake_keys import FAKE_SECRET_ID as DEFAULT_SECRET_ID
+from sgplan.cloud.fake_keys import FAKE_SECRET_KEY as DEFAULT_SECRET_KEY
 
 
 def register(app: typer.Typer) -> None:

@@ -32,9 +32,9 @@ from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.cvm.v20170312 import cvm_client
 from tencentcloud.cvm.v20170312 import models as cvm_models
-from tencentcloud.vpc.v20170312 import models as vpc_models
 from tencentcloud.tag.v20180813 import models as tag_models
 from tencentcloud.tag.v20180813 import tag_client
+from tencentcloud.vpc.v20170312 import models as vpc_models
 from tencentcloud.vpc.v20170312 import vpc_client
 
 from sgplan.cloud import base as _cloud_base
@@ -50,6 +50,7 @@ from sgplan.cloud.base import (
     is_read,
     unsettled,
 )
+from sgplan.cloud.fake_keys import FAKE_SECRET_ID, FAKE_SECRET_KEY
 from sgplan.cloud.ratelimit import RateLimiter, backoff_delay, map_parallel
 from sgplan.diagnostics import UserError
 
@@ -65,10 +66,6 @@ __all__ = [
 T = TypeVar("T")
 R = TypeVar("R")
 
-# The bundled fake's default key pair (sgplan fake-cloud serve). Not a secret: it only opens a
-# local fake, and `http://` clouds fall back to it when no other credentials are configured.
-FAKE_SECRET_ID = "AKIDsgplanfake"
-FAKE_SECRET_KEY = "sgplanfakesecret"
 
 _SDK = {
     "vpc": (vpc_client.VpcClient, vpc_models),

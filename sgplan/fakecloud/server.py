@@ -34,8 +34,8 @@ from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl
 
 from sgplan.cloud.base import CloudError
-from sgplan.fakecloud import signv1
-from sgplan.fakecloud.credentials import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
+from sgplan.cloud.fake_keys import FAKE_SECRET_ID as DEFAULT_SECRET_ID
+from sgplan.cloud.fake_keys import FAKE_SECRET_KEY as DEFAULT_SECRET_KEY
 from sgplan.cloud.ratelimit import TokenBucket
 from sgplan.cloud.snapshot import (
     StateDocument,
@@ -47,6 +47,7 @@ from sgplan.cloud.snapshot import (
     read_document,
     write_state,
 )
+from sgplan.fakecloud import signv1
 
 __all__ = [
     "DEFAULT_SECRET_ID",
