@@ -166,3 +166,20 @@ def test_when_fork_fails_the_queue_is_written_here(tmp_path: Path, no_other_thre
         store.put_later("f.entry", _pid_payload)
         flush_writes()
         assert store.get("f.entry") == str(os.getpid()).encode()
+
+
+@linux_only
+def test_a_child_writes_no_more_than_the_parent_would_through_a_planted_link(tmp_path: Path, no_other_threads: None) -> None:
+    """A repository that plants `.sgplan` as a link out of the tree: the forked writer uses the
+    same link-safe store, so nothing lands outside and the run goes on without the entry."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".sgplan").symlink_to(outside, target_is_directory=True)
+    store = SignedStore(repo)
+    with background_writes():
+        store.put_later("x.entry", lambda: b"payload")
+        flush_writes()
+    assert list(outside.iterdir()) == []
+    assert store.get("x.entry") is None
